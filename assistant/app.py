@@ -1,0 +1,79 @@
+"""Wire: the one place that builds store, embedder, retriever, answerer and verifier from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from assistant.config import Settings
+from assistant.errors import UserError
+from assistant.types import Answer, IndexStats, Retrieval
+
+
+def check_question(question: object, max_chars: int) -> str:
+    """The same rules for every front end: CLI, web, Slack and eval."""
+    if isinstance(question, bytes):
+        try:
+            question = question.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UserError("the question is not text (it contains bytes that are not UTF-8)") from None
+    if not isinstance(question, str):
+        raise UserError("the question must be text")
+    from assistant.corpus import clean_text
+
+    cleaned = " ".join(clean_text(question).split())
+    if not cleaned:
+        raise UserError("the question is empty: type a question about DevOps, MLOps, ModelOps or DataOps")
+    if len(cleaned) > max_chars:
+        raise UserError(f"the question is too long ({len(cleaned)} characters; the limit is {max_chars})")
+    return cleaned
+
+
+class Assistant:
+    def __init__(self, settings: Settings, store, embedder, retriever, chain=None):
+        self.settings, self.store, self.embedder, self.retriever = settings, store, embedder, retriever
+        self.chain = chain
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, auto_index: bool = True) -> "Assistant":
+        from assistant.embeddings import Embedder
+        from assistant.retrieval import HybridRetriever
+        from assistant.store import Store
+
+        settings = settings or Settings()
+        store = Store.open(settings)
+        embedder = Embedder.from_settings(settings)
+        retriever = HybridRetriever(store, embedder, settings.k, settings.candidates, settings.rrf_k)
+        assistant = cls(settings, store, embedder, retriever)
+        if auto_index and store.active_generation() is None:
+            assistant.index(progress=False)  # a missing index is built on first use
+        from assistant.chain import build_chain
+
+        assistant.chain = build_chain(settings, retriever, embedder)
+        return assistant
+
+    def index(self, rebuild: bool = False, progress: bool = True) -> IndexStats:
+        from assistant.indexing import index_corpus
+
+        return index_corpus(self.settings, self.store, self.embedder, rebuild=rebuild, progress=progress)
+
+    def search(self, question: str, k: int | None = None) -> Retrieval:
+        question = check_question(question, self.settings.max_question_chars)
+        return self.retriever.retrieve(question, k=k)
+
+    def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
+        question = check_question(question, self.settings.max_question_chars)
+        return self.chain.invoke({"question": question, "history": list(history)})
+
+    def stream(self, question: str, history: Sequence[str] = ()) -> Iterator[str | Answer]:
+        """Text pieces as they are produced, then the verified Answer (which may differ: the
+        verifier removes what the sources do not support)."""
+        question = check_question(question, self.settings.max_question_chars)
+        yield from self.chain.stream_answer({"question": question, "history": list(history)})
+
+    def about(self) -> dict:
+        info = self.store.info()
+        chunks, units = self.store.count(info["generation"]) if info.get("generation") else (0, 0)
+        return {"corpus_dir": str(self.settings.corpus_dir), "index": self.store.where,
+                "documents": info.get("documents", 0), "chunks": chunks, "units": units,
+                "embedding_model": info.get("model", ""), "answerer": self.settings.llm or "extractive (offline)",
+                "built_at": info.get("built_at", ""), "generation": info.get("generation", "")}

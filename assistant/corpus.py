@@ -1,0 +1,150 @@
+"""Load: read .md, .txt, .html and .pdf files of the corpus folder into Markdown documents."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+
+from assistant.types import Document
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
+MAX_FILE_BYTES = 20 * 1024 * 1024
+# Characters that hide text from a human reader but not from a model.
+_INVISIBLE = re.compile("[\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff\u00ad]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+
+
+def clean_text(text: str) -> str:
+    """Normalise Unicode and drop invisible or control characters (hidden-text injection)."""
+    text = unicodedata.normalize("NFKC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _INVISIBLE.sub("", text)
+    return _CONTROL.sub("", text)
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        log.warning("%s: not valid UTF-8; undecodable bytes replaced", path)
+        return raw.decode("utf-8", errors="replace")
+
+
+def _front_matter(text: str) -> tuple[dict, str]:
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    import yaml
+
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError:
+        meta = {}
+    return (meta if isinstance(meta, dict) else {}), text[match.end():]
+
+
+def _first_heading(text: str) -> str | None:
+    match = re.search(r"^#\s+(.+?)\s*#*\s*$", text, re.M)
+    return match.group(1).strip() if match else None
+
+
+def load_markdown(path: Path) -> tuple[str, dict]:
+    meta, body = _front_matter(clean_text(_decode(path.read_bytes(), path)))
+    return _HTML_COMMENT.sub("", body), meta
+
+
+def load_text(path: Path) -> tuple[str, dict]:
+    return clean_text(_decode(path.read_bytes(), path)), {}
+
+
+def load_html(path: Path) -> tuple[str, dict]:
+    from bs4 import BeautifulSoup, Comment
+
+    soup = BeautifulSoup(_decode(path.read_bytes(), path), "html.parser")
+    title = soup.title.get_text(strip=True) if soup.title else None
+    for node in soup(["script", "style", "noscript", "template", "iframe", "head"]):
+        node.decompose()
+    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        comment.extract()
+    lines: list[str] = []
+    for node in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "table", "pre"]):
+        if node.find_parent(["table", "li"]) and node.name != "table":
+            if node.name != "li" or node.find_parent("table"):
+                continue
+        text = " ".join(node.get_text(" ", strip=True).split())
+        if node.name == "table":
+            rows = [[" ".join(c.get_text(" ", strip=True).split()) for c in tr.find_all(["th", "td"])]
+                    for tr in node.find_all("tr")]
+            rows = [r for r in rows if r]
+            if rows:
+                width = max(len(r) for r in rows)
+                rows = [r + [""] * (width - len(r)) for r in rows]
+                lines.append("| " + " | ".join(rows[0]) + " |")
+                lines.append("|" + " --- |" * width)
+                lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+                lines.append("")
+        elif text and node.name.startswith("h"):
+            lines += ["#" * int(node.name[1]) + " " + text, ""]
+        elif text and node.name == "li":
+            lines.append("- " + text)
+        elif text:
+            lines += [text, ""]
+    return clean_text("\n".join(lines)), ({"title": title} if title else {})
+
+
+def load_pdf(path: Path) -> tuple[str, dict]:
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(path))
+    pages = [page.extract_text() or "" for page in reader.pages]
+    meta = reader.metadata or {}
+    title = getattr(meta, "title", None)
+    return clean_text("\n\n".join(pages)), ({"title": title} if title else {})
+
+
+LOADERS: dict[str, Callable[[Path], tuple[str, dict]]] = {
+    ".md": load_markdown, ".markdown": load_markdown, ".txt": load_text,
+    ".html": load_html, ".htm": load_html, ".pdf": load_pdf,
+}
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Every loadable file under the folder, in a stable order; README/NOTICE files are not corpus."""
+    if not corpus_dir.is_dir():
+        return []
+    skip = {"readme.md", "notice.md", "license", "license.md"}
+    return sorted(p for p in corpus_dir.rglob("*")
+                  if p.is_file() and p.suffix.lower() in SUFFIXES and p.name.lower() not in skip
+                  and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts))
+
+
+def load_file(path: Path, corpus_dir: Path) -> Document:
+    """Load one file; raises on anything unreadable (the caller decides to skip)."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ValueError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB ({size} bytes)")
+    text, meta = LOADERS[path.suffix.lower()](path)
+    if not text.strip():
+        raise ValueError("no text")
+    rel = path.relative_to(corpus_dir).as_posix()
+    title = str(meta.get("title") or _first_heading(text) or path.stem.replace("-", " ").title())
+    return Document(source=rel, title=title, text=text, metadata=meta)
+
+
+def load_corpus(corpus_dir: Path) -> tuple[list[Document], list[str]]:
+    """All readable documents, plus the relative paths of the files skipped (each logged)."""
+    documents, skipped = [], []
+    for path in corpus_files(corpus_dir):
+        try:
+            documents.append(load_file(path, corpus_dir))
+        except Exception as exc:  # one broken file must not stop the rest from indexing
+            rel = path.relative_to(corpus_dir).as_posix()
+            log.warning("skipped %s: %s", rel, exc)
+            skipped.append(rel)
+    return documents, skipped

@@ -1,0 +1,59 @@
+"""Text helpers shared by retrieval, answering and verification: tokens, stems, key terms."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:[./+-][a-z0-9]+)*")
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each etc few for from further had has have
+having he her here hers herself him himself his how i if in into is it its itself just let me more most
+my myself no nor not now of off on once only or other our ours ourselves out over own please same she
+should so some such than that the their theirs them themselves then there these they this those through
+to too under until up very was we were what when where which while who whom why will with would you your
+yours yourself yourselves tell give list name describe explain say says said one ones use used using
+many much may might must shall get gets like also kind kinds type types thing things way ways
+""".split())
+# Names that decide what a sentence is about: "DevOps requires X" cited to a ModelOps passage is wrong.
+METHODOLOGIES = ("devops", "mlops", "modelops", "dataops", "devsecops", "gitops", "aiops", "llmops")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=50_000)
+def stem(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased, stemmed content words (BM25 and overlap both use this)."""
+    return [stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS and len(t) > 1]
+
+
+def methodology_terms(text: str) -> set[str]:
+    low = text.lower()
+    return {m for m in METHODOLOGIES if re.search(rf"\b{m}\b", low)}
+
+
+def key_terms(text: str) -> set[str]:
+    """Methodology names plus capitalised names and acronyms (Merck, SageMaker, CI/CD), lower-cased,
+    excluding a sentence's first word and common capitalised words."""
+    out = methodology_terms(text)
+    for i, match in enumerate(re.finditer(r"\b[A-Z][A-Za-z0-9]*(?:[/.-][A-Za-z0-9]+)*\b", text)):
+        word = match.group(0)
+        start = match.start()
+        sentence_start = start == 0 or re.search(r"[.!?:;\n-]\s*[\"“(\[]?$", text[:start]) is not None
+        if sentence_start and not any(c.isupper() for c in word[1:]):
+            continue
+        low = word.lower()
+        if low in STOPWORDS or len(low) < 2:
+            continue
+        out.add(low)
+    return out

@@ -1,0 +1,122 @@
+"""Types passed between the steps: small frozen dataclasses, never loose dicts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    source: str  # path relative to the corpus folder
+    title: str
+    text: str  # Markdown
+    metadata: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    source: str
+    title: str
+    section: str  # heading path, e.g. "MLOps > Challenges"
+    text: str
+    start: int  # character span in the document's text
+    end: int
+    kind: str = "text"  # text | list | table
+    units: tuple[str, ...] = ()  # citable sentences, list items or table cells
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    source: str
+    title: str
+    section: str
+    text: str
+    score: float  # fused (RRF) score
+    dense: float | None = None  # cosine similarity, when dense retrieval found it
+    bm25: float | None = None
+    start: int = 0
+    end: int = 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What retrieval hands to the answerer: the hits plus the query vector, embedded once."""
+
+    question: str
+    query: str  # the retrieval query (the question, expanded for follow-ups)
+    hits: tuple[Hit, ...]
+    query_vector: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    id: str
+    source: str
+    title: str
+    section: str
+    text: str
+    start: int = 0
+    end: int = 0
+
+
+@dataclass(frozen=True)
+class SentenceCheck:
+    text: str
+    citations: tuple[int, ...]
+    supported: bool
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    refused: bool
+    sentences: tuple[SentenceCheck, ...] = ()
+    removed: int = 0  # sentences dropped by the verifier
+    retrieved: tuple[str, ...] = ()  # ids of the passages the answerer saw, best first
+    query: str = ""
+    answerer: str = "extractive"
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [
+                {"n": c.n, "id": c.id, "source": c.source, "title": c.title,
+                 "section": c.section, "text": c.text}
+                for c in self.citations
+            ],
+            "sentences": [
+                {"text": s.text, "citations": list(s.citations), "supported": s.supported,
+                 "score": round(s.score, 4)}
+                for s in self.sentences
+            ],
+            "removed": self.removed,
+            "retrieved": list(self.retrieved),
+            "query": self.query,
+            "answerer": self.answerer,
+        }
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    documents: int
+    chunks: int
+    embedded: int
+    deleted: int
+    seconds: float
+    skipped: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"documents": self.documents, "chunks": self.chunks, "embedded": self.embedded,
+                "deleted": self.deleted, "seconds": round(self.seconds, 3),
+                "skipped": list(self.skipped)}

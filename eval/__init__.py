@@ -1,0 +1,1 @@
+"""Batch evaluation runs: question sets, metrics, reports and the CI gate."""

@@ -1,0 +1,76 @@
+"""Chunking: heading paths, spans, table cells, size limits and stable ids."""
+
+from __future__ import annotations
+
+from assistant.chunking import chunk_document, split_sentences, words
+from assistant.corpus import load_corpus
+from assistant.types import Document
+from tests.conftest import SHIPPED_CORPUS
+
+
+def shipped_chunks():
+    docs, _ = load_corpus(SHIPPED_CORPUS)
+    return docs[0], chunk_document(docs[0])
+
+
+def test_sections_and_spans():
+    doc, chunks = shipped_chunks()
+    sections = {c.section for c in chunks}
+    for expected in ("DevOps > Use cases", "MLOps > Challenges", "ModelOps > Benefits",
+                     "Introduction > DevOps vs. DataOps", "Choosing the Right Approach", "Conclusion"):
+        assert expected in sections
+    for chunk in chunks:
+        assert chunk.source == "mlops-devops-modelops.md"
+        assert 0 <= chunk.start < chunk.end <= len(doc.text)
+        if chunk.kind != "table":  # the span points at the text the chunk came from
+            first_words = chunk.text.lstrip("- ").split()[:3]
+            assert " ".join(first_words).replace("**", "") in doc.text[chunk.start:chunk.end].replace("**", "")
+
+
+def test_prose_chunks_are_citation_sized():
+    _, chunks = shipped_chunks()
+    prose = [c for c in chunks if c.kind != "table"]
+    assert all(words(c.text) <= 250 for c in prose)
+    assert sum(words(c.text) >= 40 for c in prose) >= len(prose) - 3
+
+
+def test_table_cells_stand_alone():
+    _, chunks = shipped_chunks()
+    tables = [c for c in chunks if c.kind == "table"]
+    assert len(tables) == 3  # one per compared column: MLOps, DevOps, ModelOps
+    units = [u for c in tables for u in c.units]
+    assert "Comparison of MLOps, DevOps and ModelOps - Key Tools - DevOps: Jenkins, GitLab, Ansible, Chef, Puppet" in units
+    assert len(units) == 12  # 4 rows x 3 columns
+    devops = next(c for c in tables if c.text.splitlines()[0].endswith("- DevOps"))
+    assert "Ansible" in devops.text and "Kubeflow" not in devops.text
+
+
+def test_list_items_become_units():
+    _, chunks = shipped_chunks()
+    use_cases = next(c for c in chunks if c.section == "MLOps > Use cases")
+    assert any(u.startswith("Senko group implemented MLOps") for u in use_cases.units)
+    assert any("Merck Research Labs utilized MLOps" in u for u in use_cases.units)
+
+
+def test_ids_are_stable_and_content_based():
+    doc, first = shipped_chunks()
+    _, second = shipped_chunks()
+    assert [c.id for c in first] == [c.id for c in second]
+    assert len({c.id for c in first}) == len(first)
+    changed = Document(doc.source, doc.title, doc.text.replace("Merck Research Labs", "Merck Labs"))
+    changed_ids = {c.id for c in chunk_document(changed)}
+    assert len({c.id for c in first} - changed_ids) == 1  # only the edited chunk gets a new id
+
+
+def test_long_sections_split_with_overlap():
+    body = " ".join(f"Sentence number {i} talks about pipelines and deployment." for i in range(120))
+    doc = Document("long.md", "Long", f"# Long\n\n## Part\n\n{body}\n")
+    chunks = chunk_document(doc, max_words=100, overlap_words=20)
+    assert len(chunks) > 5 and all(words(c.text) <= 100 for c in chunks)
+    assert all(c.section == "Part" for c in chunks)
+    assert set(chunks[0].units) & set(chunks[1].units)  # overlap only where a section is split
+
+
+def test_split_sentences_keeps_abbreviations_and_fragments():
+    assert split_sentences("MLOps vs. DevOps differ. Table 1. Comparing tools here.") == [
+        "MLOps vs. DevOps differ.", "Table 1. Comparing tools here."]

@@ -1,0 +1,71 @@
+"""Scale-out path: the same code against a real `chroma run` server on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.app import Assistant
+from assistant.errors import StoreUnavailable
+from tests.conftest import copy_corpus, free_port, make_settings
+
+pytestmark = pytest.mark.slow
+CHROMA = Path(sys.executable).with_name("chroma")
+
+
+def start_chroma(path: Path, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([str(CHROMA), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    import urllib.request
+
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    stop(proc)
+    raise RuntimeError("chroma run did not come up")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=20)
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    port = free_port()
+    proc = start_chroma(tmp_path / "chroma-server", port)
+    yield f"http://127.0.0.1:{port}", proc
+    if proc.poll() is None:
+        stop(proc)
+
+
+def test_index_and_query_through_chroma_server(tmp_path, chroma_server):
+    url, _ = chroma_server
+    settings = make_settings(tmp_path, copy_corpus(tmp_path / "corpus"), chroma_url=url)
+    assistant = Assistant.from_settings(settings)  # missing index: built on first use
+    assert assistant.store.where == url
+    hits = assistant.search("Which configuration management tools belong to DevOps?", k=3).hits
+    assert any("Ansible" in h.text for h in hits)
+    again = assistant.index(progress=False)
+    assert again.embedded == 0 and again.chunks > 20
+    assert not (tmp_path / "index" / "chroma").exists()  # nothing went to the embedded store
+
+
+def test_dead_server_gives_a_clear_retryable_error(tmp_path, chroma_server):
+    url, proc = chroma_server
+    settings = make_settings(tmp_path, copy_corpus(tmp_path / "corpus"), chroma_url=url)
+    assistant = Assistant.from_settings(settings)
+    assistant.search("What is MLOps?")
+    stop(proc)
+    with pytest.raises(StoreUnavailable, match=url.replace(".", r"\.")):
+        assistant.search("What is ModelOps?")

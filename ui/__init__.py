@@ -1,0 +1,1 @@
+"""Web (Gradio) and Slack front ends; they import assistant, never the other way round."""
