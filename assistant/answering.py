@@ -8,12 +8,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.context import Context
-from assistant.text import METHODOLOGIES, key_terms, methodology_terms, tokens
+from assistant.text import METHODOLOGIES, STOPWORDS, key_terms, methodology_terms, tokens
 
 # "How much / how many / what price ..." asks for a quantity: a sentence without one cannot answer it.
-_QUANTITY_Q = re.compile(r"\b(how (much|many|long|old)|price|pricing|cost of|costs?\b.*\?|what year|when (was|did)|"
-                         r"how fast|percentage|salary|revenue)", re.I)
-_HAS_QUANTITY = re.compile(r"\d|\$|€|£|\b(percent|dollars?|hours?|days?|years?|months?|free of charge)\b", re.I)
+_QUANTITY_Q = re.compile(r"^\W*(how (much|many|long|old|fast)|what year|when (was|did|were))\b|\bin what year\b|"
+                         r"\b(price|pricing|cost of|how much does|percentage|salary|salaries|revenue|"
+                         r"version number|latest version)\b", re.I)
+_HAS_QUANTITY = re.compile(r"(?<![A-Za-z])\d+(?:[.,]\d+)*(?![A-Za-z])|[$€£%]|\b(percent|dollars?|euros?|hours?|days?|"
+                           r"weeks?|years?|months?|free of charge|minutes?)\b", re.I)
+# Sentences about the document rather than the topic ("The table below provides an overview ...").
+_SIGNPOST = re.compile(r"\b(the table below|this article will|in the following|we(’|')ll (discuss|delve)|"
+                       r"let(’|')s delve|here are|as follows|the following|table \d+\.)", re.I)
 _FOLLOWUP = re.compile(r"^(and|also|what about|how about|but|so|then)\b|\b(it|its|it's|they|them|their|this|that|"
                        r"these|those|the former|the latter|the first|the second|the other)\b", re.I)
 
@@ -29,31 +34,39 @@ class Draft:
 
 
 def expand_followup(question: str, history: list[str], turns: int) -> str:
-    """Offline condense step: a follow-up without its own subject borrows the last turn's subject terms."""
+    """Offline condense step. A follow-up ("And its challenges?", "And for ModelOps?") borrows from
+    the last turn what it leaves out: the subject names, or the rest of the question when it names a
+    new subject itself."""
     recent = [h for h in history[-turns:] if h.strip()] if turns else []
-    if not recent or methodology_terms(question):
+    if not recent:
         return question
     if not (_FOLLOWUP.search(question) or len(tokens(question)) <= 3):
         return question
-    for earlier in reversed(recent):
-        subject = sorted(key_terms(earlier)) or []
+    earlier = recent[-1]
+    if methodology_terms(question):
+        # Same aspect, new subject: keep the earlier question's words minus its methodology names.
+        rest = [w for w in re.findall(r"[\w/.-]+", earlier) if w.lower() not in METHODOLOGIES
+                and w.lower() not in STOPWORDS]
+        return f"{question} ({' '.join(rest)})" if rest else question
+    for turn in reversed(recent):
+        subject = sorted(key_terms(turn))
         if subject:
-            names = [m for m in METHODOLOGIES if m in subject]
-            others = [t for t in subject if t not in names]
-            words = [next((w for w in re.findall(r"[\w/.-]+", earlier) if w.lower() == t), t)
-                     for t in names + others]
+            names = [m for m in METHODOLOGIES if m in subject] + [t for t in subject if t not in METHODOLOGIES]
+            words = [next((w for w in re.findall(r"[\w/.-]+", turn) if w.lower() == t), t) for t in names]
             return f"{question} ({' '.join(words)})"
-    return f"{question} ({recent[-1]})"
+    return f"{question} ({earlier})"
 
 
 def _subject(unit: str, section: str) -> set[str]:
-    """What a unit is about: the methodologies it names (a table cell names only its column), else its section's."""
-    if " - " in unit and ": " in unit:
-        head, _, _ = unit.partition(": ")
-        named = methodology_terms(head.split(" - ")[-1]) | methodology_terms(unit.partition(": ")[2])
-    else:
-        named = methodology_terms(unit)
-    return named or methodology_terms(section.split(" > ")[0])
+    """What a unit is about: the methodologies its label names ("Key Tools of DevOps: ..."), else those
+    its text names, else its section's."""
+    head, colon, _ = unit.partition(": ")
+    named = methodology_terms(head) if colon and len(head.split()) <= 8 else set()
+    return named or methodology_terms(unit) or methodology_terms(section.split(" > ")[0])
+
+
+def _name_parts(term: str) -> list[str]:
+    return [t for part in re.split(r"[-/.]", term) for t in tokens(part)]
 
 
 class ExtractiveAnswerer:
@@ -71,11 +84,21 @@ class ExtractiveAnswerer:
         if self.vocabulary is None:
             return set()
         vocab = self.vocabulary()
+        # "ML-centric" is known when any part is ("ML"); "France" or "Kubernetes" are not.
         return {t for t in key_terms(question) - set(METHODOLOGIES)
-                if tokens(t) and not all(s in vocab for s in tokens(t))}
+                if _name_parts(t) and not any(p in vocab for p in _name_parts(t) + tokens(t))}
+
+    def coverage(self, question: str) -> float:
+        """Share of the question's own content words (methodology names aside) that the corpus uses."""
+        if self.vocabulary is None:
+            return 1.0
+        vocab, terms = self.vocabulary(), [t for t in tokens(question) if t not in METHODOLOGIES]
+        return sum(t in vocab for t in terms) / len(terms) if terms else 1.0
 
     def score_units(self, question: str, context: Context) -> list[tuple[float, float, int, int, str]]:
-        """(score, similarity, passage n, unit position, text) for every unit."""
+        """(score, similarity, passage n, unit position, text) for every unit, best first: similarity to
+        the query, plus the share of query words in the unit or its section, plus a small prior for
+        the passage's retrieval rank, and a bonus (or penalty) for naming the asked methodology."""
         q_terms = set(tokens(context.retrieval.query))
         q_names = methodology_terms(context.retrieval.query)
         scored = []
@@ -87,12 +110,18 @@ class ExtractiveAnswerer:
             for pos, (unit, sim) in enumerate(zip(passage.units, sims)):
                 unit_terms = set(tokens(unit))
                 lexical = len(q_terms & (unit_terms | section_terms)) / len(q_terms) if q_terms else 0.0
-                score = float(sim) + 0.3 * lexical - 0.01 * rank
-                subject = _subject(unit, passage.hit.section)
+                score = float(sim) + 0.3 * lexical + 0.05 * (len(context.passages) - rank) / len(context.passages)
+                section = "" if passage.hit.section == passage.hit.title else passage.hit.section
+                subject = _subject(unit, section)
                 if q_names and subject:
                     score += 0.15 if subject & q_names else -0.2
-                if unit.rstrip().endswith(":") or len(unit_terms) < 3:
-                    score -= 0.3  # a lead-in ("They include:") says nothing on its own
+                if unit.rstrip().endswith(":") or len(unit_terms) < 3 or _SIGNPOST.search(unit):
+                    score -= 0.3  # a lead-in or signpost ("They include:") says nothing on its own
+                if passage.hit.kind == "table":
+                    label = unit.partition(": ")[0]
+                    # A table cell answers only when the question asks for its criterion ("tools").
+                    if not (q_terms & set(tokens(label.rsplit(" of ", 1)[0]))):
+                        score -= 0.2
                 scored.append((score, float(sim), passage.n, pos, unit))
         return sorted(scored, key=lambda s: -s[0])
 
@@ -101,6 +130,8 @@ class ExtractiveAnswerer:
             return Draft("", True, reason="no content words or no passages")
         if unknown := self.unknown_names(question):
             return Draft("", True, reason=f"names not in the corpus: {sorted(unknown)}")
+        if self.coverage(question) == 0.0:
+            return Draft("", True, reason="none of the question's words occur in the corpus")
         scored = self.score_units(question, context)
         if not scored or scored[0][1] < self.min_similarity:
             return Draft("", True, reason=f"best similarity {scored[0][1] if scored else 0:.2f} below threshold")
@@ -108,16 +139,28 @@ class ExtractiveAnswerer:
         best = scored[0][0]
         picked: list[tuple[float, float, int, int, str]] = []
         vectors = {p.n: p.unit_vectors for p in context.passages}
-        for item in scored:
+        items = {p.n: p.items for p in context.passages}
+
+        def take(item) -> None:
             score, sim, n, pos, unit = item
-            if score < best - self.margin or len(picked) >= self.max_sentences:
-                break
-            if wants_quantity and not _HAS_QUANTITY.search(unit):
-                continue
+            if len(picked) >= self.max_sentences or (wants_quantity and not _HAS_QUANTITY.search(unit)):
+                return
             vec = vectors[n][pos]
-            if any(float(vectors[m][p] @ vec) > 0.92 or u == unit for _, _, m, p, u in picked):
-                continue
+            if any(u == unit or float(vectors[m][p] @ vec) > 0.92 for _, _, m, p, u in picked):
+                return
             picked.append(item)
+
+        for item in scored:
+            if item[0] < best - self.margin or len(picked) >= self.max_sentences:
+                break
+            take(item)
+            n, pos = item[2], item[3]
+            if len(items[n]) > pos and items[n][pos]:
+                # A list answer: the sibling items of the same passage compete on a wider margin.
+                for sibling in scored:
+                    if sibling[2] == n and sibling[3] != pos and items[n][sibling[3]] \
+                            and sibling[0] >= best - 2.5 * self.margin:
+                        take(sibling)
         if not picked:
             return Draft("", True, reason="no sentence of the passages answers this kind of question")
         # Readable order: passages by their best pick, sentences in document order within a passage.

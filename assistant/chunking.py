@@ -133,7 +133,7 @@ def _parse(doc: Document) -> list[_Block]:
 
 
 def _table_chunks(block: _Block, table_name: str) -> list[tuple[str, list[str]]]:
-    """Standalone texts for a table, each unit one cell ("<table> - <row> - <column>: <cell>").
+    """Standalone texts for a table, each unit one cell ("Key Tools of DevOps: Jenkins, ...").
 
     A small comparison table (3+ columns, at most 12 rows) gives one chunk per compared column, so
     "DevOps" with its focus, components and tools is found together; other tables one chunk per row."""
@@ -144,21 +144,23 @@ def _table_chunks(block: _Block, table_name: str) -> list[tuple[str, list[str]]]
     if len(header) <= 2:
         out = []
         for row in body:
-            text = f"{table_name} - {row[0]}: {row[1] if len(row) > 1 else ''}".strip()
+            text = f"{row[0]} ({table_name}): {row[1] if len(row) > 1 else ''}".strip()
             out.append((text, [text]))
         return out
-    unit = {(r, c): f"{table_name} - {row[0]} - {header[c]}: {row[c]}"
+    by_column = len(body) <= 12
+    # A unit reads on its own: "Key Tools of DevOps: Jenkins, ..." (criterion of the compared thing).
+    unit = {(r, c): (f"{row[0]} of {header[c]}: {row[c]}" if by_column else f"{header[c]} of {row[0]}: {row[c]}")
             for r, row in enumerate(body) for c in range(1, min(len(row), len(header))) if row[c].strip()}
     out = []
-    if len(body) <= 12:
+    if by_column:
         for c in range(1, len(header)):
             keys = [(r, c) for r in range(len(body)) if (r, c) in unit]
-            lines = [f"- {body[r][0]}: {body[r][c]}" for r, c in keys]
+            lines = [f"- {unit[k]}" for k in keys]
             out.append((f"{table_name} - {header[c]}\n" + "\n".join(lines), [unit[k] for k in keys]))
     else:
         for r, row in enumerate(body):
             keys = [(r, c) for c in range(1, len(header)) if (r, c) in unit]
-            lines = [f"- {header[c]}: {row[c]}" for _, c in keys]
+            lines = [f"- {unit[k]}" for k in keys]
             out.append((f"{table_name} - {row[0]}\n" + "\n".join(lines), [unit[k] for k in keys]))
     return [(text, units) for text, units in out if units]
 
@@ -227,19 +229,19 @@ def chunk_document(doc: Document, min_words: int = 60, max_words: int = 250,
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
 
-    def add(section: str, text: str, units: list[str], start: int, end: int, kind: str) -> None:
+    def add(section: str, text: str, units: list[tuple[str, bool]], start: int, end: int, kind: str) -> None:
         key = f"{section}\x1f{text}"
         ordinal = seen.get(key, 0)
         seen[key] = ordinal + 1
-        kept = tuple(u for u in units if u)
+        kept = tuple(u for u, _ in units if u)
         chunks.append(Chunk(chunk_id(doc.source, section, text, kept, ordinal), doc.source, doc.title,
-                            section, text, start, end, kind, kept))
+                            section, text, start, end, kind, kept, tuple(item for u, item in units if u)))
 
     for group in merged:
         kind = "list" if any(b.kind == "item" for b in group) else "text"
-        add(group[0].section, "\n".join(b.text for b in group), [u for b in group for u in b.units],
-            group[0].start, group[-1].end, kind)
+        units = [(u, b.kind == "item" and i == 0) for b in group for i, u in enumerate(b.units)]
+        add(group[0].section, "\n".join(b.text for b in group), units, group[0].start, group[-1].end, kind)
     for block, text, units in tables:
-        add(block.section, text, units, block.start, block.end, "table")
+        add(block.section, text, [(u, False) for u in units], block.start, block.end, "table")
     chunks.sort(key=lambda c: (c.start, c.kind == "table"))
     return chunks

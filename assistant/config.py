@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     max_question_chars: int = 2000
 
     # Calibrated on the unanswerable questions of eval/questions.jsonl (see eval notes).
-    refusal_min_similarity: float = 0.30
+    refusal_min_similarity: float = 0.22
     support_min_score: float = 0.5
 
     host: str = "127.0.0.1"

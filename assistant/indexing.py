@@ -23,6 +23,12 @@ def embedding_text(chunk: Chunk) -> str:
     return f"{chunk.section}\n{chunk.text}"
 
 
+def unit_embedding_text(chunk: Chunk, unit: str) -> str:
+    """A unit is embedded in its section's context: "ModelOps > Benefits: By incorporating feedback..."
+    is a benefit of ModelOps even though the sentence names neither."""
+    return f"{chunk.section}: {unit}"
+
+
 @contextmanager
 def index_lock(settings):
     """One writer at a time on the embedded store; several writers need the Chroma server."""
@@ -59,7 +65,7 @@ def embed_and_store(store, generation: str, chunks: list[Chunk], embedder, file_
     bar = tqdm(total=len(chunks), unit="chunk", desc="embedding", disable=not progress, leave=False)
     for i in range(0, len(chunks), EMBED_BATCH):
         part = chunks[i:i + EMBED_BATCH]
-        units = [u for c in part for u in c.units]
+        units = [unit_embedding_text(c, u) for c in part for u in c.units]
         vectors = embedder.encode([embedding_text(c) for c in part] + units)
         chunk_vecs, unit_vecs = vectors[:len(part)], vectors[len(part):]
         per_chunk, pos = [], 0

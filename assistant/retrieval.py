@@ -18,6 +18,7 @@ class _Meta:
     section: str
     start: int
     end: int
+    kind: str
 
 
 class HybridRetriever:
@@ -42,7 +43,7 @@ class HybridRetriever:
         self.ids = ids
         self.texts = docs
         self.metas = [_Meta(m.get("source", ""), m.get("title", ""), m.get("section", ""),
-                            int(m.get("start", 0)), int(m.get("end", 0))) for m in metas]
+                            int(m.get("start", 0)), int(m.get("end", 0)), m.get("kind", "text")) for m in metas]
         self.position = {cid: i for i, cid in enumerate(ids)}
         corpus = [tokens(f"{m.section} {d}") or ["\x00"] for m, d in zip(self.metas, docs)]
         self._bm25 = BM25Okapi(corpus) if corpus else None
@@ -113,5 +114,5 @@ class HybridRetriever:
             i = self.position[cid]
             m = self.metas[i]
             hits.append(Hit(cid, m.source, m.title, m.section, self.texts[i], fused[cid],
-                            dense_score.get(cid), bm25_score.get(cid), m.start, m.end))
+                            dense_score.get(cid), bm25_score.get(cid), m.start, m.end, m.kind))
         return Retrieval(question, query, tuple(hits), tuple(float(x) for x in vector))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:[./+-][a-z0-9]+)*")
+_TOKEN = re.compile(r"[a-z0-9]+(?:[/+][a-z0-9]+)*")
 STOPWORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being below
 between both but by can could did do does doing down during each etc few for from further had has have

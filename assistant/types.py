@@ -24,6 +24,7 @@ class Chunk:
     end: int
     kind: str = "text"  # text | list | table
     units: tuple[str, ...] = ()  # citable sentences, list items or table cells
+    unit_items: tuple[bool, ...] = ()  # per unit: does it open a list item (or table cell)?
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Hit:
     bm25: float | None = None
     start: int = 0
     end: int = 0
+    kind: str = "text"  # text | list | table
 
     def to_json(self) -> dict:
         return asdict(self)

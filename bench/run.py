@@ -39,7 +39,7 @@ def main() -> int:
     from assistant.app import Assistant
     from assistant.chain import build_chain
     from assistant.embeddings import Embedder, load_model
-    from assistant.indexing import embedding_text
+    from assistant.indexing import embedding_text, unit_embedding_text
     from assistant.retrieval import HybridRetriever
     from assistant.store import Store
 
@@ -60,7 +60,7 @@ def main() -> int:
 
         docs, _ = load_corpus(settings.corpus_dir)
         chunks = [c for d in docs for c in chunk_document(d)]
-        texts = [embedding_text(c) for c in chunks] + [u for c in chunks for u in c.units]
+        texts = [embedding_text(c) for c in chunks] + [unit_embedding_text(c, u) for c in chunks for u in c.units]
         bare_ms, _ = timed(embedder.model.encode, texts, batch_size=settings.embedding_batch_size,
                            normalize_embeddings=True, show_progress_bar=False)
         index_tps, bare_tps = len(texts) / (index_ms / 1000), len(texts) / (bare_ms / 1000)
