@@ -138,29 +138,50 @@ class ExtractiveAnswerer:
         wants_quantity = bool(_QUANTITY_Q.search(question))
         best = scored[0][0]
         picked: list[tuple[float, float, int, int, str]] = []
-        vectors = {p.n: p.unit_vectors for p in context.passages}
         items = {p.n: p.items for p in context.passages}
+        by_unit = {(n, pos): item for item in scored for n, pos in [(item[2], item[3])]}
+        word_sets: list[set[str]] = []
 
-        def take(item) -> None:
+        def take(item) -> bool:
             score, sim, n, pos, unit = item
             if len(picked) >= self.max_sentences or (wants_quantity and not _HAS_QUANTITY.search(unit)):
-                return
-            vec = vectors[n][pos]
-            if any(u == unit or float(vectors[m][p] @ vec) > 0.92 for _, _, m, p, u in picked):
-                return
+                return False
+            words = set(tokens(unit))
+            # Near-duplicates (the same sentence in two overlapping chunks) appear once.
+            if any(u == unit or len(words & w) / max(1, len(words | w)) > 0.8
+                   for (_, _, _, _, u), w in zip(picked, word_sets)):
+                return False
             picked.append(item)
+            word_sets.append(words)
+            return True
 
+        def item_of(n: int, pos: int) -> int:
+            return items[n][pos] if len(items[n]) > pos else -1
+
+        def units_of(n: int, item_no: int) -> list[int]:
+            return [p for p, k in enumerate(items[n]) if k == item_no]
+
+        # Pass 1: the best units. A sentence inside a list item comes after the item's first
+        # sentence, which carries its label ("Model Governance: ...").
         for item in scored:
             if item[0] < best - self.margin or len(picked) >= self.max_sentences:
                 break
-            take(item)
             n, pos = item[2], item[3]
-            if len(items[n]) > pos and items[n][pos]:
-                # A list answer: the sibling items of the same passage compete on a wider margin.
-                for sibling in scored:
-                    if sibling[2] == n and sibling[3] != pos and items[n][sibling[3]] \
-                            and sibling[0] >= best - 2.5 * self.margin:
-                        take(sibling)
+            if item_of(n, pos) >= 0 and units_of(n, item_of(n, pos))[0] != pos:
+                take(by_unit[n, units_of(n, item_of(n, pos))[0]])
+            take(item)
+        # Pass 2, with the room left: a list question wants the list, so the picked items' siblings
+        # (their first sentences) and the rest of a picked item compete on a wider margin.
+        lists = {(n, item_of(n, pos)) for _, _, n, pos, _ in picked if item_of(n, pos) >= 0}
+        for other in scored:
+            m, q = other[2], other[3]
+            k = item_of(m, q)
+            if other[0] < best - 2.5 * self.margin:
+                break
+            if k < 0 or not any(n == m for n, _ in lists):
+                continue
+            if (m, k) in lists or units_of(m, k)[0] == q:
+                take(other)
         if not picked:
             return Draft("", True, reason="no sentence of the passages answers this kind of question")
         # Readable order: passages by their best pick, sentences in document order within a passage.
@@ -169,6 +190,7 @@ class ExtractiveAnswerer:
             first.setdefault(n, -score)
         picked.sort(key=lambda p: (first[p[2]], p[3]))
         sentences, known = [], {}
+        vectors = {p.n: p.unit_vectors for p in context.passages}
         for _, _, n, pos, unit in picked:
             text = unit.rstrip()
             sentences.append(f"{text} [{n}]")

@@ -229,7 +229,7 @@ def chunk_document(doc: Document, min_words: int = 60, max_words: int = 250,
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
 
-    def add(section: str, text: str, units: list[tuple[str, bool]], start: int, end: int, kind: str) -> None:
+    def add(section: str, text: str, units: list[tuple[str, int]], start: int, end: int, kind: str) -> None:
         key = f"{section}\x1f{text}"
         ordinal = seen.get(key, 0)
         seen[key] = ordinal + 1
@@ -239,9 +239,9 @@ def chunk_document(doc: Document, min_words: int = 60, max_words: int = 250,
 
     for group in merged:
         kind = "list" if any(b.kind == "item" for b in group) else "text"
-        units = [(u, b.kind == "item" and i == 0) for b in group for i, u in enumerate(b.units)]
+        units = [(u, j if b.kind == "item" else -1) for j, b in enumerate(group) for u in b.units]
         add(group[0].section, "\n".join(b.text for b in group), units, group[0].start, group[-1].end, kind)
     for block, text, units in tables:
-        add(block.section, text, [(u, False) for u in units], block.start, block.end, "table")
+        add(block.section, text, [(u, -1) for u in units], block.start, block.end, "table")
     chunks.sort(key=lambda c: (c.start, c.kind == "table"))
     return chunks

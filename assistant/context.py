@@ -17,7 +17,7 @@ class Passage:
     hit: Hit
     units: tuple[str, ...]
     unit_vectors: np.ndarray  # (len(units), dim), normalised
-    items: tuple[bool, ...] = ()  # per unit: opens a list item or table cell
+    items: tuple[int, ...] = ()  # per unit: the list item it belongs to, or -1
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,14 @@ class Context:
 def build_context(retrieval: Retrieval, store, generation: str, dimension: int) -> Context:
     """One store read for all units of the retrieved chunks: no re-embedding at question time."""
     ids = [h.id for h in retrieval.hits]
-    units: dict[str, list[tuple[int, str, np.ndarray, bool]]] = {cid: [] for cid in ids}
+    units: dict[str, list[tuple[int, str, np.ndarray, int]]] = {cid: [] for cid in ids}
     if ids:
         _, unit_col = store.collections(generation)
         got = store._call(unit_col.get, where={"chunk_id": {"$in": ids}},
                           include=["documents", "metadatas", "embeddings"])
         for text, meta, vec in zip(got["documents"], got["metadatas"], got["embeddings"]):
             units[meta["chunk_id"]].append((int(meta["n"]), text, np.asarray(vec, dtype=np.float32),
-                                            bool(meta.get("item", False))))
+                                            int(meta.get("item", -1))))
     passages = []
     for n, hit in enumerate(retrieval.hits, start=1):
         found = sorted(units[hit.id], key=lambda u: u[0])

@@ -16,6 +16,8 @@ from assistant.types import Chunk, IndexStats
 
 log = logging.getLogger(__name__)
 EMBED_BATCH = 256
+# Bump when what is stored per chunk or unit changes: an index of another format is rebuilt aside.
+INDEX_FORMAT = 3
 
 
 def embedding_text(chunk: Chunk) -> str:
@@ -92,7 +94,8 @@ def index_corpus(settings, store, embedder, rebuild: bool = False, progress: boo
 
         info = store.info()
         active = info.get("generation")
-        fresh = rebuild or active is None or info.get("model") != model_name
+        fresh = rebuild or active is None or info.get("model") != model_name \
+            or info.get("format") != INDEX_FORMAT
         for old in store.leftovers():
             store.drop(old)  # remains of an interrupted rebuild: never served, safe to drop
         generation = f"g{time.time_ns()}" if fresh else active
@@ -111,6 +114,7 @@ def index_corpus(settings, store, embedder, rebuild: bool = False, progress: boo
             store.delete(generation, to_delete)
         total, _ = store.count(generation)
         if fresh or to_embed or to_update or to_delete:
-            store.activate(generation, model=model_name, chunks=total, documents=len(documents))
+            store.activate(generation, model=model_name, chunks=total, documents=len(documents),
+                           format=INDEX_FORMAT)
     return IndexStats(documents=len(documents), chunks=total, embedded=len(to_embed), deleted=len(to_delete),
                       seconds=time.perf_counter() - started, skipped=tuple(skipped))

@@ -110,11 +110,11 @@ class Store:
                 ids.append(chunk.id)
                 texts.append(chunk.text)
                 metas.append(chunk_metadata(chunk, file_hashes[chunk.source]))
-                items = chunk.unit_items or (False,) * len(chunk.units)
+                items = chunk.unit_items or (-1,) * len(chunk.units)
                 for u, (unit, vec, item) in enumerate(zip(chunk.units, unit_vectors[i + j], items)):
                     uids.append(f"{chunk.id}:{u}")
                     utexts.append(unit)
-                    umetas.append({"chunk_id": chunk.id, "n": u, "item": bool(item)})
+                    umetas.append({"chunk_id": chunk.id, "n": u, "item": int(item)})
                     uvecs.append(vec)
             # Units first: a chunk is only visible once everything it needs is stored.
             for k in range(0, len(uids), BATCH):

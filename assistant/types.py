@@ -24,7 +24,7 @@ class Chunk:
     end: int
     kind: str = "text"  # text | list | table
     units: tuple[str, ...] = ()  # citable sentences, list items or table cells
-    unit_items: tuple[bool, ...] = ()  # per unit: does it open a list item (or table cell)?
+    unit_items: tuple[int, ...] = ()  # per unit: which list item of the chunk it belongs to, or -1
 
 
 @dataclass(frozen=True)
