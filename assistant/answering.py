@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.context import Context
+from assistant.safety import looks_like_injection
 from assistant.text import METHODOLOGIES, STOPWORDS, key_terms, methodology_terms, tokens
 
 # "How much / how many / what price ..." asks for a quantity: a sentence without one cannot answer it.
@@ -16,6 +17,7 @@ _QUANTITY_Q = re.compile(r"^\W*(how (much|many|long|old|fast)|what year|when (wa
                          r"version number|latest version)\b", re.I)
 _HAS_QUANTITY = re.compile(r"(?<![A-Za-z])\d+(?:[.,]\d+)*(?![A-Za-z])|[$€£%]|\b(percent|dollars?|euros?|hours?|days?|"
                            r"weeks?|years?|months?|free of charge|minutes?)\b", re.I)
+_ANAPHOR = re.compile(r"^(it|its|they|their|them|this|these|those|that|he|she|such)\b", re.I)
 # Sentences about the document rather than the topic ("The table below provides an overview ...").
 _SIGNPOST = re.compile(r"\b(the table below|this article will|in the following|we(’|')ll (discuss|delve)|"
                        r"let(’|')s delve|here are|as follows|the following|table \d+\.)", re.I)
@@ -40,10 +42,11 @@ def expand_followup(question: str, history: list[str], turns: int) -> str:
     recent = [h for h in history[-turns:] if h.strip()] if turns else []
     if not recent:
         return question
-    if not (_FOLLOWUP.search(question) or len(tokens(question)) <= 3):
+    named = methodology_terms(question)
+    if not (_FOLLOWUP.search(question) or (len(tokens(question)) <= 3 and not named)):
         return question
     earlier = recent[-1]
-    if methodology_terms(question):
+    if named:
         # Same aspect, new subject: keep the earlier question's words minus its methodology names.
         rest = [w for w in re.findall(r"[\w/.-]+", earlier) if w.lower() not in METHODOLOGIES
                 and w.lower() not in STOPWORDS]
@@ -108,6 +111,8 @@ class ExtractiveAnswerer:
             sims = passage.unit_vectors @ context.query_vector
             section_terms = set(tokens(passage.hit.section))
             for pos, (unit, sim) in enumerate(zip(passage.units, sims)):
+                if looks_like_injection(unit):
+                    continue  # planted instructions are never quoted as an answer
                 unit_terms = set(tokens(unit))
                 lexical = len(q_terms & (unit_terms | section_terms)) / len(q_terms) if q_terms else 0.0
                 score = float(sim) + 0.3 * lexical + 0.05 * (len(context.passages) - rank) / len(context.passages)
@@ -117,6 +122,8 @@ class ExtractiveAnswerer:
                     score += 0.15 if subject & q_names else -0.2
                 if unit.rstrip().endswith(":") or len(unit_terms) < 3 or _SIGNPOST.search(unit):
                     score -= 0.3  # a lead-in or signpost ("They include:") says nothing on its own
+                elif _ANAPHOR.match(unit):
+                    score -= 0.08  # "It is gaining traction" leans on a sentence the answer may not quote
                 if passage.hit.kind == "table":
                     label = unit.partition(": ")[0]
                     # A table cell answers only when the question asks for its criterion ("tools").
@@ -128,6 +135,8 @@ class ExtractiveAnswerer:
     def answer(self, question: str, context: Context) -> Draft:
         if not context.passages or not set(tokens(context.retrieval.query)):
             return Draft("", True, reason="no content words or no passages")
+        if looks_like_injection(question):
+            return Draft("", True, reason="the question asks about instructions, not the corpus")
         if unknown := self.unknown_names(question):
             return Draft("", True, reason=f"names not in the corpus: {sorted(unknown)}")
         if self.coverage(question) == 0.0:
@@ -139,7 +148,7 @@ class ExtractiveAnswerer:
         best = scored[0][0]
         picked: list[tuple[float, float, int, int, str]] = []
         items = {p.n: p.items for p in context.passages}
-        by_unit = {(n, pos): item for item in scored for n, pos in [(item[2], item[3])]}
+        by_unit = {(item[2], item[3]): item for item in scored}
         word_sets: list[set[str]] = []
 
         def take(item) -> bool:
@@ -155,33 +164,36 @@ class ExtractiveAnswerer:
             word_sets.append(words)
             return True
 
-        def item_of(n: int, pos: int) -> int:
-            return items[n][pos] if len(items[n]) > pos else -1
+        # Candidates: a whole list item (scored by its best sentence) or a single sentence / cell.
+        candidates: dict[tuple[int, int], tuple[float, int]] = {}
+        for score, _, n, pos, _ in scored:
+            k = items[n][pos] if len(items[n]) > pos else -1
+            candidates.setdefault((n, k) if k >= 0 else (n, -1 - pos), (score, pos))
+        order = sorted(candidates, key=lambda key: -candidates[key][0])
 
-        def units_of(n: int, item_no: int) -> list[int]:
-            return [p for p, k in enumerate(items[n]) if k == item_no]
+        def add(key) -> None:
+            n, k = key
+            best_pos = candidates[key][1]
+            if k < 0:
+                take(by_unit[n, best_pos])
+                return
+            # A list item is quoted from its first sentence, which carries its label
+            # ("Model Governance: ..."), then the sentence that matched, if that was another.
+            lead = next(p for p, item_no in enumerate(items[n]) if item_no == k)
+            if take(by_unit[n, lead]) and best_pos != lead:
+                take(by_unit[n, best_pos])
 
-        # Pass 1: the best units. A sentence inside a list item comes after the item's first
-        # sentence, which carries its label ("Model Governance: ...").
-        for item in scored:
-            if item[0] < best - self.margin or len(picked) >= self.max_sentences:
+        top = order[0]
+        if top[1] >= 0:
+            # The best match is an item of a list: the question wants that list, so its other items
+            # compete on a wider margin before anything else.
+            for key in order:
+                if key[0] == top[0] and key[1] >= 0 and candidates[key][0] >= best - 2.5 * self.margin:
+                    add(key)
+        for key in order:
+            if candidates[key][0] < best - self.margin:
                 break
-            n, pos = item[2], item[3]
-            if item_of(n, pos) >= 0 and units_of(n, item_of(n, pos))[0] != pos:
-                take(by_unit[n, units_of(n, item_of(n, pos))[0]])
-            take(item)
-        # Pass 2, with the room left: a list question wants the list, so the picked items' siblings
-        # (their first sentences) and the rest of a picked item compete on a wider margin.
-        lists = {(n, item_of(n, pos)) for _, _, n, pos, _ in picked if item_of(n, pos) >= 0}
-        for other in scored:
-            m, q = other[2], other[3]
-            k = item_of(m, q)
-            if other[0] < best - 2.5 * self.margin:
-                break
-            if k < 0 or not any(n == m for n, _ in lists):
-                continue
-            if (m, k) in lists or units_of(m, k)[0] == q:
-                take(other)
+            add(key)
         if not picked:
             return Draft("", True, reason="no sentence of the passages answers this kind of question")
         # Readable order: passages by their best pick, sentences in document order within a passage.

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     # "llamacpp:/path/model.gguf" = any LangChain chat model.
     llm: str = ""
     llm_temperature: float = 0.0
-    max_answer_sentences: int = Field(4, ge=1, le=6)
+    max_answer_sentences: int = Field(5, ge=1, le=6)
     history_turns: int = Field(3, ge=0, le=20)
     max_question_chars: int = 2000
 

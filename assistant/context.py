@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.safety import mask_injections
 from assistant.types import Hit, Retrieval
 
 REFUSAL = "I can't find that in the sources I have."
@@ -33,7 +34,7 @@ class Context:
         """Passages as the generative answerer sees them: numbered, fenced as data."""
         parts = []
         for p in self.passages:
-            body = p.hit.text[:max_chars].replace("</passage>", "")
+            body = mask_injections(p.hit.text[:max_chars]).replace("</passage>", "")
             parts.append(f'<passage n="{p.n}" source="{p.hit.source}" section="{p.hit.section}">\n'
                          f"{body}\n</passage>")
         return "\n".join(parts)

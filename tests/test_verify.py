@@ -1,0 +1,73 @@
+"""Verifier: citations must exist and support their sentence; key names must match."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assistant.context import Context, Passage
+from assistant.types import Hit, Retrieval
+from assistant.verify import keys_present, parse_sentences, strict_support, verify
+
+MODELOPS = "ModelOps requires robust model monitoring and governance processes to meet regulatory requirements."
+DEVOPS = "DevOps relies heavily on automation and tooling, which can add complexity."
+
+
+def context(*texts: str) -> Context:
+    passages = []
+    for n, text in enumerate(texts, 1):
+        hit = Hit(f"id{n}", "doc.md", "Doc", f"Section {n}", text, 1.0 / n)
+        passages.append(Passage(n, hit, (text,), np.zeros((1, 4), np.float32)))
+    return Context(Retrieval("q", "q", tuple(p.hit for p in passages)), tuple(passages), np.zeros(4, np.float32))
+
+
+def no_vectors(texts):
+    return np.zeros((len(texts), 4), np.float32)
+
+
+def test_parse_sentences_and_markers():
+    parsed = parse_sentences("DevOps automates delivery. [1] MLOps tracks models [2][3] Third one [1, 2].")
+    assert parsed == [("DevOps automates delivery.", (1,)), ("MLOps tracks models", (2, 3)), ("Third one.", (1, 2))]
+
+
+def test_supported_sentence_is_kept():
+    checked = verify(f"{DEVOPS} [1]", context(DEVOPS), no_vectors)
+    assert checked.removed == 0 and checked.sentences[0].supported
+
+
+def test_wrong_methodology_is_unsupported():
+    claim = "DevOps requires robust model monitoring and governance processes to meet regulatory requirements. [1]"
+    checked = verify(claim, context(MODELOPS), no_vectors)
+    assert checked.removed == 1 and not checked.sentences[0].supported
+    assert not keys_present("DevOps requires governance.", MODELOPS)
+
+
+def test_invalid_citation_numbers_are_counted_and_never_support():
+    checked = verify(f"{DEVOPS} [7]", context(DEVOPS), no_vectors)
+    assert checked.invalid_citations == 1 and checked.removed == 1
+
+
+def test_uncited_sentence_is_removed():
+    checked = verify(f"{DEVOPS}", context(DEVOPS), no_vectors)
+    assert checked.removed == 1
+
+
+def test_hallucinated_sentence_is_removed_and_the_rest_kept():
+    text = f"{DEVOPS} [1] DevOps was invented at NASA in 1969 by astronauts. [1]"
+    checked = verify(text, context(DEVOPS), no_vectors)
+    assert [s.supported for s in checked.sentences] == [True, False] and checked.removed == 1
+
+
+def test_embedding_similarity_lifts_a_close_paraphrase():
+    passage = "MLOps can be expensive, particularly for organizations that must invest in new infrastructure."
+    claim = "MLOps can be expensive for organizations that invest in new infrastructure and staff. [1]"
+    ctx = context(passage)
+    vec = np.array([1, 0, 0, 0], np.float32)
+    ctx.passages[0].unit_vectors[:] = vec
+    kept = verify(claim, ctx, lambda texts: np.tile(vec, (len(texts), 1)), min_score=0.8)
+    dropped = verify(claim, ctx, no_vectors, min_score=0.8)
+    assert kept.sentences[0].supported and not dropped.sentences[0].supported
+
+
+def test_strict_support_is_stricter():
+    assert strict_support(DEVOPS, DEVOPS)
+    assert not strict_support("DevOps relies on tooling and culture and budgets.", DEVOPS)
