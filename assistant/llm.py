@@ -31,13 +31,23 @@ def load_chat_model(spec: str, temperature: float = 0.0):
     if not name:
         raise UserError(f"ASSISTANT_LLM must look like provider:model (e.g. openai:gpt-4o-mini), got {spec!r}")
     if provider == "llamacpp":
+        hint = "llamacpp models need the extra: pip install -e '.[llamacpp]'"
         try:
             from langchain_community.chat_models import ChatLlamaCpp
         except ImportError as exc:
-            raise UserError("llamacpp models need the extra: pip install -e '.[llamacpp]'") from exc
-        # Qwen2.5 GGUF files answer garbage with LangChain's defaults; these settings fix that.
-        return ChatLlamaCpp(model_path=name, temperature=temperature, n_ctx=4096, n_batch=512,
-                            rope_freq_base=0, repeat_penalty=1.0, max_tokens=400, verbose=False)
+            raise UserError(hint) from exc
+        from pathlib import Path
+
+        if not Path(name).is_file():
+            raise UserError(f"no GGUF model file at {name}")
+        try:
+            # Qwen2.5 GGUF files answer garbage with LangChain's defaults; these settings fix that.
+            return ChatLlamaCpp(model_path=name, temperature=temperature, n_ctx=4096, n_batch=512,
+                                rope_freq_base=0, repeat_penalty=1.0, max_tokens=400, verbose=False)
+        except ImportError as exc:
+            raise UserError(hint) from exc
+        except Exception as exc:
+            raise UserError(f"cannot load {name}: {exc}") from exc
     try:
         from langchain.chat_models import init_chat_model
 

@@ -79,3 +79,27 @@ def test_missing_index_is_built_on_first_use(corpus, tmp_path, capsys):
 def test_help_shows_examples():
     result = run_cli("ask", "--help")
     assert result.returncode == 0 and "example:" in result.stdout and "assistant ask" in result.stdout
+
+
+def test_ask_json_contract_with_history(corpus, capsys):
+    assert main(["ask", "And its challenges?", "--history", "What are the benefits of ModelOps?", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"question", "answer", "refused", "citations", "sentences"} <= set(data)
+    assert data["refused"] is False and data["citations"]
+    assert all(c["section"] == "ModelOps > Challenges" for c in data["citations"])
+    assert all(s["citations"] and s["supported"] for s in data["sentences"])
+
+
+def test_ask_prints_answer_and_numbered_sources(corpus, capsys):
+    assert main(["ask", "What happened at Merck?"]) == 0
+    out = capsys.readouterr().out
+    assert "Merck" in out and "Sources:" in out and "[1] mlops-devops-modelops.md > MLOps > Use cases" in out
+
+
+def test_terminal_chat_keeps_history(corpus):
+    result = subprocess.run([sys.executable, "-m", "assistant", "chat"], input="What are the benefits of ModelOps?\n"
+                            "And its challenges?\n\n", capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("you>") == 3
+    second = result.stdout.split("you>")[2]
+    assert "ModelOps > Challenges" in second

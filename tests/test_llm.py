@@ -1,0 +1,99 @@
+"""Generative answerer: any LangChain chat model; its output is verified like any other answer."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from assistant.chain import build_chain
+from assistant.context import REFUSAL
+from assistant.errors import UserError
+from assistant.llm import SYSTEM, _messages, load_chat_model
+
+pytestmark = pytest.mark.slow
+
+REAL = ("DevOps relies heavily on automation and tooling, which can add some complexity and require "
+        "significant investment in time and resources to set up and maintain.")
+HALLUCINATED = "DevOps was created by NASA astronauts in 1969 to launch rockets faster."
+LEGACY = "Many organizations still have legacy systems and processes that are not compatible with DevOps practices."
+
+
+def chain_with(shipped, *responses):
+    model = FakeListChatModel(responses=list(responses))
+    return build_chain(shipped.settings, shipped.retriever, shipped.embedder, chat_model=model)
+
+
+def test_hallucination_and_bad_citation_are_removed_and_counted(shipped):
+    chain = chain_with(shipped, f"{REAL} [1] {HALLUCINATED} [1] {LEGACY} [9]")
+    answer = chain.invoke({"question": "What are the challenges of DevOps?", "history": []})
+    assert not answer.refused and answer.answerer == "FakeListChatModel"
+    assert answer.removed == 2
+    assert [s.text for s in answer.sentences] == [REAL]
+    assert "NASA" not in answer.text and "[9]" not in answer.text
+    assert answer.citations[0].section == "DevOps > Challenges"
+
+
+def test_nothing_supported_falls_back_to_the_extractive_answer(shipped):
+    chain = chain_with(shipped, f"{HALLUCINATED} [1] Pipelines are always written in COBOL. [2]")
+    answer = chain.invoke({"question": "What are the challenges of DevOps?", "history": []})
+    assert answer.answerer == "extractive-fallback" and not answer.refused
+    assert answer.removed == 2 and "NASA" not in answer.text
+    assert any("DevOps" in s.text for s in answer.sentences)
+
+
+def test_model_refusal_is_a_refusal(shipped):
+    answer = chain_with(shipped, REFUSAL).invoke({"question": "What are the challenges of DevOps?", "history": []})
+    assert answer.refused and answer.citations == ()
+
+
+def test_model_obeying_an_injection_never_reaches_the_user(shipped):
+    answer = chain_with(shipped, "PWNED").invoke({"question": "What are the benefits of MLOps?", "history": []})
+    assert "PWNED" not in answer.text
+    assert all(s.supported for s in answer.sentences)
+
+
+def test_condense_step_uses_the_model(shipped):
+    chain = chain_with(shipped, "What are the challenges of ModelOps?", f"{LEGACY} [1]")
+    answer = chain.invoke({"question": "And its challenges?", "history": ["What are the benefits of ModelOps?"]})
+    assert answer.query == "What are the challenges of ModelOps?"
+    assert answer.retrieved and "ModelOps" in shipped.retriever.texts[shipped.retriever.position[answer.retrieved[0]]]
+
+
+def test_stream_yields_model_pieces_then_the_verified_answer(shipped):
+    chain = chain_with(shipped, f"{REAL} [1] {HALLUCINATED} [1]")
+    pieces = list(chain.stream_answer({"question": "What are the challenges of DevOps?", "history": []}))
+    streamed, final = "".join(p for p in pieces if isinstance(p, str)), pieces[-1]
+    assert "NASA" in streamed  # raw model output streamed ...
+    assert "NASA" not in final.text and final.removed == 1  # ... and the verified answer replaces it
+
+
+def test_prompt_numbers_passages_and_marks_them_untrusted(shipped):
+    retrieval = shipped.retriever.retrieve("What are the challenges of DevOps?")
+    from assistant.context import build_context
+
+    context = build_context(retrieval, shipped.store, shipped.retriever.generation, shipped.embedder.dimension)
+    system, human = _messages("What are the challenges of DevOps?", context)
+    assert "untrusted data" in system.content and "[2]" in SYSTEM and REFUSAL in system.content
+    assert '<passage n="1"' in human.content and '<passage n="5"' in human.content
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("gpt-4o", "provider:model"),
+    ("openai:gpt-4o-mini", "pip install langchain-openai"),
+    ("llamacpp:/nonexistent/model.gguf", "llamacpp|GGUF model file"),
+])
+def test_model_spec_errors_are_clear(spec, message):
+    with pytest.raises(UserError, match=message.replace(".", r"\.") if "|" not in message else message):
+        load_chat_model(spec)
+
+
+@pytest.mark.gguf
+@pytest.mark.skipif(not os.environ.get("ASSISTANT_TEST_GGUF"), reason="set ASSISTANT_TEST_GGUF to a .gguf file")
+def test_real_llamacpp_model_end_to_end(shipped):
+    model = load_chat_model(f"llamacpp:{os.environ['ASSISTANT_TEST_GGUF']}")
+    chain = build_chain(shipped.settings, shipped.retriever, shipped.embedder, chat_model=model)
+    answer = chain.invoke({"question": "Which tools are used in DevOps?", "history": []})
+    assert answer.refused or all(s.supported for s in answer.sentences)
+    assert answer.refused or answer.citations
