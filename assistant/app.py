@@ -70,6 +70,16 @@ class Assistant:
         question = check_question(question, self.settings.max_question_chars)
         yield from self.chain.stream_answer({"question": question, "history": list(history)})
 
+    @property
+    def index_version(self) -> str:
+        """The active index generation: logged with feedback so a vote can be tied to what answered."""
+        return self.store.active_generation() or ""
+
+    def warm_up(self) -> None:
+        """Load the model and the BM25 index before the first user waits for them."""
+        self.retriever.refresh()
+        self.embedder.encode(["warm up"])
+
     def about(self) -> dict:
         info = self.store.info()
         chunks, units = self.store.count(info["generation"]) if info.get("generation") else (0, 0)

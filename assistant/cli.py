@@ -14,6 +14,10 @@ EXAMPLES = {
     "search": 'assistant search "Which tools belong to DevOps?" -k 5 --json',
     "ask": 'assistant ask "And its challenges?" --history "What are the benefits of ModelOps?" --json',
     "chat": "assistant chat                     # terminal chat with history; empty line or Ctrl-D quits",
+    "serve": "assistant serve --port 7860        # web chat on http://127.0.0.1:7860",
+    "slack": "assistant slack --http --port 3000 # or Socket Mode with SLACK_APP_TOKEN set",
+    "eval": "assistant eval --json --min-fact-recall 0.8 --min-groundedness 0.98",
+    "feedback": "assistant feedback export --out eval/from-feedback.jsonl",
 }
 
 
@@ -108,8 +112,60 @@ def cmd_chat(args) -> int:
         history = (history + [question])[-assistant.settings.history_turns:]
 
 
+def cmd_serve(args) -> int:
+    from ui.web import serve
+
+    settings = _settings(args)
+    serve(settings, host=args.host or settings.host, port=args.port or settings.port,
+          auth=args.auth if args.auth is not None else settings.auth)
+    return 0
+
+
+def cmd_slack(args) -> int:
+    from ui.slack import run
+
+    run(_settings(args), http=args.http, port=args.port)
+    return 0
+
+
+def cmd_feedback(args) -> int:
+    from assistant.feedback import export_candidates
+
+    lines = export_candidates(_settings(args))
+    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    if args.out:
+        from pathlib import Path
+
+        from assistant.files import write_atomic
+
+        write_atomic(Path(args.out), text)
+        print(f"{len(lines)} candidate questions written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from eval.cli import run_eval_command
+
+    return run_eval_command(args, _settings(args))
+
+
+THRESHOLDS = {
+    "min-fact-recall": "fail when fact recall is below X",
+    "min-groundedness": "fail when groundedness is below X",
+    "min-citation-validity": "fail when citation validity is below X",
+    "min-hit-at-k": "fail when hit@k is below X",
+    "min-mrr": "fail when MRR is below X",
+    "min-refusal-accuracy": "fail when refusal accuracy is below X",
+    "max-false-refusals": "fail when more than X answerable questions are refused",
+    "max-latency-p95-ms": "fail when p95 latency exceeds X ms",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="assistant", description=__doc__.split(":")[0],
+    parser = argparse.ArgumentParser(prog="assistant", description="The methodology assistant: cited answers about "
+                                     "DevOps, MLOps, ModelOps and DataOps from your corpus, offline.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="examples:\n  " + "\n  ".join(EXAMPLES.values()))
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and warnings")
@@ -137,6 +193,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     command("chat", "terminal chat with history", cmd_chat)
+
+    p = command("serve", "start the web chat (Gradio)", cmd_serve)
+    p.add_argument("--host", help="address to bind (default 127.0.0.1; others need --auth)")
+    p.add_argument("--port", type=int, help="port (default 7860)")
+    p.add_argument("--auth", help="user:password required when binding beyond loopback")
+
+    p = command("slack", "run the Slack bot (Socket Mode, or HTTP with --http)", cmd_slack)
+    p.add_argument("--http", action="store_true", help="serve the Events API on /slack/events instead of Socket Mode")
+    p.add_argument("--port", type=int, default=3000)
+
+    p = command("feedback", "work with the feedback log", cmd_feedback)
+    p.add_argument("action", choices=["export"], help="export: thumbs-down answers as eval question lines")
+    p.add_argument("--out", help="write to this file instead of stdout")
+
+    p = command("eval", "score the assistant on a question set (the CI gate)", cmd_eval)
+    p.add_argument("--questions", help="JSONL question file (default: eval/questions.jsonl)")
+    p.add_argument("--out", help="run folder for results.jsonl, summary.json, report.html (default: eval/runs/TIME)")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--compare", metavar="PREVIOUS_RUN_DIR", help="list questions whose metrics changed")
+    p.add_argument("--no-baseline", action="store_true", help="skip the tutorial-pipeline baseline")
+    for name, help_text in THRESHOLDS.items():
+        p.add_argument(f"--{name}", type=float, default=None, metavar="X", help=help_text)
     return parser
 
 
