@@ -64,6 +64,18 @@ class HybridRetriever:
         self.refresh()
         return self._topics
 
+    def lookup(self, ids) -> list[Hit]:
+        """Stored chunks by id, for evaluations and front ends that hold only ids."""
+        self.refresh()
+        out = []
+        for cid in ids:
+            i = self.position.get(cid)
+            if i is not None:
+                m = self.metas[i]
+                out.append(Hit(cid, m.source, m.title, m.section, self.texts[i], 0.0, start=m.start, end=m.end,
+                               kind=m.kind))
+        return out
+
     def embed_query(self, query: str) -> np.ndarray:
         return self.embedder.encode([query])[0]
 
