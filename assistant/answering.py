@@ -17,6 +17,9 @@ _QUANTITY_Q = re.compile(r"^\W*(how (much|many|long|old|fast)|what year|when (wa
                          r"version number|latest version)\b", re.I)
 _HAS_QUANTITY = re.compile(r"(?<![A-Za-z])\d+(?:[.,]\d+)*(?![A-Za-z])|[$€£%]|\b(percent|dollars?|euros?|hours?|days?|"
                            r"weeks?|years?|months?|free of charge|minutes?)\b", re.I)
+# "What license ...", "Which university ...": the thing asked for, named right after the question word.
+_ASKED_FOR = re.compile(r"^\W*(?:what|which)\s+([a-z][a-z-]+)\s+(?:is|are|was|were|does|do|did|has|have|had|can|"
+                        r"could|will|would|should)\b", re.I)
 _ANAPHOR = re.compile(r"^(it|its|they|their|them|this|these|those|that|he|she|such)\b", re.I)
 # Sentences about the document rather than the topic ("The table below provides an overview ...").
 _SIGNPOST = re.compile(r"\b(the table below|this article will|in the following|we(’|')ll (discuss|delve)|"
@@ -78,9 +81,10 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, max_sentences: int = 4, min_similarity: float = 0.3, vocabulary=None,
-                 margin: float = 0.12):
+    def __init__(self, max_sentences: int = 4, min_similarity: float = 0.22, vocabulary=None,
+                 margin: float = 0.12, weak_similarity: float = 0.45):
         self.max_sentences, self.min_similarity, self.margin = max_sentences, min_similarity, margin
+        self.weak_similarity = weak_similarity
         self.vocabulary = vocabulary  # callable -> set of corpus stems, for unknown-name refusals
 
     def unknown_names(self, question: str) -> set[str]:
@@ -104,6 +108,7 @@ class ExtractiveAnswerer:
         the passage's retrieval rank, and a bonus (or penalty) for naming the asked methodology."""
         q_terms = set(tokens(context.retrieval.query))
         q_names = methodology_terms(context.retrieval.query)
+        asks_table = bool(re.search(r"\b(table|compar\w*)\b", context.retrieval.query, re.I))
         scored = []
         for rank, passage in enumerate(context.passages):
             if not passage.units:
@@ -122,9 +127,9 @@ class ExtractiveAnswerer:
                     score += 0.15 if subject & q_names else -0.2
                 if unit.rstrip().endswith(":") or len(unit_terms) < 3 or _SIGNPOST.search(unit):
                     score -= 0.3  # a lead-in or signpost ("They include:") says nothing on its own
-                elif _ANAPHOR.match(unit):
+                elif _ANAPHOR.match(unit) and not (len(passage.items) > pos and passage.items[pos] >= 0):
                     score -= 0.08  # "It is gaining traction" leans on a sentence the answer may not quote
-                if passage.hit.kind == "table":
+                if passage.hit.kind == "table" and not asks_table:
                     label = unit.partition(": ")[0]
                     # A table cell answers only when the question asks for its criterion ("tools").
                     if not (q_terms & set(tokens(label.rsplit(" of ", 1)[0]))):
@@ -142,8 +147,15 @@ class ExtractiveAnswerer:
         if self.coverage(question) == 0.0:
             return Draft("", True, reason="none of the question's words occur in the corpus")
         scored = self.score_units(question, context)
-        if not scored or scored[0][1] < self.min_similarity:
-            return Draft("", True, reason=f"best similarity {scored[0][1] if scored else 0:.2f} below threshold")
+        best_sim = max((s[1] for s in scored), default=0.0)
+        if best_sim < self.min_similarity:
+            return Draft("", True, reason=f"best similarity {best_sim:.2f} below threshold")
+        asked = _ASKED_FOR.match(question)
+        if asked and self.vocabulary is not None and best_sim < self.weak_similarity:
+            head = asked.group(1).lower()
+            if head not in STOPWORDS and tokens(head) and tokens(head)[0] not in self.vocabulary():
+                # Weak evidence, and the corpus never even names what is asked for ("license").
+                return Draft("", True, reason=f"the corpus never mentions {head!r}")
         wants_quantity = bool(_QUANTITY_Q.search(question))
         best = scored[0][0]
         picked: list[tuple[float, float, int, int, str]] = []
@@ -179,9 +191,11 @@ class ExtractiveAnswerer:
                 return
             # A list item is quoted from its first sentence, which carries its label
             # ("Model Governance: ..."), then the sentence that matched, if that was another.
-            lead = next(p for p, item_no in enumerate(items[n]) if item_no == k)
-            if take(by_unit[n, lead]) and best_pos != lead:
-                take(by_unit[n, best_pos])
+            members = [p for p, item_no in enumerate(items[n]) if item_no == k]
+            if take(by_unit[n, members[0]]):
+                for p in members[1:]:
+                    if p == best_pos or by_unit[n, p][0] >= best - self.margin:
+                        take(by_unit[n, p])
 
         top = order[0]
         if top[1] >= 0:
@@ -194,6 +208,12 @@ class ExtractiveAnswerer:
             if candidates[key][0] < best - self.margin:
                 break
             add(key)
+        # A picked sentence's next one, when it leans on it ("It requires ..."), reads well after it.
+        for _, _, n, pos, _ in list(picked):
+            following = by_unit.get((n, pos + 1))
+            if following and _ANAPHOR.match(following[4]) and items[n][pos + 1] < 0 \
+                    and following[0] >= best - 2.5 * self.margin:
+                take(following)
         if not picked:
             return Draft("", True, reason="no sentence of the passages answers this kind of question")
         # Readable order: passages by their best pick, sentences in document order within a passage.
