@@ -77,8 +77,7 @@ class Assistant:
 
     def warm_up(self) -> None:
         """Load the model and the BM25 index before the first user waits for them."""
-        self.retriever.refresh()
-        self.embedder.encode(["warm up"])
+        self.retriever.retrieve("warm up the model, the BM25 index and the vector index")
 
     def about(self) -> dict:
         info = self.store.info()

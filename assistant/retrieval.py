@@ -37,7 +37,7 @@ class HybridRetriever:
             raise UserError("the index is empty: run `assistant index` first")
         if generation == self.generation:
             return
-        from rank_bm25 import BM25Okapi
+        from assistant.bm25 import SparseBM25
 
         ids, docs, metas = self.store.all_chunks(generation)
         self.ids = ids
@@ -46,8 +46,8 @@ class HybridRetriever:
                             int(m.get("start", 0)), int(m.get("end", 0)), m.get("kind", "text")) for m in metas]
         self.position = {cid: i for i, cid in enumerate(ids)}
         corpus = [tokens(f"{m.section} {d}") or ["\x00"] for m, d in zip(self.metas, docs)]
-        self._bm25 = BM25Okapi(corpus) if corpus else None
-        self._vocabulary = {t for doc in corpus for t in doc}
+        self._bm25 = SparseBM25(corpus) if corpus else None
+        self._vocabulary = set(self._bm25.vocab) if self._bm25 else set()
         titles = {m.title for m in self.metas} | {"Introduction", "Conclusion", "Summary", "Overview"}
         self._topics = list(dict.fromkeys(m.section.split(" > ")[0] for m in self.metas
                                           if m.section and m.section.split(" > ")[0] not in titles))

@@ -1,0 +1,22 @@
+"""Sparse BM25 scores equal rank_bm25's Okapi scores."""
+
+from __future__ import annotations
+
+import numpy as np
+from rank_bm25 import BM25Okapi
+
+from assistant.bm25 import SparseBM25
+from assistant.text import tokens
+
+DOCS = ["DevOps uses Jenkins and Ansible for delivery.", "MLOps tracks experiments and models.",
+        "ModelOps governs models in production; models need monitoring.", "DataOps manages data pipelines.",
+        "Jenkins Jenkins Jenkins pipelines"]
+
+
+def test_scores_match_rank_bm25():
+    corpus = [tokens(d) for d in DOCS]
+    ours, reference = SparseBM25(corpus), BM25Okapi(corpus)
+    for query in ("jenkins pipelines", "models models monitoring", "unknown words", "devops"):
+        q = tokens(query)
+        assert np.allclose(ours.get_scores(q), reference.get_scores(q), atol=1e-5)
+    assert ours.nbytes > 0 and ours.get_scores([]).shape == (len(DOCS),)
