@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from assistant.answering import Draft, ExtractiveAnswerer, expand_followup
 from assistant.context import REFUSAL, Context, build_context
+from assistant.text import tokens
 from assistant.types import Answer, Citation
 from assistant.verify import Verified, verify
 
@@ -70,10 +71,16 @@ class AnswerChain:
     def draft(self, state: dict) -> dict:
         return {**state, "draft": self.answerer.answer(state["question"], state["context"])}
 
+    def secrets(self) -> frozenset[str]:
+        """Words of the system prompt the corpus never uses: an answer containing one leaks the prompt."""
+        system = getattr(self.answerer, "system", "")
+        return frozenset(tokens(system)) - self.retriever.vocabulary() if system else frozenset()
+
     def verify(self, state: dict) -> Answer:
         question, context, draft = state["question"], state["context"], state["draft"]
         checked = None if draft.refused else verify(draft.text, context, self.embedder.encode,
-                                                     self.settings.support_min_score, draft.known_vectors)
+                                                     self.settings.support_min_score, draft.known_vectors,
+                                                     self.secrets())
         answer = finalize(question, context, draft, checked, self.retriever.topics(), self.answerer.name)
         if answer.refused and self.answerer is not self.fallback and not draft.refused:
             # Nothing the model wrote survived verification: fall back to the offline answer.
@@ -115,5 +122,6 @@ def build_chain(settings, retriever, embedder, chat_model=None) -> AnswerChain:
     if chat_model is not None:
         from assistant.llm import GenerativeAnswerer
 
-        answerer = GenerativeAnswerer(chat_model, settings.llm or type(chat_model).__name__)
+        answerer = GenerativeAnswerer(chat_model, settings.llm or type(chat_model).__name__,
+                                      settings.llm_instructions)
     return AnswerChain(settings, retriever, embedder, answerer, extractive)

@@ -50,7 +50,9 @@ def plain(text: str) -> str:
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
     text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
     text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", text)
-    return re.sub(r"`([^`]*)`", r"\1", text).strip()
+    text = re.sub(r"`([^`]*)`", r"\1", text)
+    # "[1]" in a document would pass for one of our citation markers: show it as "(1)".
+    return re.sub(r"\[(\d+(?:\s*,\s*\d+)*)\]", r"(\1)", text).strip()
 
 
 @dataclass

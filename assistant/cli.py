@@ -10,7 +10,7 @@ import sys
 from assistant.errors import UserError
 
 EXAMPLES = {
-    "index": "assistant index --json            # incremental; --rebuild starts from scratch",
+    "index": "assistant index --json            # incremental; --rebuild, --export FILE, --import FILE",
     "search": 'assistant search "Which tools belong to DevOps?" -k 5 --json',
     "ask": 'assistant ask "And its challenges?" --history "What are the benefits of ModelOps?" --json',
     "chat": "assistant chat                     # terminal chat with history; empty line or Ctrl-D quits",
@@ -36,6 +36,18 @@ def cmd_index(args) -> int:
     from assistant.store import Store
 
     settings = _settings(args)
+    if args.export or args.import_:
+        from pathlib import Path
+
+        from assistant.backup import export_index, import_index
+        from assistant.indexing import index_lock
+
+        with index_lock(settings):
+            store = Store.open(settings)
+            counts = export_index(store, Path(args.export)) if args.export else import_index(store, Path(args.import_))
+        print(json.dumps(counts) if args.json else f"{'exported' if args.export else 'imported'} "
+              f"{counts['chunks']} chunks and {counts['units']} units")
+        return 0
     stats = index_corpus(settings, Store.open(settings), Embedder.from_settings(settings),
                          rebuild=args.rebuild, progress=not args.json and sys.stderr.isatty())
     if args.json:
@@ -181,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", help="corpus folder (default: settings corpus_dir)")
     p.add_argument("--rebuild", action="store_true", help="start from scratch (built aside, then switched)")
     p.add_argument("--json", action="store_true", help="print one JSON object, no progress bar")
+    backup = p.add_mutually_exclusive_group()
+    backup.add_argument("--export", metavar="FILE", help="write the active index to FILE (.jsonl.gz) and stop")
+    backup.add_argument("--import", dest="import_", metavar="FILE", help="replace the index with a backup FILE")
 
     p = command("search", "show the passages retrieval finds for a question", cmd_search)
     p.add_argument("question")

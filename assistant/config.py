@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # "llamacpp:/path/model.gguf" = any LangChain chat model.
     llm: str = ""
     llm_temperature: float = 0.0
+    # Extra instructions appended to the generative answerer's system prompt (never shown to users;
+    # words of it that the corpus never uses are treated as secrets the verifier will not let out).
+    llm_instructions: str = ""
     max_answer_sentences: int = Field(5, ge=1, le=6)
     history_turns: int = Field(3, ge=0, le=20)
     max_question_chars: int = 2000

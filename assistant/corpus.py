@@ -18,6 +18,8 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 _INVISIBLE = re.compile("[\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff\u00ad]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0(?![.\d])|"
+                           r"(?<![-\w])color\s*:\s*(?:white|#fff\b|#ffffff\b|rgba?\(\s*255\s*,\s*255\s*,\s*255)", re.I)
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 
 
@@ -72,6 +74,13 @@ def load_html(path: Path) -> tuple[str, dict]:
         node.decompose()
     for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
         comment.extract()
+    # Text a reader never sees (hidden, zero-size, white on white) must not reach the model either.
+    for node in soup.find_all(style=_HIDDEN_STYLE):
+        node.decompose()
+    for node in soup.find_all(attrs={"hidden": True}):
+        node.decompose()
+    for node in soup.find_all(attrs={"aria-hidden": "true"}):
+        node.decompose()
     lines: list[str] = []
     for node in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "table", "pre"]):
         if node.find_parent(["table", "li"]) and node.name != "table":

@@ -59,21 +59,22 @@ def load_chat_model(spec: str, temperature: float = 0.0):
         raise UserError(f"cannot build chat model {spec!r}: {exc}") from exc
 
 
-def _messages(question: str, context: Context):
+def _messages(question: str, context: Context, system: str = SYSTEM):
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    return [SystemMessage(SYSTEM),
+    return [SystemMessage(system),
             HumanMessage(f"Passages:\n{context.prompt_block()}\n\nQuestion: {question}")]
 
 
 class GenerativeAnswerer:
     name = "llm"
 
-    def __init__(self, model, label: str = "llm"):
+    def __init__(self, model, label: str = "llm", instructions: str = ""):
         self.model, self.name = model, label
+        self.system = f"{SYSTEM}\n{instructions}".strip() if instructions else SYSTEM
 
     def stream_text(self, question: str, context: Context) -> Iterator[str]:
-        for piece in self.model.stream(_messages(question, context)):
+        for piece in self.model.stream(_messages(question, context, self.system)):
             text = piece.content if isinstance(piece.content, str) else "".join(
                 p.get("text", "") for p in piece.content if isinstance(p, dict))
             if text:

@@ -71,9 +71,10 @@ def support(sentence: str, vector: np.ndarray | None, passage, min_score: float)
 
 
 def verify(text: str, context: Context, embed, min_score: float = 0.5,
-           known: dict[str, np.ndarray] | None = None) -> Verified:
+           known: dict[str, np.ndarray] | None = None, forbidden: frozenset[str] = frozenset()) -> Verified:
     """Check each sentence against the passages it cites; `embed` turns texts into normalised vectors
-    (skipped for sentences whose vector is `known`, e.g. extractive units read from the store)."""
+    (skipped for sentences whose vector is `known`, e.g. extractive units read from the store).
+    A sentence with a `forbidden` word (from the system prompt, never in the corpus) is a leak."""
     parsed = parse_sentences(text)
     passages = context.by_number()
     known = known or {}
@@ -86,7 +87,8 @@ def verify(text: str, context: Context, embed, min_score: float = 0.5,
         valid = [n for n in dict.fromkeys(numbers) if n in passages]
         invalid += len(numbers) - len([n for n in numbers if n in passages])
         supporting, best = [], 0.0
-        for n in valid:
+        leaked = bool(forbidden & set(tokens(sentence)))
+        for n in ([] if leaked else valid):
             ok, score = support(sentence, vectors.get(sentence), passages[n], min_score)
             best = max(best, score)
             if ok:

@@ -1,0 +1,195 @@
+"""Faults: a dead Chroma server, a killed indexer, two indexers, crashes while writing, backup/restore."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from assistant.app import Assistant
+from assistant.backup import export_index, import_index
+from assistant.errors import StoreUnavailable, UserError
+from assistant.files import append_jsonl, read_jsonl, write_atomic
+from assistant.store import Store
+from tests.conftest import PROJECT_ROOT, copy_corpus, free_port, make_settings
+from tests.test_store_server import start_chroma, stop
+
+pytestmark = pytest.mark.slow
+PLAYBOOK = PROJECT_ROOT.parent / "shared" / "corpora" / "engineering-playbook" / "docs"
+
+
+def test_chroma_killed_mid_questions_then_back(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = start_chroma(tmp_path / "server", port)
+    try:
+        settings = make_settings(tmp_path, copy_corpus(tmp_path / "corpus"), chroma_url=url)
+        assistant = Assistant.from_settings(settings)
+        before = assistant.ask("Which tools are used in DevOps?")
+        stop(proc)
+        for question in ("What is MLOps?", "What are the benefits of ModelOps?"):
+            with pytest.raises(StoreUnavailable, match="try again"):
+                assistant.ask(question)
+        proc = start_chroma(tmp_path / "server", port)
+        after = assistant.ask("Which tools are used in DevOps?")  # the same process, resumed
+        assert after.text == before.text and after.citations
+    finally:
+        if proc.poll() is None:
+            stop(proc)
+
+
+def _index_until_first_batch(corpus, root, rebuild, ready):
+    """Child process: index, signal after the first batch is stored, then hang until killed."""
+    from assistant.embeddings import Embedder
+    from assistant.indexing import index_corpus
+
+    settings = make_settings(root, corpus)
+    store = Store.open(settings)
+    original = store.upsert
+
+    def upsert(*args, **kwargs):
+        original(*args, **kwargs)
+        ready.set()
+        time.sleep(600)
+
+    store.upsert = upsert
+    index_corpus(settings, store, Embedder.from_settings(settings), rebuild=rebuild, progress=False)
+
+
+def kill_mid_index(corpus, root, rebuild):
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    child = ctx.Process(target=_index_until_first_batch, args=(corpus, root, rebuild, ready))
+    child.start()
+    try:
+        assert ready.wait(240), "the indexer never stored a batch"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(30)
+
+
+@pytest.fixture
+def bigger_corpus(tmp_path):
+    corpus = copy_corpus(tmp_path / "corpus")
+    docs = sorted(p for p in PLAYBOOK.rglob("*.md"))[:25]
+    if not docs:
+        pytest.skip("the engineering playbook corpus is not beside the checkout")
+    for i, doc in enumerate(docs):
+        (corpus / f"playbook-{i:03d}.md").write_text(doc.read_text(errors="replace"))
+    return corpus
+
+
+def test_interrupted_rebuild_keeps_serving_and_the_next_index_completes(tmp_path, bigger_corpus, embedder):
+    settings = make_settings(tmp_path, bigger_corpus)
+    store = Store.open(settings)
+    from assistant.indexing import index_corpus
+
+    first = index_corpus(settings, store, embedder, progress=False)
+    generation = store.active_generation()
+    del store
+    kill_mid_index(bigger_corpus, tmp_path, rebuild=True)
+
+    store = Store.open(settings)
+    assert store.active_generation() == generation  # the half-built generation never served
+    assert store.count(generation)[0] == first.chunks
+    assert store.leftovers()  # ... and it is there, unfinished
+    again = index_corpus(settings, store, embedder, progress=False)
+    assert again.embedded == 0 and store.leftovers() == [] and again.chunks == first.chunks
+
+
+def test_interrupted_incremental_index_resumes_without_duplicates(tmp_path, bigger_corpus, embedder):
+    from assistant.indexing import index_corpus
+
+    playbook = sorted(bigger_corpus.glob("playbook-*.md"))
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for path in playbook:
+        path.rename(aside / path.name)
+    settings = make_settings(tmp_path, bigger_corpus)
+    small = index_corpus(settings, Store.open(settings), embedder, progress=False)
+    for path in aside.iterdir():
+        path.rename(bigger_corpus / path.name)
+    kill_mid_index(bigger_corpus, tmp_path, rebuild=False)
+
+    store = Store.open(settings)
+    resumed = index_corpus(settings, store, embedder, progress=False)
+    assert 0 < resumed.embedded < resumed.chunks - small.chunks  # the first batch was kept
+    ids, _, _ = store.all_chunks(store.active_generation())
+    reference = index_corpus(make_settings(tmp_path / "ref", bigger_corpus), Store.open(
+        make_settings(tmp_path / "ref", bigger_corpus)), embedder, progress=False)
+    assert len(ids) == len(set(ids)) == reference.chunks  # no duplicate, no orphan
+    chunks, units = store.count(store.active_generation())
+    ref_store = Store.open(make_settings(tmp_path / "ref", bigger_corpus))
+    assert (chunks, units) == ref_store.count(ref_store.active_generation())
+
+
+def test_second_indexer_process_is_refused(tmp_path):
+    copy_corpus(tmp_path / "corpus")
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import time; from assistant.config import Settings; from assistant.indexing import index_lock\n"
+        "with index_lock(Settings()):\n    print('locked', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        result = subprocess.run([sys.executable, "-m", "assistant", "index"], capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 2 and "another `assistant index`" in result.stderr
+        assert "Chroma server" in result.stderr  # says how to get several writers
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_write_atomic_keeps_the_old_file_on_a_crash(tmp_path, monkeypatch):
+    path = tmp_path / "summary.json"
+    write_atomic(path, '{"ok": 1}')
+
+    def crash(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        write_atomic(path, '{"ok": 2, "half')
+    assert json.loads(path.read_text()) == {"ok": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]  # no temp file left behind
+
+
+def test_jsonl_log_survives_a_damaged_line(tmp_path):
+    path = tmp_path / "feedback.jsonl"
+    append_jsonl(path, [{"vote": "up"}])
+    with path.open("a") as fh:
+        fh.write('{"vote": "do')  # what a crashed non-atomic writer would leave
+    append_jsonl(path, [{"vote": "down"}])
+    assert [r["vote"] for r in read_jsonl(path)] == ["up", "down"]
+
+
+def test_backup_round_trip_keeps_chunks_and_rankings(tmp_path, shipped):
+    backup = tmp_path / "index.jsonl.gz"
+    counts = export_index(shipped.store, backup)
+    assert counts["chunks"] == shipped.store.count(shipped.store.active_generation())[0]
+    questions = [json.loads(line)["question"] for line in
+                 (PROJECT_ROOT / "eval" / "questions.jsonl").read_text().splitlines()[:20]]
+    before = {q: [h.id for h in shipped.search(q, k=5).hits] for q in questions}
+
+    settings = make_settings(tmp_path / "restored", copy_corpus(tmp_path / "restored" / "corpus"))
+    store = Store.open(settings)
+    assert import_index(store, backup) == counts
+    restored = Assistant.from_settings(settings, auto_index=False)
+    assert store.count(store.active_generation()) == shipped.store.count(shipped.store.active_generation())
+    assert {q: [h.id for h in restored.search(q, k=5).hits] for q in questions} == before
+    assert restored.index(progress=False).embedded == 0  # the restored index is current
+
+
+def test_import_of_a_damaged_backup_changes_nothing(tmp_path, shipped):
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(b"not gzip at all")
+    generation = shipped.store.active_generation()
+    with pytest.raises(UserError, match="not an index backup"):
+        import_index(shipped.store, bad)
+    assert shipped.store.active_generation() == generation
