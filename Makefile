@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine:
-#   make run    install what is missing, build the index if needed, start the main job
+#   make run    install what is missing, build the index if needed, start the web chat
 #   make test   install what is missing, run the whole test suite
 # Both are idempotent: the venv is reused until pyproject.toml changes.
 
@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run chat test bench eval clean
+.PHONY: install run chat test bench eval soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,9 +22,11 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/assistant index
-	$(BIN)/assistant chat
+	$(BIN)/assistant serve
 
-chat: run
+chat: install
+	$(BIN)/assistant index
+	$(BIN)/assistant chat
 
 # The eval gate: thresholds just under what the shipped set scores (see eval/README.md), so a
 # change that degrades answers, grounding, retrieval or refusals fails CI.

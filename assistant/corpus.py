@@ -20,6 +20,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0(?![.\d])|"
                            r"(?<![-\w])color\s*:\s*(?:white|#fff\b|#ffffff\b|rgba?\(\s*255\s*,\s*255\s*,\s*255)", re.I)
+_INVISIBLE_ELEMENTS = re.compile(r"<(script|style|iframe|noscript|template|object|embed)\b.*?(?:</\1\s*>|\Z)", re.I | re.S)
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 
 
@@ -56,9 +58,20 @@ def _first_heading(text: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
+def _strip_markup(text: str) -> str:
+    """Raw HTML in Markdown, outside code: what a reader of the rendered page never sees (comments,
+    scripts, styles, tags themselves) is dropped; the text inside ordinary tags stays."""
+    parts = re.split(r"(^\s*(?:```|~~~).*?^\s*(?:```|~~~)[^\n]*$)", text, flags=re.M | re.S)
+    for i in range(0, len(parts), 2):  # even parts are outside fenced code
+        part = _HTML_COMMENT.sub("", parts[i])
+        part = _INVISIBLE_ELEMENTS.sub("", part)
+        parts[i] = _TAG.sub("", part)
+    return "".join(parts)
+
+
 def load_markdown(path: Path) -> tuple[str, dict]:
     meta, body = _front_matter(clean_text(_decode(path.read_bytes(), path)))
-    return _HTML_COMMENT.sub("", body), meta
+    return _strip_markup(body), meta
 
 
 def load_text(path: Path) -> tuple[str, dict]:

@@ -1,0 +1,219 @@
+"""The web chat through the official gradio_client: cited two-turn answers, bad input, rate limit, feedback."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import pytest
+
+from assistant.errors import StoreUnavailable, UserError
+from assistant.types import Answer, Citation, SentenceCheck
+from tests.conftest import free_port
+from ui import render
+from ui.web import build_app, is_loopback, launch_options, new_state, parse_auth, record_vote, serve
+
+pytestmark = pytest.mark.slow
+
+
+def launch(assistant, settings):
+    demo = build_app(assistant, settings)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+                            quiet=True, **launch_options())
+    return demo, url
+
+
+@pytest.fixture
+def settings(shipped, tmp_path):
+    """The shared index, but feedback goes to this test's own data folder."""
+    return shipped.settings.model_copy(update={"data_dir": tmp_path / "data"})
+
+
+@pytest.fixture
+def client(shipped, settings):
+    from gradio_client import Client
+
+    demo, url = launch(shipped, settings)
+    client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
+    yield client
+    client.close()
+    demo.close()
+
+
+def feedback_lines(settings) -> list[dict]:
+    path = settings.data_dir / "feedback.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def content(message: dict) -> str:
+    value = message["content"]
+    return value if isinstance(value, str) else "".join(part.get("text", "") for part in value)
+
+
+def shown(message: dict) -> str:
+    """What the browser shows: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", content(message)))
+
+
+def cited(chat_html: str, sources_html: str) -> set[int]:
+    """Every [n] link in the answer must have a source entry with id src-n."""
+    links = {int(n) for n in re.findall(r'href="#src-(\d+)"', chat_html)}
+    entries = {int(n) for n in re.findall(r'id="src-(\d+)"', sources_html)}
+    assert links and links <= entries, (links, entries)
+    return links
+
+
+def test_two_turns_with_citations_and_follow_up(client, settings):
+    chat, sources, box = client.predict("What are the benefits of ModelOps?", [], api_name="/ask")
+    assert [m["role"] for m in chat] == ["user", "assistant"] and box == ""
+    cited(content(chat[1]), sources)
+    assert "ModelOps &gt; Benefits" in sources and "<mark>" in sources
+
+    chat, sources, _ = client.predict("And its challenges?", chat, api_name="/ask")
+    assert [m["role"] for m in chat] == ["user", "assistant"] * 2
+    cited(content(chat[3]), sources)
+    assert "ModelOps &gt; Challenges" in sources
+    assert "challeng" in content(chat[3]).lower() or "difficult" in content(chat[3]).lower()
+
+    status, comment = client.predict("too long", api_name="/vote_down")
+    assert "recorded" in status and comment == ""
+    [line] = feedback_lines(settings)
+    assert line["vote"] == "down" and line["question"] == "And its challenges?" and line["comment"] == "too long"
+    assert line["history"] == ["What are the benefits of ModelOps?"] and line["channel"] == "web"
+    assert line["citations"] and line["citations"][0]["section"] == "ModelOps > Challenges"
+    assert line["index_version"] and line["answer"].count("[1]") >= 1
+
+    chat, sources, box, status = client.predict(api_name="/new_conversation")
+    assert chat == [] and 'id="src-' not in sources and status == ""
+    assert client.predict("ok", api_name="/vote_up")[0] == "There is no answer to rate yet."
+
+
+def test_refused_answer_looks_different_and_has_no_sources(client):
+    chat, sources, _ = client.predict("What is the capital of France?", [], api_name="/ask")
+    assert 'class="refusal"' in content(chat[-1]) and "The sources cover" in content(chat[-1])
+    assert "refused" in sources and 'id="src-' not in sources
+
+
+@pytest.mark.parametrize("question, message", [
+    ("   ", "the question is empty"), ("x" * 2001, "too long"), ("", "the question is empty"),
+])
+def test_bad_input_is_a_message_not_a_crash(client, question, message):
+    chat, sources, _ = client.predict(question, [], api_name="/ask")
+    assert message in content(chat[-1]) and 'class="notice error"' in content(chat[-1])
+    assert message in sources
+    chat, sources, _ = client.predict("Which tools are used in DevOps?", chat, api_name="/ask")
+    cited(content(chat[-1]), sources)
+
+
+def test_store_down_and_unexpected_errors(client, shipped, monkeypatch):
+    def down(*args, **kwargs):
+        raise StoreUnavailable("Chroma at x is unreachable")
+
+    monkeypatch.setattr(shipped.retriever, "retrieve", down)
+    chat, _, _ = client.predict("What is MLOps?", [], api_name="/ask")
+    assert "temporarily unavailable, try again" in content(chat[-1])
+
+    monkeypatch.setattr(shipped.retriever, "retrieve", lambda *a, **k: 1 / 0)
+    chat, _, _ = client.predict("What is MLOps?", chat, api_name="/ask")
+    assert "Something went wrong" in content(chat[-1]) and "ZeroDivision" not in content(chat[-1])
+    assert len(chat) == 4
+
+
+def test_rate_limit_per_client(shipped, settings):
+    from gradio_client import Client
+
+    demo, url = launch(shipped, settings.model_copy(update={"rate_limit_per_minute": 2}))
+    first, second = (Client(url, verbose=False, analytics_enabled=False) for _ in range(2))
+    try:
+        for _ in range(2):
+            chat, _, _ = first.predict("What is DataOps?", [], api_name="/ask")
+            assert "Too many" not in content(chat[-1])
+        chat, _, _ = first.predict("What is DataOps?", [], api_name="/ask")
+        assert re.search(r"Too many questions: wait \d+ s", shown(chat[-1]))
+        chat, _, _ = second.predict("What is DataOps?", [], api_name="/ask")  # another session is not limited
+        assert "Too many" not in content(chat[-1])
+    finally:
+        first.close(), second.close()
+        demo.close()
+
+
+def test_record_vote_appends_the_answer_it_was_given(shipped, settings):
+    first = shipped.ask("What are the benefits of ModelOps?")
+    second = shipped.ask("And its challenges?", history=[first.question])
+    state = {"questions": [first.question, "", second.question], "answers": [first, None, second]}
+    assert "recorded" in record_vote(shipped, settings, state, "up", comment=" great ", turn=0)
+    assert "recorded" in record_vote(shipped, settings, state, "down")  # the latest answer by default
+    assert record_vote(shipped, settings, state, "down", turn=1) == "There is no answer to rate yet."
+    up, down = feedback_lines(settings)
+    assert (up["vote"], up["question"], up["comment"], up["history"]) == ("up", first.question, "great", [])
+    assert (down["vote"], down["question"], down["history"]) == ("down", second.question, [first.question])
+    assert down["answer"] == second.text and down["index_version"] == shipped.index_version
+    assert [c["n"] for c in down["citations"]] == [c.n for c in second.citations]
+    assert record_vote(shipped, settings, new_state(), "up") == "There is no answer to rate yet."
+
+
+def test_about_lists_index_and_corpus_files(client):
+    about = client.predict(api_name="/about")
+    assert "documents" in about and "mlops-devops-modelops.md" in about and "extractive" in about
+
+
+def test_queue_is_bounded(shipped, settings):
+    demo = build_app(shipped, settings.model_copy(update={"queue_size": 3, "concurrency": 1}))
+    assert demo._queue.max_size == 3 and demo._queue.default_concurrency_limit == 1
+
+
+def test_public_bind_needs_auth(settings):
+    with pytest.raises(UserError, match=r"^binding to 0\.0\.0\.0 needs --auth user:password \(or ASSISTANT_AUTH\)$"):
+        serve(settings, host="0.0.0.0", port=free_port(), auth="")
+    with pytest.raises(UserError, match="user:password"):
+        serve(settings, host="0.0.0.0", port=free_port(), auth="nopassword")
+    assert parse_auth("ann:s3cret:x") == ("ann", "s3cret:x") and parse_auth("") is None
+
+
+@pytest.mark.parametrize("host, loopback", [
+    ("127.0.0.1", True), ("127.8.9.1", True), ("::1", True), ("[::1]", True), ("localhost", True),
+    ("0.0.0.0", False), ("::", False), ("192.168.1.4", False), ("example.org", False),
+])
+def test_loopback_hosts(host, loopback):
+    assert is_loopback(host) is loopback
+
+
+HOSTILE = ('Pipelines <script>window.__xss=1</script> and <img src=x onerror="window.__xss=2"> '
+           'report ![tracker](http://127.0.0.1:9/pixel.png) and [click](javascript:alert(1)) $x$ **b** # h')
+
+
+def test_rendering_escapes_html_and_neutralises_markdown():
+    citation = Citation(1, "c1", "notes.md", "Notes <b>", "MLOps > Pipelines", HOSTILE)
+    answer = Answer("q", f"{HOSTILE} [1] [7]", (citation,), False,
+                    (SentenceCheck(HOSTILE, (1,), True, 0.9),))
+    chat_messages = (render.answer_message(answer), render.text(HOSTILE), render.pending_message(HOSTILE),
+                     render.notice_message(HOSTILE))
+    for out in (*chat_messages, render.sources_panel(answer), render.notice_panel(HOSTILE)):
+        assert "<script" not in out and "<img" not in out and "<b>" not in out
+    for out in chat_messages:  # chat messages are Markdown too: no link, image or autolink syntax left
+        assert "](" not in out and "![" not in out and "http://" not in out and "$" not in out
+    assert HOSTILE in html.unescape(render.text(HOSTILE))
+    chat = render.answer_message(answer)
+    assert chat.count('href="#src-1"') == 1 and "#src-7" not in chat and "&#91;7&#93;" in chat
+    panel = render.sources_panel(answer)
+    assert 'id="src-1"' in panel and "MLOps &gt; Pipelines" in panel
+    assert "<script>window.__xss=1</script>" in html.unescape(re.sub(r"<[^>]+>", "", panel))  # shown as text
+    assert "<mark>Pipelines</mark>" in panel and "<mark>and</mark>" not in panel
+    refused = render.answer_message(Answer("q", "I can't find <that>.", (), True))
+    assert 'class="refusal"' in refused and "&#60;that&#62;" in refused
+    assert "refused" in render.sources_panel(Answer("q", "no", (), True))
+
+
+def test_highlight_marks_supporting_words_only():
+    marked = render.highlight("ModelOps improves the accuracy of models over time.",
+                              "It can improve model accuracy.")
+    assert re.findall(r"<mark>(\w+)</mark>", marked) == ["improves", "accuracy", "models"]
+
+
+def test_highlight_stays_in_the_matching_passage_sentence():
+    passage = ("- Machine learning models have a complex lifecycle.\n"
+               "- Machine learning models rely on large volumes of data.")
+    marked = render.highlight(passage, ["Machine learning models have a complex lifecycle."])
+    first, second = marked.split("\n")
+    assert first.count("<mark>") == 5 and "<mark>" not in second
