@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 7860
     auth: str = ""
-    queue_size: int = 32
+    queue_size: int = 64  # past this, Gradio answers "queue is full" at once instead of hanging
     concurrency: int = 2
     rate_limit_per_minute: int = 30
 

@@ -1,104 +1,49 @@
-"""Benchmarks: index throughput, re-index, search and ask latency against their floors (one command).
+"""Benchmark suite: every bench script in turn, each in its own process, then one table.
 
-Usage: python bench/run.py [--playbook]   (writes bench/results/core.json and prints a table)
+Usage: python bench/run.py [--large] [--only core scale coldstart server webload]
+Writes bench/results/<name>.json and bench/results/summary.md; about 12 minutes on 2 cores
+(--large adds the 100,000-chunk corpus: about 15 minutes more).
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import QUESTIONS, latency, save, table, timed  # noqa: E402
-
-from assistant.config import PROJECT_ROOT, Settings  # noqa: E402
-
-PLAYBOOK = PROJECT_ROOT.parent / "shared" / "corpora" / "engineering-playbook"
-
-
-def build_corpus(root: Path, playbook: bool) -> Path:
-    corpus = root / "corpus"
-    shutil.copytree(PROJECT_ROOT / "corpus", corpus)
-    if playbook and PLAYBOOK.is_dir():
-        shutil.copytree(PLAYBOOK, corpus / "engineering-playbook")
-    return corpus
+HERE = Path(__file__).resolve().parent
+SUITE = {
+    "core": ["core.py"],
+    "scale": ["scale.py"],
+    "coldstart": ["coldstart.py"],
+    "server": ["server.py"],
+    "webload": ["webload.py"],
+}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--playbook", action="store_true",
-                        help="also index the engineering playbook (244 documents) for the throughput figure")
-    parser.add_argument("--repeats", type=int, default=5, help="passes over the question list for latency")
+    parser.add_argument("--large", action="store_true", help="add the 100,000-chunk scale run")
+    parser.add_argument("--only", nargs="*", choices=list(SUITE), help="run only these parts")
     args = parser.parse_args()
-
-    from assistant.app import Assistant
-    from assistant.chain import build_chain
-    from assistant.embeddings import Embedder, load_model
-    from assistant.indexing import embedding_text, unit_embedding_text
-    from assistant.retrieval import HybridRetriever
-    from assistant.store import Store
-
-    root = Path(tempfile.mkdtemp(prefix="bench-"))
-    try:
-        settings = Settings(corpus_dir=build_corpus(root, args.playbook), index_dir=root / "index",
-                            data_dir=root / "data")
-        embedder = Embedder(load_model())
-        embedder.encode(["warm up the model"])
-        store = Store.open(settings)
-        retriever = HybridRetriever(store, embedder, settings.k, settings.candidates, settings.rrf_k)
-        assistant = Assistant(settings, store, embedder, retriever)
-
-        index_ms, stats = timed(assistant.index, progress=False)
-        # Bare floor: model.encode on exactly the texts the indexer embedded (chunks and their units).
-        from assistant.chunking import chunk_document
-        from assistant.corpus import load_corpus
-
-        docs, _ = load_corpus(settings.corpus_dir)
-        chunks = [c for d in docs for c in chunk_document(d)]
-        texts = [embedding_text(c) for c in chunks] + [unit_embedding_text(c, u) for c in chunks for u in c.units]
-        bare_ms, _ = timed(embedder.model.encode, texts, batch_size=settings.embedding_batch_size,
-                           normalize_embeddings=True, show_progress_bar=False)
-        index_tps, bare_tps = len(texts) / (index_ms / 1000), len(texts) / (bare_ms / 1000)
-        reindex_ms, again = timed(assistant.index, progress=False)
-
-        assistant.chain = build_chain(settings, retriever, embedder)
-        retriever.refresh()
-        chunk_col = retriever.chunks
-        questions = QUESTIONS * args.repeats
-        search_ms, floor_ms, ask_ms = [], [], []
-        for q in questions:  # interleaved, so machine noise hits all three alike
-            floor_ms.append(timed(lambda: chunk_col.query(query_embeddings=[embedder.encode([q])[0]],
-                                                          n_results=settings.k, include=["distances"]))[0])
-            search_ms.append(timed(assistant.search, q)[0])
-            ask_ms.append(timed(assistant.ask, q)[0])
-        search, floor, ask = latency(search_ms), latency(floor_ms), latency(ask_ms)
-        payload = {
-            "corpus": {"documents": stats.documents, "chunks": stats.chunks, "texts_embedded": len(texts)},
-            "index": {"seconds": round(index_ms / 1000, 2), "texts_per_s": round(index_tps, 1),
-                      "bare_encode_texts_per_s": round(bare_tps, 1), "ratio": round(index_tps / bare_tps, 3)},
-            "reindex_unchanged": {"seconds": round(reindex_ms / 1000, 3), "embedded": again.embedded},
-            "search": search, "floor": floor, "search_p50_ratio": round(search["p50_ms"] / floor["p50_ms"], 2),
-            "ask_extractive": ask,
-        }
-        path = save("core", payload)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-    print(table([
-        ("index throughput (texts/s)", f"{index_tps:.1f}", f"bare encode {bare_tps:.1f}",
-         f"ratio {index_tps / bare_tps:.2f} (>= 0.9)"),
-        ("re-index unchanged", f"{reindex_ms / 1000:.2f} s, {again.embedded} embedded", "", "<= 2 s, 0"),
-        ("search p50 / p95 (ms)", f"{search['p50_ms']} / {search['p95_ms']}",
-         f"floor {floor['p50_ms']} / {floor['p95_ms']}", f"p50 ratio {payload['search_p50_ratio']} (<= 1.5)"),
-        ("ask (extractive) p50 / p95 (ms)", f"{ask['p50_ms']} / {ask['p95_ms']}", "", "p95 <= 100"),
-    ]))
-    print(f"\n{stats.documents} documents, {stats.chunks} chunks, {len(texts)} texts embedded; written {path}")
-    return 0
+    parts, tables, failed = args.only or list(SUITE), [], []
+    for name in parts:
+        cmd = [sys.executable, str(HERE / SUITE[name][0])] + (["--large"] if name == "scale" and args.large else [])
+        started = time.time()
+        print(f"== {name}", file=sys.stderr, flush=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        lines = [line for line in proc.stdout.splitlines() if line.strip() and not line.startswith("written")]
+        tables.append(f"### {name} ({time.time() - started:.0f} s)\n\n```\n" + "\n".join(lines) + "\n```\n")
+        if proc.returncode != 0:
+            failed.append(name)
+            tables[-1] += f"\nfailed (exit {proc.returncode}):\n```\n{proc.stderr[-2000:]}\n```\n"
+    summary = "\n".join(tables)
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "summary.md").write_text(summary)
+    print(summary)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
