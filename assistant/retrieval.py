@@ -11,19 +11,15 @@ from assistant.text import tokens
 from assistant.types import Hit, Retrieval
 
 
-@dataclass(frozen=True)
-class _Meta:
-    source: str
-    title: str
-    section: str
-    start: int
-    end: int
-    kind: str
+def _hit(cid: str, text: str, meta: dict, score: float = 0.0, dense=None, bm25=None) -> Hit:
+    return Hit(cid, meta.get("source", ""), meta.get("title", ""), meta.get("section", ""), text, score, dense,
+               bm25, int(meta.get("start", 0)), int(meta.get("end", 0)), meta.get("kind", "text"))
 
 
 class HybridRetriever:
     """Dense and BM25 candidates fused with RRF. The BM25 index is built once per index generation,
-    never per query, and rebuilt only when the store's active generation changes."""
+    never per query, and rebuilt only when the store's active generation changes. Chunk texts stay
+    in the store: the process keeps only ids, the BM25 matrix and the vocabulary."""
 
     def __init__(self, store, embedder, k: int = 5, candidates: int = 20, rrf_k: int = 60):
         self.store, self.embedder = store, embedder
@@ -39,18 +35,23 @@ class HybridRetriever:
             return
         from assistant.bm25 import SparseBM25
 
-        ids, docs, metas = self.store.all_chunks(generation)
+        ids: list[str] = []
+        titles, topics = {"Introduction", "Conclusion", "Summary", "Overview"}, {}
+
+        def corpus():
+            for batch_ids, docs, metas in self.store.iter_chunks(generation):
+                for cid, doc, meta in zip(batch_ids, docs, metas):
+                    ids.append(cid)
+                    section = meta.get("section", "")
+                    titles.add(meta.get("title", ""))
+                    if section:
+                        topics.setdefault(section.split(" > ")[0], None)
+                    yield tokens(f"{section} {doc}") or ["\x00"]
+
+        self._bm25 = SparseBM25(corpus())
         self.ids = ids
-        self.texts = docs
-        self.metas = [_Meta(m.get("source", ""), m.get("title", ""), m.get("section", ""),
-                            int(m.get("start", 0)), int(m.get("end", 0)), m.get("kind", "text")) for m in metas]
-        self.position = {cid: i for i, cid in enumerate(ids)}
-        corpus = [tokens(f"{m.section} {d}") or ["\x00"] for m, d in zip(self.metas, docs)]
-        self._bm25 = SparseBM25(corpus) if corpus else None
-        self._vocabulary = set(self._bm25.vocab) if self._bm25 else set()
-        titles = {m.title for m in self.metas} | {"Introduction", "Conclusion", "Summary", "Overview"}
-        self._topics = list(dict.fromkeys(m.section.split(" > ")[0] for m in self.metas
-                                          if m.section and m.section.split(" > ")[0] not in titles))
+        self._vocabulary = set(self._bm25.vocab)
+        self._topics = [t for t in topics if t not in titles]
         self.chunks, self.units = self.store.collections(generation)
         self.generation = generation
 
@@ -65,24 +66,25 @@ class HybridRetriever:
         return self._topics
 
     def lookup(self, ids) -> list[Hit]:
-        """Stored chunks by id, for evaluations and front ends that hold only ids."""
+        """Stored chunks by id, in the order asked, for evaluations and front ends that hold only ids."""
         self.refresh()
-        out = []
-        for cid in ids:
-            i = self.position.get(cid)
-            if i is not None:
-                m = self.metas[i]
-                out.append(Hit(cid, m.source, m.title, m.section, self.texts[i], 0.0, start=m.start, end=m.end,
-                               kind=m.kind))
-        return out
+        ids = list(ids)
+        if not ids:
+            return []
+        got = self.store._call(self.chunks.get, ids=ids, include=["documents", "metadatas"])
+        found = {cid: (doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
+        return [_hit(cid, *found[cid]) for cid in ids if cid in found]
 
     def embed_query(self, query: str) -> np.ndarray:
         return self.embedder.encode([query])[0]
 
-    def dense(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+    def dense(self, vector: np.ndarray, n: int) -> tuple[list[tuple[str, float]], dict]:
+        """Best chunks by vector, with their texts and metadata (saves a read for most hits)."""
         got = self.store._call(self.chunks.query, query_embeddings=[vector], n_results=min(n, len(self.ids)),
-                               include=["distances"])
-        return [(cid, 1.0 - float(dist)) for cid, dist in zip(got["ids"][0], got["distances"][0])]
+                               include=["distances", "documents", "metadatas"])
+        ranked = [(cid, 1.0 - float(dist)) for cid, dist in zip(got["ids"][0], got["distances"][0])]
+        return ranked, {cid: (doc, meta) for cid, doc, meta in
+                        zip(got["ids"][0], got["documents"][0], got["metadatas"][0])}
 
     def dense_units(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """Chunks ranked by their best sentence: a one-line table cell or list item is found even when
@@ -92,7 +94,7 @@ class HybridRetriever:
         for uid, dist in zip(got["ids"][0], got["distances"][0]):
             cid = uid.rsplit(":", 1)[0]
             best.setdefault(cid, 1.0 - float(dist))
-        return [(cid, sim) for cid, sim in best.items() if cid in self.position]
+        return list(best.items())
 
     def sparse(self, query: str, n: int) -> list[tuple[str, float]]:
         terms = tokens(query)
@@ -113,7 +115,7 @@ class HybridRetriever:
             return Retrieval(question, query, ())
         vector = self.embed_query(query)
         n = max(self.candidates, k)
-        dense, sparse = self.dense(vector, n), self.sparse(query, n)
+        (dense, stored), sparse = self.dense(vector, n), self.sparse(query, n)
         units = self.dense_units(vector, 3 * n)
         fused: dict[str, float] = {}
         for ranked in (dense, units, sparse):
@@ -121,10 +123,10 @@ class HybridRetriever:
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         dense_score, bm25_score = dict(dense), dict(sparse)
         best = sorted(fused, key=lambda c: (-fused[c], -dense_score.get(c, -1.0)))[:k]
-        hits = []
-        for cid in best:
-            i = self.position[cid]
-            m = self.metas[i]
-            hits.append(Hit(cid, m.source, m.title, m.section, self.texts[i], fused[cid],
-                            dense_score.get(cid), bm25_score.get(cid), m.start, m.end, m.kind))
-        return Retrieval(question, query, tuple(hits), tuple(float(x) for x in vector))
+        missing = [cid for cid in best if cid not in stored]
+        if missing:
+            got = self.store._call(self.chunks.get, ids=missing, include=["documents", "metadatas"])
+            stored.update({cid: (doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])})
+        hits = tuple(_hit(cid, *stored[cid], fused[cid], dense_score.get(cid), bm25_score.get(cid))
+                     for cid in best if cid in stored)
+        return Retrieval(question, query, hits, tuple(float(x) for x in vector))

@@ -151,17 +151,25 @@ class Store:
                 return out
             offset += BATCH * 5
 
-    def all_chunks(self, generation: str) -> tuple[list[str], list[str], list[dict]]:
+    def iter_chunks(self, generation: str, batch: int = BATCH * 5):
+        """(ids, documents, metadatas) a batch at a time: the corpus never has to fit in memory."""
         chunk_col, _ = self.collections(generation)
-        ids, docs, metas, offset = [], [], [], 0
+        offset = 0
         while True:
-            got = self._call(chunk_col.get, include=["documents", "metadatas"], limit=BATCH * 5, offset=offset)
-            ids += got["ids"]
-            docs += got["documents"]
-            metas += got["metadatas"]
-            if len(got["ids"]) < BATCH * 5:
-                return ids, docs, metas
-            offset += BATCH * 5
+            got = self._call(chunk_col.get, include=["documents", "metadatas"], limit=batch, offset=offset)
+            if got["ids"]:
+                yield got["ids"], got["documents"], got["metadatas"]
+            if len(got["ids"]) < batch:
+                return
+            offset += batch
+
+    def all_chunks(self, generation: str) -> tuple[list[str], list[str], list[dict]]:
+        ids, docs, metas = [], [], []
+        for batch_ids, batch_docs, batch_metas in self.iter_chunks(generation):
+            ids += batch_ids
+            docs += batch_docs
+            metas += batch_metas
+        return ids, docs, metas
 
     def count(self, generation: str) -> tuple[int, int]:
         chunk_col, unit_col = self.collections(generation)
