@@ -46,8 +46,11 @@ def test_chroma_killed_mid_questions_then_back(tmp_path):
 
 def _index_until_first_batch(corpus, root, rebuild, ready):
     """Child process: index, signal after the first batch is stored, then hang until killed."""
+    from assistant import indexing
     from assistant.embeddings import Embedder
     from assistant.indexing import index_corpus
+
+    indexing.EMBED_BATCH = 16  # small batches, so the kill lands with most of the work still to do
 
     settings = make_settings(root, corpus)
     store = Store.open(settings)

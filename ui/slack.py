@@ -1,0 +1,308 @@
+"""Slack: the Bolt app that answers mentions and DMs in threads, with sources and feedback buttons."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.error import BoltError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import default_retry_handlers
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from assistant import feedback
+from assistant.errors import StoreUnavailable, UserError
+from assistant.ratelimit import RateLimiter
+from ui.slack_format import HOURGLASS, answer_message, notice, question_text
+
+log = logging.getLogger("assistant.slack")
+
+EVENTS_PATH = "/slack/events"
+# Subtypes a person produces; every other one (message_changed, bot_message, channel_join, ...)
+# is not a question.
+HUMAN_SUBTYPES = {None, "file_share", "thread_broadcast"}
+BUSY = "The assistant is busy right now; try again in a minute."
+UNAVAILABLE = "The knowledge base is temporarily unavailable, try again in a minute."
+APOLOGY = "Sorry, something went wrong while answering; it has been logged. Please try again."
+
+
+class Bounded:
+    """A thread-safe dict that forgets its oldest keys past `size`: memory stays flat for a bot
+    that runs for months."""
+
+    def __init__(self, size: int):
+        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+
+    def _trim(self) -> None:
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+            self._items[key] = value
+            self._trim()
+
+    def get(self, key, default=None):
+        with self._lock:
+            return self._items.get(key, default)
+
+    def append(self, key, value, keep: int) -> None:
+        with self._lock:
+            self._items[key] = [*self._items.pop(key, []), value][-keep:]
+            self._trim()
+
+    def first_time(self, *keys) -> bool:
+        """True when none of `keys` was seen before; all are marked seen either way."""
+        with self._lock:
+            fresh = not any(k in self._items for k in keys)
+            for key in keys:
+                self._items.pop(key, None)
+                self._items[key] = True
+            self._trim()
+            return fresh
+
+
+def retry_handlers() -> list:
+    """The SDK's defaults (connection errors) plus a wait-and-retry on HTTP 429 with Retry-After."""
+    return default_retry_handlers() + [RateLimitErrorRetryHandler(max_retry_count=2)]
+
+
+def is_dm(event: dict) -> bool:
+    return event.get("channel_type") == "im" or str(event.get("channel", "")).startswith("D")
+
+
+class SlackBot:
+    """What the listeners do. Answers run on a pool of their own, so a slow answer never delays the
+    3-second acknowledgement of a button click in Bolt's listener pool."""
+
+    def __init__(self, assistant, settings):
+        self.assistant, self.settings = assistant, settings
+        self.seen = Bounded(10_000)  # event ids and channel/ts already taken
+        self.answers = Bounded(5_000)  # feedback key -> (Answer, history, index version)
+        self.threads = Bounded(5_000)  # (channel, thread_ts) -> questions, if conversations.replies fails
+        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        self.pool = ThreadPoolExecutor(max(1, settings.concurrency), thread_name_prefix="slack-answer")
+        self._pending, self._lock = 0, threading.Lock()
+
+    def is_question(self, event: dict) -> bool:
+        kind = event.get("type")
+        if kind not in ("app_mention", "message") or (kind == "message" and not is_dm(event)):
+            return False
+        if event.get("bot_id") or not event.get("user") or event.get("subtype") not in HUMAN_SUBTYPES:
+            return False
+        allowed = self.settings.slack_allowed_channels
+        return is_dm(event) or not allowed or event.get("channel") in allowed
+
+    def gate(self, body, next):
+        """Global middleware: everything that is not a new question is acknowledged here, before the
+        HTTP response, and goes no further. Slack redelivers an event it thinks was missed (same
+        event_id, X-Slack-Retry-Num); a DM that mentions the bot also arrives twice (message and
+        app_mention, same channel and ts). Either way it is answered once."""
+        if body.get("type") != "event_callback":
+            return next()
+        event = body.get("event") or {}
+        if not self.is_question(event):
+            return BoltResponse(status=200, body="")
+        keys = [f"{event.get('channel')}/{event.get('ts')}"] + ([body["event_id"]] if body.get("event_id") else [])
+        if not self.seen.first_time(*keys):
+            log.info("duplicate delivery of %s ignored", keys[-1])
+            return BoltResponse(status=200, body="")
+        return next()
+
+    def on_question(self, event, context, client):
+        user, channel = event["user"], event["channel"]
+        thread = event.get("thread_ts") or event["ts"]
+        if not self.limiter.allow(user):
+            wait = max(1, round(self.limiter.retry_after(user)))
+            return self.post(client, channel, thread, *notice(f"You're asking too fast; try again in {wait} s."))
+        with self._lock:
+            busy = self._pending >= max(1, self.settings.queue_size)
+            self._pending += 0 if busy else 1
+        if busy:
+            return self.post(client, channel, thread, *notice(BUSY))
+        self.pool.submit(self.answer, client, event, context.bot_user_id)
+
+    def answer(self, client: WebClient, event: dict, bot_user: str | None) -> None:
+        channel, ts = event["channel"], event["ts"]
+        thread = event.get("thread_ts") or ts
+        try:
+            self.react(client, "reactions_add", channel, ts)
+            question = question_text(event.get("text", ""))
+            history = self.history(client, event, bot_user)
+            try:
+                answer = self.assistant.ask(question, history=history)
+            except StoreUnavailable as exc:
+                log.warning("store unavailable: %s", exc)
+                blocks, text = notice(UNAVAILABLE)
+            except UserError as exc:
+                blocks, text = notice(str(exc)[:1].upper() + str(exc)[1:])
+            except Exception:
+                log.exception("answering %r failed", question)
+                blocks, text = notice(APOLOGY)
+            else:
+                key = secrets.token_hex(6)
+                self.answers.put(key, (answer, history, self.assistant.index_version))
+                self.threads.append((channel, thread), question, keep=max(1, self.settings.history_turns))
+                blocks, text = answer_message(answer, key)
+            self.post(client, channel, thread, blocks, text)
+            self.react(client, "reactions_remove", channel, ts)
+        except Exception:
+            log.exception("Slack reply to %s/%s failed", channel, ts)
+        finally:
+            with self._lock:
+                self._pending -= 1
+
+    def history(self, client: WebClient, event: dict, bot_user: str | None) -> list[str]:
+        """The thread's earlier human messages, oldest first (the follow-up's own context)."""
+        turns, thread, ts = self.settings.history_turns, event.get("thread_ts"), event["ts"]
+        if not turns or not thread or thread == ts:
+            return []
+        try:
+            reply = client.conversations_replies(channel=event["channel"], ts=thread, limit=200)
+            texts = [question_text(m.get("text", "")) for m in reply.get("messages") or []
+                     if m.get("user") and m.get("user") != bot_user and not m.get("bot_id")
+                     and m.get("subtype") in HUMAN_SUBTYPES and float(m.get("ts", 0)) < float(ts)]
+        except Exception as exc:
+            log.warning("conversations.replies failed (%s); using the bot's own memory of the thread", exc)
+            texts = self.threads.get((event["channel"], thread), [])
+        return [t for t in texts if t][-turns:]
+
+    def on_feedback(self, ack, body, action, client):
+        ack()
+        vote = "up" if action.get("action_id") == "feedback_up" else "down"
+        user = (body.get("user") or {}).get("id", "")
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        message = body.get("message") or {}
+        kept = self.answers.get(action.get("value", ""))
+        if kept is None:
+            text = "That answer is too old to rate here (the bot restarted or has answered many questions since)."
+        else:
+            answer, history, version = kept
+            try:
+                feedback.record(self.settings, answer, vote, channel="slack", user=user, history=history,
+                                index_version=version)
+                text = "Thanks for the feedback."
+            except OSError:
+                log.exception("writing feedback failed")
+                text = "Sorry, the feedback could not be saved."
+        if channel and user:
+            try:
+                client.chat_postEphemeral(channel=channel, user=user, text=text,
+                                          thread_ts=message.get("thread_ts") or message.get("ts"))
+            except Exception as exc:
+                log.warning("chat.postEphemeral failed: %s", exc)
+
+    def post(self, client, channel, thread, blocks, text) -> None:
+        kwargs = {"blocks": blocks} if blocks else {}
+        client.chat_postMessage(channel=channel, thread_ts=thread, text=text, unfurl_links=False,
+                                unfurl_media=False, **kwargs)
+
+    @staticmethod
+    def react(client, method: str, channel: str, ts: str) -> None:
+        """The hourglass is a courtesy: without reactions:write the answer still comes."""
+        try:
+            getattr(client, method)(channel=channel, timestamp=ts, name=HOURGLASS)
+        except Exception as exc:
+            log.info("%s failed: %s", method, exc)
+
+
+def build_app(assistant, settings, *, token: str | None, signing_secret: str, client: WebClient | None = None,
+              token_verification_enabled: bool = True) -> App:
+    """The Bolt app. `process_before_response=False`: events are acknowledged before any work."""
+    bot = SlackBot(assistant, settings)
+    options = dict(signing_secret=signing_secret or "", token_verification_enabled=token_verification_enabled,
+                   process_before_response=False, name="methodology-assistant")
+    if client is not None:
+        app = App(client=client, **options)
+    else:
+        # Given a client, Bolt still reads SLACK_BOT_TOKEN and warns that it is unused; given the
+        # token, it makes the client, and every per-request client copies these handlers.
+        app = App(token=token, **options)
+        app.client.retry_handlers = retry_handlers()
+    app.use(bot.gate)
+    app.event("app_mention")(bot.on_question)
+    app.event("message")(bot.on_question)
+    app.action("feedback_up")(bot.on_feedback)
+    app.action("feedback_down")(bot.on_feedback)
+    app.slack_bot = bot  # for tests and operators: the bot's caches and pool
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
+        log.debug("%s " + format, self.address_string(), *args)
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def http_server(app: App, host: str, port: int) -> WSGIServer:
+    """Bolt's WSGI adapter on a threaded stdlib server, bound to `host` (127.0.0.1 by default: a
+    TLS proxy on the same machine forwards https://HOST/slack/events to it)."""
+    return make_server(host, port, SlackRequestHandler(app, path=EVENTS_PATH),
+                       server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+
+
+def tokens_from_env(http: bool) -> dict[str, str]:
+    needed = {"SLACK_BOT_TOKEN": "the bot token (xoxb-...) from OAuth & Permissions"}
+    if http:
+        needed["SLACK_SIGNING_SECRET"] = "the signing secret from Basic Information"
+    else:
+        needed["SLACK_APP_TOKEN"] = "an app-level token (xapp-...) with connections:write, for Socket Mode"
+    values = {name: os.environ.get(name, "").strip() for name in needed}
+    for name, what in needed.items():
+        if not values[name]:
+            raise UserError(f"{name} is not set: export {what} (see docs/slack.md)")
+    return values
+
+
+def socket_mode_handler(app: App, app_token: str) -> SocketModeHandler:
+    return SocketModeHandler(app, app_token)
+
+
+def run(settings, http: bool, port: int) -> None:
+    """Start the bot and block: HTTP (Events API on /slack/events) or Socket Mode."""
+    from assistant.app import Assistant
+
+    tokens = tokens_from_env(http)
+    assistant = Assistant.from_settings(settings)
+    assistant.warm_up()
+    try:
+        app = build_app(assistant, settings, token=tokens["SLACK_BOT_TOKEN"],
+                        signing_secret=tokens.get("SLACK_SIGNING_SECRET", ""))
+    except BoltError as exc:
+        raise UserError(f"SLACK_BOT_TOKEN was not accepted by Slack: {exc}") from None
+    except OSError as exc:
+        raise UserError(f"cannot reach Slack's Web API to check SLACK_BOT_TOKEN: {exc}") from None
+    if http:
+        try:
+            server = http_server(app, settings.host, port)
+        except OSError as exc:
+            raise UserError(f"cannot listen on {settings.host}:{port}: {exc}") from None
+        print(f"Slack bot: Events API on http://{settings.host}:{port}{EVENTS_PATH} "
+              "(put a TLS proxy in front of it); Ctrl-C stops", file=sys.stderr)
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+        return
+    print("Slack bot: connecting in Socket Mode; Ctrl-C stops", file=sys.stderr)
+    try:
+        socket_mode_handler(app, tokens["SLACK_APP_TOKEN"]).start()
+    except SlackApiError as exc:
+        raise UserError(f"SLACK_APP_TOKEN was not accepted by Slack: {exc.response.get('error')}") from None
+    except OSError as exc:
+        raise UserError(f"cannot open a Socket Mode connection to Slack: {exc}") from None
