@@ -41,6 +41,9 @@ test: install
 bench: install
 	$(BIN)/python bench/run.py
 
+soak: install
+	$(BIN)/python bench/soak.py --minutes 30
+
 eval: install
 	$(BIN)/assistant eval $(GATE)
 

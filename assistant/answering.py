@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from assistant.context import Context
 from assistant.safety import looks_like_injection

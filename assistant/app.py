@@ -34,21 +34,23 @@ class Assistant:
         self.chain = chain
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, auto_index: bool = True) -> "Assistant":
+    def from_settings(cls, settings: Settings | None = None, auto_index: bool = True, embedder=None,
+                      chat_model=None) -> "Assistant":
+        """Wire every part from settings; `embedder` or `chat_model` given here replace the configured ones."""
         from assistant.embeddings import Embedder
         from assistant.retrieval import HybridRetriever
         from assistant.store import Store
 
         settings = settings or Settings()
         store = Store.open(settings)
-        embedder = Embedder.from_settings(settings)
+        embedder = embedder or Embedder.from_settings(settings)
         retriever = HybridRetriever(store, embedder, settings.k, settings.candidates, settings.rrf_k)
         assistant = cls(settings, store, embedder, retriever)
         if auto_index and store.active_generation() is None:
             assistant.index(progress=False)  # a missing index is built on first use
         from assistant.chain import build_chain
 
-        assistant.chain = build_chain(settings, retriever, embedder)
+        assistant.chain = build_chain(settings, retriever, embedder, chat_model=chat_model)
         return assistant
 
     def index(self, rebuild: bool = False, progress: bool = True) -> IndexStats:

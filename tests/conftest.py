@@ -48,18 +48,10 @@ def embedder():
 def shipped(tmp_path_factory, embedder):
     """An Assistant over the shipped corpus, indexed once for the read-only tests."""
     from assistant.app import Assistant
-    from assistant.chain import build_chain
-    from assistant.retrieval import HybridRetriever
-    from assistant.store import Store
 
     root = tmp_path_factory.mktemp("shipped")
     settings = make_settings(root, corpus=copy_corpus(root / "corpus"))
-    store = Store.open(settings)
-    retriever = HybridRetriever(store, embedder, settings.k, settings.candidates, settings.rrf_k)
-    assistant = Assistant(settings, store, embedder, retriever)
-    assistant.index(progress=False)
-    assistant.chain = build_chain(settings, retriever, embedder)
-    return assistant
+    return Assistant.from_settings(settings, embedder=embedder)
 
 
 def free_port() -> int:

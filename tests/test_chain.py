@@ -6,8 +6,6 @@ import pytest
 
 from assistant.app import Assistant
 from assistant.chain import build_chain
-from assistant.retrieval import HybridRetriever
-from assistant.store import Store
 from tests.conftest import copy_corpus, make_settings
 
 pytestmark = pytest.mark.slow
@@ -27,12 +25,7 @@ def injected(tmp_path, embedder):
     corpus = copy_corpus(tmp_path / "corpus")
     (corpus / "notes.md").write_text(INJECTED)
     settings = make_settings(tmp_path, corpus)
-    store = Store.open(settings)
-    retriever = HybridRetriever(store, embedder, settings.k, settings.candidates, settings.rrf_k)
-    assistant = Assistant(settings, store, embedder, retriever)
-    assistant.index(progress=False)
-    assistant.chain = build_chain(settings, retriever, embedder)
-    return assistant
+    return Assistant.from_settings(settings, embedder=embedder)
 
 
 def test_injected_document_changes_no_unrelated_answer(shipped, injected):

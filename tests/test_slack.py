@@ -19,11 +19,8 @@ import pytest
 from slack_sdk import WebClient
 
 from assistant.app import Assistant
-from assistant.chain import build_chain
 from assistant.errors import StoreUnavailable, UserError
 from assistant.feedback import feedback_path
-from assistant.retrieval import HybridRetriever
-from assistant.store import Store
 from tests.conftest import copy_corpus, free_port, make_settings
 from ui import slack
 from ui.slack_format import escape, question_text
@@ -277,12 +274,7 @@ def hostile(tmp_path, embedder):
     corpus = copy_corpus(tmp_path / "corpus")
     (corpus / "zephyr.md").write_text(HOSTILE)
     settings = make_settings(tmp_path, corpus)
-    store = Store.open(settings)
-    retriever = HybridRetriever(store, embedder, settings.k, settings.candidates, settings.rrf_k)
-    assistant = Assistant(settings, store, embedder, retriever)
-    assistant.index(progress=False)
-    assistant.chain = build_chain(settings, retriever, embedder)
-    return assistant
+    return Assistant.from_settings(settings, embedder=embedder)
 
 
 def test_mention_gets_one_threaded_reply_with_sources(bot, stand_in):

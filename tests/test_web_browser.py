@@ -137,19 +137,11 @@ def test_ask_read_sources_and_vote(browser, serve_app, shipped, tmp_path):
 @pytest.fixture
 def hostile(tmp_path, embedder):
     from assistant.app import Assistant
-    from assistant.chain import build_chain
-    from assistant.retrieval import HybridRetriever
-    from assistant.store import Store
 
     corpus = copy_corpus(tmp_path / "corpus")
     (corpus / "pipelines.txt").write_text(HOSTILE)  # .txt is literal text: the markup reaches the UI
     settings = make_settings(tmp_path, corpus)
-    store = Store.open(settings)
-    retriever = HybridRetriever(store, embedder, settings.k, settings.candidates, settings.rrf_k)
-    assistant = Assistant(settings, store, embedder, retriever)
-    assistant.index(progress=False)
-    assistant.chain = build_chain(settings, retriever, embedder)
-    return assistant
+    return Assistant.from_settings(settings, embedder=embedder)
 
 
 def test_hostile_document_and_question_are_shown_as_text(browser, serve_app, hostile):
