@@ -46,7 +46,7 @@ def key_terms(text: str) -> set[str]:
     """Methodology names plus capitalised names and acronyms (Merck, SageMaker, CI/CD), lower-cased,
     excluding a sentence's first word and common capitalised words."""
     out = methodology_terms(text)
-    for i, match in enumerate(re.finditer(r"\b[A-Z][A-Za-z0-9]*(?:[/.-][A-Za-z0-9]+)*\b", text)):
+    for match in re.finditer(r"\b[A-Z][A-Za-z0-9]*(?:[/.-][A-Za-z0-9]+)*\b", text):
         word = match.group(0)
         start = match.start()
         sentence_start = start == 0 or re.search(r"[.!?:;\n-]\s*[\"“(\[]?$", text[:start]) is not None
