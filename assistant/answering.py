@@ -136,26 +136,50 @@ class ExtractiveAnswerer:
                 scored.append((score, float(sim), passage.n, pos, unit))
         return sorted(scored, key=lambda s: -s[0])
 
-    def answer(self, question: str, context: Context) -> Draft:
+    def refusal_reason(self, question: str, context: Context, scored) -> str:
+        """Why the passages cannot answer this question, or "" when they may."""
         if not context.passages or not set(tokens(context.retrieval.query)):
-            return Draft("", True, reason="no content words or no passages")
+            return "no content words or no passages"
         if looks_like_injection(question):
-            return Draft("", True, reason="the question asks about instructions, not the corpus")
+            return "the question asks about instructions, not the corpus"
         if unknown := self.unknown_names(question):
-            return Draft("", True, reason=f"names not in the corpus: {sorted(unknown)}")
+            return f"names not in the corpus: {sorted(unknown)}"
         if self.coverage(question) == 0.0:
-            return Draft("", True, reason="none of the question's words occur in the corpus")
-        scored = self.score_units(question, context)
+            return "none of the question's words occur in the corpus"
         best_sim = max((s[1] for s in scored), default=0.0)
         if best_sim < self.min_similarity:
-            return Draft("", True, reason=f"best similarity {best_sim:.2f} below threshold")
+            return f"best similarity {best_sim:.2f} below threshold"
         asked = _ASKED_FOR.match(question)
         if asked and self.vocabulary is not None and best_sim < self.weak_similarity:
             head = asked.group(1).lower()
             if head not in STOPWORDS and tokens(head) and tokens(head)[0] not in self.vocabulary():
                 # Weak evidence, and the corpus never even names what is asked for ("license").
-                return Draft("", True, reason=f"the corpus never mentions {head!r}")
-        wants_quantity = bool(_QUANTITY_Q.search(question))
+                return f"the corpus never mentions {head!r}"
+        return ""
+
+    def answer(self, question: str, context: Context) -> Draft:
+        scored = self.score_units(question, context) if context.passages else []
+        if reason := self.refusal_reason(question, context, scored):
+            return Draft("", True, reason=reason)
+        picked = self.select(scored, context, bool(_QUANTITY_Q.search(question)))
+        if not picked:
+            return Draft("", True, reason="no sentence of the passages answers this kind of question")
+        # Readable order: passages by their best pick, sentences in document order within a passage.
+        first = {}
+        for score, _, n, _, _ in picked:
+            first.setdefault(n, -score)
+        picked.sort(key=lambda p: (first[p[2]], p[3]))
+        sentences, known = [], {}
+        vectors = {p.n: p.unit_vectors for p in context.passages}
+        for _, _, n, pos, unit in picked:
+            text = unit.rstrip()
+            sentences.append(f"{text} [{n}]")
+            known[text] = vectors[n][pos]
+        return Draft(" ".join(sentences), False, known_vectors=known)
+
+    def select(self, scored, context: Context, wants_quantity: bool) -> list:
+        """The units to quote: the best within a margin, whole list items, a list's siblings when the
+        best match is a list item, and a picked sentence's anaphoric follower."""
         best = scored[0][0]
         picked: list[tuple[float, float, int, int, str]] = []
         items = {p.n: p.items for p in context.passages}
@@ -213,17 +237,4 @@ class ExtractiveAnswerer:
             if following and _ANAPHOR.match(following[4]) and items[n][pos + 1] < 0 \
                     and following[0] >= best - 2.5 * self.margin:
                 take(following)
-        if not picked:
-            return Draft("", True, reason="no sentence of the passages answers this kind of question")
-        # Readable order: passages by their best pick, sentences in document order within a passage.
-        first = {}
-        for score, _, n, _, _ in picked:
-            first.setdefault(n, -score)
-        picked.sort(key=lambda p: (first[p[2]], p[3]))
-        sentences, known = [], {}
-        vectors = {p.n: p.unit_vectors for p in context.passages}
-        for _, _, n, pos, unit in picked:
-            text = unit.rstrip()
-            sentences.append(f"{text} [{n}]")
-            known[text] = vectors[n][pos]
-        return Draft(" ".join(sentences), False, known_vectors=known)
+        return picked
