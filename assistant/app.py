@@ -44,8 +44,7 @@ class Assistant:
         settings = settings or Settings()
         store = Store.open(settings)
         embedder = embedder or Embedder.from_settings(settings)
-        retriever = HybridRetriever(store, embedder, settings.k, settings.candidates, settings.rrf_k,
-                                    settings.unit_search_max_chunks)
+        retriever = HybridRetriever(store, embedder, settings.k, settings.candidates, settings.rrf_k)
         assistant = cls(settings, store, embedder, retriever)
         if auto_index and store.active_generation() is None:
             assistant.index(progress=False)  # a missing index is built on first use

@@ -31,9 +31,6 @@ class Settings(BaseSettings):
     k: int = Field(5, ge=1, le=50)
     candidates: int = Field(20, ge=1, le=200)
     rrf_k: int = 60
-    # Sentence-level vectors find a one-line table cell or list item, but hold about five vectors per
-    # chunk in memory; past this many chunks retrieval uses chunk vectors and BM25 only (BENCHMARKS.md).
-    unit_search_max_chunks: int = 50_000
 
     # "" = offline extractive answerer; "openai:gpt-4o-mini", "ollama:llama3.2",
     # "llamacpp:/path/model.gguf" = any LangChain chat model.

@@ -20,11 +20,9 @@ class HybridRetriever:
     never per query, and rebuilt only when the store's active generation changes. Chunk texts stay
     in the store: the process keeps only ids, the BM25 matrix and the vocabulary."""
 
-    def __init__(self, store, embedder, k: int = 5, candidates: int = 20, rrf_k: int = 60,
-                 unit_search_max_chunks: int = 50_000):
+    def __init__(self, store, embedder, k: int = 5, candidates: int = 20, rrf_k: int = 60):
         self.store, self.embedder = store, embedder
         self.k, self.candidates, self.rrf_k = k, candidates, rrf_k
-        self.unit_search_max_chunks = unit_search_max_chunks
         self.generation: str | None = None
         self._bm25 = None
 
@@ -117,7 +115,7 @@ class HybridRetriever:
         vector = self.embed_query(query)
         n = max(self.candidates, k)
         (dense, stored), sparse = self.dense(vector, n), self.sparse(query, n)
-        units = self.dense_units(vector, 3 * n) if len(self.ids) <= self.unit_search_max_chunks else []
+        units = self.dense_units(vector, 3 * n)
         fused: dict[str, float] = {}
         for ranked in (dense, units, sparse):
             for rank, (cid, _) in enumerate(ranked):
