@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import QUESTIONS, latency, save, table, timed  # noqa: E402
+from bench.common import QUESTIONS, RESULTS, latency, save, table, timed  # noqa: E402
 
 
 def rss_mb() -> dict:
@@ -105,6 +105,11 @@ def main() -> int:
                   file=sys.stderr)
         finally:
             shutil.rmtree(root, ignore_errors=True)
+    # Merge with earlier sizes (the 100k run is usually a run of its own), newest figures win.
+    previous = RESULTS / "scale.json"
+    if previous.exists():
+        kept = [r for r in json.loads(previous.read_text()).get("results", []) if r["size"] not in sizes]
+        results = sorted(kept + results, key=lambda r: r["size"])
     path = save("scale", {"results": results, "embedder": "composed (see bench/composed.py)"})
     rows = []
     for r in results:
