@@ -72,3 +72,12 @@ def _write_pdf(path, text):
     fig.text(0.1, 0.5, text)
     fig.savefig(path, format="pdf")
     plt.close(fig)
+
+
+def test_top_level_readme_is_not_corpus_but_nested_ones_are(tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "guide").mkdir(parents=True)
+    (corpus / "README.md").write_text("# About this folder\n\nPut documents here.\n")
+    (corpus / "guide" / "README.md").write_text("# Guide\n\nGitOps reconciles desired state.\n")
+    docs, _ = load_corpus(corpus)
+    assert [d.source for d in docs] == ["guide/README.md"]
