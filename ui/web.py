@@ -2,6 +2,7 @@
 
 import ipaddress
 import logging
+import time
 
 import gradio as gr
 
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 EXAMPLES = ("Which tools are used in DevOps?", "What are the benefits of ModelOps?",
             "Which companies used MLOps?", "When should I choose ModelOps?")
 UNAVAILABLE = "The document store is temporarily unavailable, try again in a minute."
+STREAM_INTERVAL_S = 0.25
 FAILED = "Something went wrong while answering (it has been logged); please try again."
 # System fonts: the default theme fetches Google Fonts, and this app must work offline.
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
@@ -100,7 +102,7 @@ def build_app(assistant, settings) -> gr.Blocks:
         history = history_of(state, settings.history_turns)
         chat.append({"role": "assistant", "content": "…"})
         yield chat, state, render.notice_panel("Answering…"), ""
-        pieces = ""
+        pieces, shown = "", time.monotonic()
         try:
             for piece in assistant.stream(question, history=history):
                 if isinstance(piece, Answer):
@@ -109,8 +111,12 @@ def build_app(assistant, settings) -> gr.Blocks:
                     yield chat, state, render.sources_panel(piece), ""
                     return
                 pieces += piece
-                chat[-1] = {"role": "assistant", "content": render.pending_message(pieces)}
-                yield chat, state, render.notice_panel("Answering…"), ""
+                # Every update re-sends the whole chat: show pieces only as fast as a reader needs
+                # them (a model's tokens), not the extractive answer's sentences that come at once.
+                if time.monotonic() - shown >= STREAM_INTERVAL_S:
+                    shown = time.monotonic()
+                    chat[-1] = {"role": "assistant", "content": render.pending_message(pieces)}
+                    yield chat, state, render.notice_panel("Answering…"), ""
             raise RuntimeError("the answer stream ended without an Answer")
         except StoreUnavailable:
             log.warning("store unavailable", exc_info=True)
