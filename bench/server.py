@@ -44,7 +44,10 @@ def answers_over_http(url: str) -> list[str]:
     for question in QUESTIONS:
         client.predict(api_name="/new_conversation")
         chat = client.predict(question, api_name="/ask")[0]
-        out.append(str(chat[-1]["content"] if isinstance(chat[-1], dict) else chat[-1]))
+        content = chat[-1]["content"] if isinstance(chat[-1], dict) else chat[-1]
+        if isinstance(content, list):  # Gradio 6 sends message content as a list of typed parts
+            content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        out.append(str(content))
     return out
 
 
