@@ -20,20 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import QUESTIONS, save, table  # noqa: E402
 from bench.webload import run_load, start_server, stop_server  # noqa: E402
-
-
-def start_chroma(path: Path, port: int) -> subprocess.Popen:
-    chroma = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
-            return proc
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("chroma run did not come up")
+from tests.test_store_server import start_chroma  # noqa: E402
 
 
 def answers_over_http(url: str) -> list[str]:
