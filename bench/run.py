@@ -1,7 +1,7 @@
 """Benchmark suite: every bench script in turn, each in its own process, then one table.
 
 Usage: python bench/run.py [--large] [--only core scale coldstart server webload]
-Writes bench/results/<name>.json and bench/results/summary.md; about 12 minutes on 2 cores
+Writes bench/results/<name>.json and bench/results/summary.md; about 9 minutes on 2 cores
 (--large adds the 100,000-chunk corpus: about 15 minutes more).
 """
 
