@@ -21,6 +21,8 @@ from bench.common import QUESTIONS, percentile, save, table  # noqa: E402
 
 
 def start_server(port: int, env: dict) -> subprocess.Popen:
+    """Start `assistant serve` and wait for its first page; `proc.ready_s` is how long that took."""
+    started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 180
@@ -29,6 +31,7 @@ def start_server(port: int, env: dict) -> subprocess.Popen:
             raise RuntimeError("assistant serve exited")
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+            proc.ready_s = round(time.perf_counter() - started, 2)
             return proc
         except OSError:
             time.sleep(0.5)
@@ -44,6 +47,19 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def sequential(url: str, count: int = 10) -> dict:
+    """What one user sees: `count` questions one after another in one conversation."""
+    from gradio_client import Client
+
+    client, latencies = Client(url, verbose=False), []
+    for question in QUESTIONS[:count]:
+        started = time.perf_counter()
+        client.predict(question, api_name="/ask")
+        latencies.append((time.perf_counter() - started) * 1000)
+    return {"questions": count, "p50_ms": round(percentile(latencies, 50), 1),
+            "p95_ms": round(percentile(latencies, 95), 1), "samples_ms": [round(x, 1) for x in latencies]}
 
 
 def run_load(urls: list[str], sessions: int, seconds: float, think: float) -> dict:
@@ -112,12 +128,16 @@ def main() -> int:
     proc = start_server(port, env)
     try:
         url = f"http://127.0.0.1:{port}/"
+        one_user = sequential(url)
         normal = run_load([url], args.sessions, args.seconds, args.think)
         overload = run_load([url], args.overload, 20, 0.0) if args.overload else None
     finally:
         stop_server(proc)
-    path = save("webload", {"normal": normal, "overload": overload, "think_s": args.think})
-    rows = [(f"{normal['sessions']} sessions, {normal['seconds']} s", f"{normal['requests']} requests, "
+    path = save("webload", {"serve_to_first_page_s": proc.ready_s, "sequential": one_user, "normal": normal,
+                            "overload": overload, "think_s": args.think})
+    rows = [("`assistant serve` to first page", f"{proc.ready_s} s", "", ""),
+            ("10 sequential questions p50 / p95 (ms)", f"{one_user['p50_ms']} / {one_user['p95_ms']}", "one session", ""),
+            (f"{normal['sessions']} sessions, {normal['seconds']} s", f"{normal['requests']} requests, "
              f"{normal['errors']} errors", f"{normal['throughput_rps']} answers/s", "errors 0"),
             ("latency p50 / p95 / p99 (ms)", f"{normal['p50_ms']} / {normal['p95_ms']} / {normal['p99_ms']}", "",
              "p95 <= 1500")]
