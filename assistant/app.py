@@ -56,7 +56,9 @@ class Assistant:
     def index(self, rebuild: bool = False, progress: bool = True) -> IndexStats:
         from assistant.indexing import index_corpus
 
-        return index_corpus(self.settings, self.store, self.embedder, rebuild=rebuild, progress=progress)
+        stats = index_corpus(self.settings, self.store, self.embedder, rebuild=rebuild, progress=progress)
+        self.retriever.refresh(max_age_s=0)  # serve the new generation now, not within a second
+        return stats
 
     def search(self, question: str, k: int | None = None) -> Retrieval:
         question = check_question(question, self.settings.max_question_chars)

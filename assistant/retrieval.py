@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 
 import numpy as np
 
@@ -25,8 +26,15 @@ class HybridRetriever:
         self.k, self.candidates, self.rrf_k = k, candidates, rrf_k
         self.generation: str | None = None
         self._bm25 = None
+        self._checked = 0.0
 
-    def refresh(self) -> None:
+    def refresh(self, max_age_s: float = 1.0) -> None:
+        """Follow the store's active generation: a re-index is picked up within `max_age_s`, without
+        asking the store on every call of the hot path."""
+        now = time.monotonic()
+        if self.generation is not None and now - self._checked < max_age_s:
+            return
+        self._checked = now
         generation = self.store.active_generation()
         if generation is None:
             raise UserError("the index is empty: run `assistant index` first")
@@ -107,6 +115,16 @@ class HybridRetriever:
 
     def retrieve(self, question: str, query: str | None = None, k: int | None = None) -> Retrieval:
         """Best-first hits for `query` (defaults to the question), with the query vector kept."""
+        try:
+            return self._retrieve(question, query, k)
+        except Exception as exc:
+            if "NotFound" not in type(exc).__name__:
+                raise
+            # Another process switched generations and dropped the one we held: follow it, once.
+            self.refresh(max_age_s=0)
+            return self._retrieve(question, query, k)
+
+    def _retrieve(self, question: str, query: str | None, k: int | None) -> Retrieval:
         self.refresh()
         query = query or question
         k = k or self.k

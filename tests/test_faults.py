@@ -196,3 +196,15 @@ def test_import_of_a_damaged_backup_changes_nothing(tmp_path, shipped):
     with pytest.raises(UserError, match="not an index backup"):
         import_index(shipped.store, bad)
     assert shipped.store.active_generation() == generation
+
+
+def test_serving_process_follows_a_rebuild_by_another_process(tmp_path):
+    settings = make_settings(tmp_path, copy_corpus(tmp_path / "corpus"))
+    assistant = Assistant.from_settings(settings)
+    before = assistant.ask("Which tools are used in DevOps?")
+    old = assistant.retriever.generation
+    result = subprocess.run([sys.executable, "-m", "assistant", "index", "--rebuild", "--json"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    after = assistant.ask("Which tools are used in DevOps?")  # the generation it held was dropped
+    assert after.text == before.text and assistant.retriever.generation != old
