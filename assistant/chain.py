@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from assistant.answering import Draft, ExtractiveAnswerer, expand_followup
 from assistant.context import REFUSAL, Context, build_context
@@ -29,7 +30,7 @@ def finalize(question: str, context: Context, draft: Draft, checked: Verified | 
     for s in kept:
         for n in s.citations:
             order.setdefault(n, len(order) + 1)
-    sentences = tuple(type(s)(s.text, tuple(order[n] for n in s.citations), True, s.score) for s in kept)
+    sentences = tuple(replace(s, citations=tuple(order[n] for n in s.citations)) for s in kept)
     text = " ".join(f"{s.text} " + "".join(f"[{n}]" for n in s.citations) for s in sentences)
     citations = tuple(Citation(new, passages[old].hit.id, passages[old].hit.source, passages[old].hit.title,
                                passages[old].hit.section, passages[old].hit.text, passages[old].hit.start,
@@ -88,7 +89,7 @@ class AnswerChain:
             checked2 = None if fallback.refused else verify(fallback.text, context, self.embedder.encode,
                                                             self.settings.support_min_score, fallback.known_vectors)
             answer = finalize(question, context, fallback, checked2, self.retriever.topics(), "extractive-fallback")
-            answer = type(answer)(**{**answer.__dict__, "removed": checked.removed if checked else 0})
+            answer = replace(answer, removed=checked.removed if checked else 0)
         return answer
 
     def invoke(self, inputs: dict) -> Answer:

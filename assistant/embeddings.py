@@ -6,6 +6,7 @@ import os
 from functools import lru_cache
 
 import numpy as np
+from langchain_core.embeddings import Embeddings
 
 from assistant.errors import UserError
 
@@ -37,13 +38,7 @@ def load_model(name: str = "", offline: bool = True):
         raise UserError(f"cannot load embedding model {path!r} offline: {exc}") from exc
 
 
-def _embeddings_base():
-    from langchain_core.embeddings import Embeddings
-
-    return Embeddings
-
-
-class Embedder(_embeddings_base()):
+class Embedder(Embeddings):
     """Normalised embeddings as numpy arrays (fast path) and lists (LangChain's Embeddings API).
 
     The model loads on first use: an unchanged re-index or a refused empty question never pays for it."""
