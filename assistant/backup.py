@@ -28,7 +28,7 @@ def export_index(store, path: Path) -> dict:
         for kind, col in (("chunk", chunk_col), ("unit", unit_col)):
             offset = 0
             while True:
-                got = store._call(col.get, include=["documents", "metadatas", "embeddings"], limit=BATCH,
+                got = store.call(col.get, include=["documents", "metadatas", "embeddings"], limit=BATCH,
                                   offset=offset)
                 for cid, doc, meta, vec in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"]):
                     out.write(json.dumps({"kind": kind, "id": cid, "text": doc, "meta": meta,
@@ -60,7 +60,7 @@ def import_index(store, path: Path) -> dict:
         rows = batches[kind]
         if rows:
             col = chunk_col if kind == "chunk" else unit_col
-            store._call(col.upsert, ids=[r["id"] for r in rows], documents=[r["text"] for r in rows],
+            store.call(col.upsert, ids=[r["id"] for r in rows], documents=[r["text"] for r in rows],
                         metadatas=[r["meta"] for r in rows],
                         embeddings=np.asarray([r["vector"] for r in rows], np.float32))
             counts[f"{kind}s"] += len(rows)

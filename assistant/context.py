@@ -46,7 +46,7 @@ def build_context(retrieval: Retrieval, store, generation: str, dimension: int) 
     units: dict[str, list[tuple[int, str, np.ndarray, int]]] = {cid: [] for cid in ids}
     if ids:
         _, unit_col = store.collections(generation)
-        got = store._call(unit_col.get, where={"chunk_id": {"$in": ids}},
+        got = store.call(unit_col.get, where={"chunk_id": {"$in": ids}},
                           include=["documents", "metadatas", "embeddings"])
         for text, meta, vec in zip(got["documents"], got["metadatas"], got["embeddings"]):
             units[meta["chunk_id"]].append((int(meta["n"]), text, np.asarray(vec, dtype=np.float32),

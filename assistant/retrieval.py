@@ -78,7 +78,7 @@ class HybridRetriever:
         ids = list(ids)
         if not ids:
             return []
-        got = self.store._call(self.chunks.get, ids=ids, include=["documents", "metadatas"])
+        got = self.store.call(self.chunks.get, ids=ids, include=["documents", "metadatas"])
         found = {cid: (doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
         return [_hit(cid, *found[cid]) for cid in ids if cid in found]
 
@@ -87,7 +87,7 @@ class HybridRetriever:
 
     def dense(self, vector: np.ndarray, n: int) -> tuple[list[tuple[str, float]], dict]:
         """Best chunks by vector, with their texts and metadata (saves a read for most hits)."""
-        got = self.store._call(self.chunks.query, query_embeddings=[vector], n_results=min(n, len(self.ids)),
+        got = self.store.call(self.chunks.query, query_embeddings=[vector], n_results=min(n, len(self.ids)),
                                include=["distances", "documents", "metadatas"])
         ranked = [(cid, 1.0 - float(dist)) for cid, dist in zip(got["ids"][0], got["distances"][0])]
         return ranked, {cid: (doc, meta) for cid, doc, meta in
@@ -96,7 +96,7 @@ class HybridRetriever:
     def dense_units(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """Chunks ranked by their best sentence: a one-line table cell or list item is found even when
         the rest of its chunk is about something else."""
-        got = self.store._call(self.units.query, query_embeddings=[vector], n_results=n, include=["distances"])
+        got = self.store.call(self.units.query, query_embeddings=[vector], n_results=n, include=["distances"])
         best: dict[str, float] = {}
         for uid, dist in zip(got["ids"][0], got["distances"][0]):
             cid = uid.rsplit(":", 1)[0]
@@ -142,7 +142,7 @@ class HybridRetriever:
         best = sorted(fused, key=lambda c: (-fused[c], -dense_score.get(c, -1.0)))[:k]
         missing = [cid for cid in best if cid not in stored]
         if missing:
-            got = self.store._call(self.chunks.get, ids=missing, include=["documents", "metadatas"])
+            got = self.store.call(self.chunks.get, ids=missing, include=["documents", "metadatas"])
             stored.update({cid: (doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])})
         hits = tuple(_hit(cid, *stored[cid], fused[cid], dense_score.get(cid), bm25_score.get(cid))
                      for cid in best if cid in stored)

@@ -48,7 +48,8 @@ class Store:
         where = settings.chroma_url or str(settings.chroma_path)
         return cls(_client(settings), settings.collection, where)
 
-    def _call(self, fn, *args, **kwargs):
+    def call(self, fn, *args, **kwargs):
+        """Run one Chroma operation; a lost connection becomes a clear, retryable StoreUnavailable."""
         try:
             return fn(*args, **kwargs)
         except UserError:
@@ -61,7 +62,7 @@ class Store:
 
     # generations
     def _pointer(self):
-        return self._call(self.client.get_or_create_collection, f"{self.name}-active",
+        return self.call(self.client.get_or_create_collection, f"{self.name}-active",
                           embedding_function=None)
 
     def info(self) -> dict:
@@ -73,7 +74,7 @@ class Store:
     def activate(self, generation: str, **info) -> None:
         old = self.active_generation()
         meta = {"generation": generation, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **info}
-        self._call(self._pointer().modify, metadata=meta)
+        self.call(self._pointer().modify, metadata=meta)
         if old and old != generation:
             self.drop(old)
 
@@ -87,7 +88,7 @@ class Store:
     def leftovers(self) -> list[str]:
         """Generations that are neither active nor the pointer: remains of an interrupted rebuild."""
         active, prefix = self.active_generation(), f"{self.name}-"
-        names = [c if isinstance(c, str) else c.name for c in self._call(self.client.list_collections)]
+        names = [c if isinstance(c, str) else c.name for c in self.call(self.client.list_collections)]
         gens = {n[len(prefix):].rsplit("-", 1)[0] for n in names
                 if n.startswith(prefix) and n.endswith(("-chunks", "-units"))}
         return sorted(g for g in gens if g != active)
@@ -96,8 +97,8 @@ class Store:
         make = self.client.get_or_create_collection
         cfg = {"hnsw": {"space": "cosine"}}
         # embedding_function=None: Chroma's default would download a model, and we embed ourselves.
-        return (self._call(make, f"{self.name}-{generation}-chunks", configuration=cfg, embedding_function=None),
-                self._call(make, f"{self.name}-{generation}-units", configuration=cfg, embedding_function=None))
+        return (self.call(make, f"{self.name}-{generation}-chunks", configuration=cfg, embedding_function=None),
+                self.call(make, f"{self.name}-{generation}-units", configuration=cfg, embedding_function=None))
 
     # writes
     def upsert(self, generation: str, chunks: list[Chunk], vectors: np.ndarray,
@@ -118,16 +119,16 @@ class Store:
                     uvecs.append(vec)
             # Units first: a chunk is only visible once everything it needs is stored.
             for k in range(0, len(uids), BATCH):
-                self._call(unit_col.upsert, ids=uids[k:k + BATCH], documents=utexts[k:k + BATCH],
+                self.call(unit_col.upsert, ids=uids[k:k + BATCH], documents=utexts[k:k + BATCH],
                            metadatas=umetas[k:k + BATCH], embeddings=np.asarray(uvecs[k:k + BATCH]))
-            self._call(chunk_col.upsert, ids=ids, documents=texts, metadatas=metas,
+            self.call(chunk_col.upsert, ids=ids, documents=texts, metadatas=metas,
                        embeddings=vectors[i:i + BATCH])
 
     def update_metadata(self, generation: str, chunks: list[Chunk], file_hashes: dict[str, str]) -> None:
         chunk_col, _ = self.collections(generation)
         for i in range(0, len(chunks), BATCH):
             part = chunks[i:i + BATCH]
-            self._call(chunk_col.update, ids=[c.id for c in part],
+            self.call(chunk_col.update, ids=[c.id for c in part],
                        metadatas=[chunk_metadata(c, file_hashes[c.source]) for c in part])
 
     def delete(self, generation: str, ids: Iterable[str]) -> None:
@@ -135,8 +136,8 @@ class Store:
         ids = list(ids)
         for i in range(0, len(ids), BATCH):
             part = ids[i:i + BATCH]
-            self._call(chunk_col.delete, ids=part)
-            self._call(unit_col.delete, where={"chunk_id": {"$in": part}})
+            self.call(chunk_col.delete, ids=part)
+            self.call(unit_col.delete, where={"chunk_id": {"$in": part}})
 
     # reads
     def manifest(self, generation: str) -> dict[str, dict]:
@@ -144,7 +145,7 @@ class Store:
         chunk_col, _ = self.collections(generation)
         out, offset = {}, 0
         while True:
-            got = self._call(chunk_col.get, include=["metadatas"], limit=BATCH * 5, offset=offset)
+            got = self.call(chunk_col.get, include=["metadatas"], limit=BATCH * 5, offset=offset)
             for cid, meta in zip(got["ids"], got["metadatas"]):
                 out[cid] = {"source": meta.get("source"), "file_hash": meta.get("file_hash")}
             if len(got["ids"]) < BATCH * 5:
@@ -156,7 +157,7 @@ class Store:
         chunk_col, _ = self.collections(generation)
         offset = 0
         while True:
-            got = self._call(chunk_col.get, include=["documents", "metadatas"], limit=batch, offset=offset)
+            got = self.call(chunk_col.get, include=["documents", "metadatas"], limit=batch, offset=offset)
             if got["ids"]:
                 yield got["ids"], got["documents"], got["metadatas"]
             if len(got["ids"]) < batch:
@@ -173,7 +174,7 @@ class Store:
 
     def count(self, generation: str) -> tuple[int, int]:
         chunk_col, unit_col = self.collections(generation)
-        return self._call(chunk_col.count), self._call(unit_col.count)
+        return self.call(chunk_col.count), self.call(unit_col.count)
 
 
 def chunk_metadata(chunk: Chunk, file_hash: str) -> dict:
