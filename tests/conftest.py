@@ -54,6 +54,16 @@ def shipped(tmp_path_factory, embedder):
     return Assistant.from_settings(settings, embedder=embedder)
 
 
+def assistant_with(root: Path, embedder, extra: dict[str, str], **overrides):
+    """An indexed Assistant over the shipped corpus plus `extra` documents (file name -> text)."""
+    from assistant.app import Assistant
+
+    corpus = copy_corpus(root / "corpus")
+    for name, text in extra.items():
+        (corpus / name).write_text(text)
+    return Assistant.from_settings(make_settings(root, corpus, **overrides), embedder=embedder)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.app import Assistant
 from assistant.chain import build_chain
-from tests.conftest import copy_corpus, make_settings
+from tests.conftest import assistant_with
 
 pytestmark = pytest.mark.slow
 
@@ -22,10 +21,7 @@ Pipelines in this team are reviewed every quarter by the platform group.
 
 @pytest.fixture
 def injected(tmp_path, embedder):
-    corpus = copy_corpus(tmp_path / "corpus")
-    (corpus / "notes.md").write_text(INJECTED)
-    settings = make_settings(tmp_path, corpus)
-    return Assistant.from_settings(settings, embedder=embedder)
+    return assistant_with(tmp_path, embedder, {"notes.md": INJECTED})
 
 
 def test_injected_document_changes_no_unrelated_answer(shipped, injected):

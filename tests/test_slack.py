@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from assistant.app import Assistant
 from assistant.errors import StoreUnavailable, UserError
 from assistant.feedback import feedback_path
-from tests.conftest import copy_corpus, free_port, make_settings
+from tests.conftest import assistant_with, free_port
 from ui import slack
 from ui.slack_format import escape, question_text
 
@@ -271,10 +271,7 @@ def bot(make_bot, shipped):
 
 @pytest.fixture
 def hostile(tmp_path, embedder):
-    corpus = copy_corpus(tmp_path / "corpus")
-    (corpus / "zephyr.md").write_text(HOSTILE)
-    settings = make_settings(tmp_path, corpus)
-    return Assistant.from_settings(settings, embedder=embedder)
+    return assistant_with(tmp_path, embedder, {"zephyr.md": HOSTILE})
 
 
 def test_mention_gets_one_threaded_reply_with_sources(bot, stand_in):

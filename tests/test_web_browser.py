@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.config import PROJECT_ROOT
-from tests.conftest import copy_corpus, free_port, make_settings
+from tests.conftest import assistant_with, free_port
 from ui.web import build_app, launch_options
 
 pytestmark = pytest.mark.slow
@@ -136,12 +136,8 @@ def test_ask_read_sources_and_vote(browser, serve_app, shipped, tmp_path):
 
 @pytest.fixture
 def hostile(tmp_path, embedder):
-    from assistant.app import Assistant
 
-    corpus = copy_corpus(tmp_path / "corpus")
-    (corpus / "pipelines.txt").write_text(HOSTILE)  # .txt is literal text: the markup reaches the UI
-    settings = make_settings(tmp_path, corpus)
-    return Assistant.from_settings(settings, embedder=embedder)
+    return assistant_with(tmp_path, embedder, {"pipelines.txt": HOSTILE})  # .txt is literal text: the markup reaches the UI
 
 
 def test_hostile_document_and_question_are_shown_as_text(browser, serve_app, hostile):
