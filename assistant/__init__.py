@@ -1,3 +1,3 @@
-"""The methodology assistant: grounded, cited answers about DevOps, MLOps, ModelOps and DataOps."""
+"""The methodology assistant: grounded, cited answers from a corpus of documents (the subject: domain.py)."""
 
 __version__ = "0.1.0"

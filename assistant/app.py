@@ -9,7 +9,7 @@ from assistant.errors import UserError
 from assistant.types import Answer, IndexStats, Retrieval
 
 
-def check_question(question: object, max_chars: int) -> str:
+def check_question(question: object, max_chars: int, subject: str = "the documents in the corpus") -> str:
     """The same rules for every front end: CLI, web, Slack and eval."""
     if isinstance(question, bytes):
         try:
@@ -22,36 +22,44 @@ def check_question(question: object, max_chars: int) -> str:
 
     cleaned = " ".join(clean_text(question).split())
     if not cleaned:
-        raise UserError("the question is empty: type a question about DevOps, MLOps, ModelOps or DataOps")
+        raise UserError(f"the question is empty: type a question about {subject}")
     if len(cleaned) > max_chars:
         raise UserError(f"the question is too long ({len(cleaned)} characters; the limit is {max_chars})")
     return cleaned
 
 
 class Assistant:
-    def __init__(self, settings: Settings, store, embedder, retriever, chain=None):
+    """The wired parts; built once per process by `from_settings`, with no side effects on the index."""
+
+    def __init__(self, settings: Settings, store, embedder, retriever, profile, chain=None):
         self.settings, self.store, self.embedder, self.retriever = settings, store, embedder, retriever
-        self.chain = chain
+        self.profile, self.chain = profile, chain
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, auto_index: bool = True, embedder=None,
-                      chat_model=None) -> "Assistant":
-        """Wire every part from settings; `embedder` or `chat_model` given here replace the configured ones."""
+    def from_settings(cls, settings: Settings | None = None, embedder=None, chat_model=None) -> "Assistant":
+        """Wire every part from settings; `embedder` or `chat_model` given here replace the configured ones.
+        Opens the store but never indexes: callers that may start on an empty store call `ensure_index`."""
+        from assistant.chain import build_chain
+        from assistant.domain import load_profile
         from assistant.embeddings import Embedder
         from assistant.retrieval import HybridRetriever
         from assistant.store import Store
 
         settings = settings or Settings()
+        profile = load_profile(settings.domain_file)
         store = Store.open(settings)
         embedder = embedder or Embedder.from_settings(settings)
-        retriever = HybridRetriever(store, embedder, settings.k, settings.candidates, settings.rrf_k)
-        assistant = cls(settings, store, embedder, retriever)
-        if auto_index and store.active_generation() is None:
-            assistant.index(progress=False)  # a missing index is built on first use
-        from assistant.chain import build_chain
+        retriever = HybridRetriever(store, embedder, settings.k, settings.candidates, settings.rrf_k,
+                                    generic_headings=frozenset(profile.generic_headings))
+        chain = build_chain(settings, retriever, embedder, chat_model=chat_model, profile=profile)
+        return cls(settings, store, embedder, retriever, profile, chain)
 
-        assistant.chain = build_chain(settings, retriever, embedder, chat_model=chat_model)
-        return assistant
+    def has_index(self) -> bool:
+        return self.store.active_generation() is not None
+
+    def ensure_index(self, progress: bool = True) -> IndexStats | None:
+        """Build the index when there is none yet (first `make run`); None when one exists."""
+        return None if self.has_index() else self.index(progress=progress)
 
     def index(self, rebuild: bool = False, progress: bool = True) -> IndexStats:
         from assistant.indexing import index_corpus
@@ -60,19 +68,19 @@ class Assistant:
         self.retriever.refresh(max_age_s=0)  # serve the new generation now, not within a second
         return stats
 
+    def check(self, question: object) -> str:
+        return check_question(question, self.settings.max_question_chars, self.profile.subject)
+
     def search(self, question: str, k: int | None = None) -> Retrieval:
-        question = check_question(question, self.settings.max_question_chars)
-        return self.retriever.retrieve(question, k=k)
+        return self.retriever.retrieve(self.check(question), k=k)
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
-        question = check_question(question, self.settings.max_question_chars)
-        return self.chain.invoke({"question": question, "history": list(history)})
+        return self.chain.invoke(self.check(question), tuple(history))
 
     def stream(self, question: str, history: Sequence[str] = ()) -> Iterator[str | Answer]:
         """Text pieces as they are produced, then the verified Answer (which may differ: the
         verifier removes what the sources do not support)."""
-        question = check_question(question, self.settings.max_question_chars)
-        yield from self.chain.stream_answer({"question": question, "history": list(history)})
+        yield from self.chain.stream(self.check(question), tuple(history))
 
     @property
     def index_version(self) -> str:
@@ -88,5 +96,5 @@ class Assistant:
         chunks, units = self.store.count(info["generation"]) if info.get("generation") else (0, 0)
         return {"corpus_dir": str(self.settings.corpus_dir), "index": self.store.where,
                 "documents": info.get("documents", 0), "chunks": chunks, "units": units,
-                "embedding_model": info.get("model", ""), "answerer": self.settings.llm or "extractive (offline)",
+                "embedding_model": info.get("model", ""), "answerer": self.chain.answerer.name,
                 "built_at": info.get("built_at", ""), "generation": info.get("generation", "")}

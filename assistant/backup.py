@@ -7,10 +7,9 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from assistant.errors import UserError
 from assistant.store import BATCH
+from assistant.types import StoredRow
 
 FORMAT = "methodology-assistant-index/1"
 
@@ -20,23 +19,14 @@ def export_index(store, path: Path) -> dict:
     generation = store.active_generation()
     if generation is None:
         raise UserError("the index is empty: nothing to export (run `assistant index` first)")
-    chunk_col, unit_col = store.collections(generation)
     counts = {"chunks": 0, "units": 0}
     tmp = path.with_name(path.name + ".tmp")
     with gzip.open(tmp, "wt", encoding="utf-8") as out:
         out.write(json.dumps({"format": FORMAT, "info": store.info(), "exported_at": time.time()}) + "\n")
-        for kind, col in (("chunk", chunk_col), ("unit", unit_col)):
-            offset = 0
-            while True:
-                got = store.call(col.get, include=["documents", "metadatas", "embeddings"], limit=BATCH,
-                                  offset=offset)
-                for cid, doc, meta, vec in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"]):
-                    out.write(json.dumps({"kind": kind, "id": cid, "text": doc, "meta": meta,
-                                          "vector": [round(float(x), 7) for x in vec]}) + "\n")
-                    counts[f"{kind}s"] += 1
-                if len(got["ids"]) < BATCH:
-                    break
-                offset += BATCH
+        for kind, row in store.export(generation):
+            out.write(json.dumps({"kind": kind, "id": row.id, "text": row.text, "meta": row.meta,
+                                  "vector": [round(x, 7) for x in row.vector]}) + "\n")
+            counts[f"{kind}s"] += 1
     tmp.replace(path)  # a crash mid-export never leaves a truncated backup under the real name
     return counts
 
@@ -53,16 +43,12 @@ def import_index(store, path: Path) -> dict:
     if header.get("format") != FORMAT:
         raise UserError(f"{path} is not an index backup of this version (format {header.get('format')!r})")
     generation = f"g{time.time_ns()}"
-    chunk_col, unit_col = store.collections(generation)
     counts, batches = {"chunks": 0, "units": 0}, {"chunk": [], "unit": []}
 
     def flush(kind: str) -> None:
         rows = batches[kind]
         if rows:
-            col = chunk_col if kind == "chunk" else unit_col
-            store.call(col.upsert, ids=[r["id"] for r in rows], documents=[r["text"] for r in rows],
-                        metadatas=[r["meta"] for r in rows],
-                        embeddings=np.asarray([r["vector"] for r in rows], np.float32))
+            store.write_rows(generation, kind, rows)
             counts[f"{kind}s"] += len(rows)
             rows.clear()
 
@@ -70,7 +56,8 @@ def import_index(store, path: Path) -> dict:
         with handle:
             for line in handle:
                 row = json.loads(line)
-                batches[row["kind"]].append(row)
+                batches[row["kind"]].append(StoredRow(id=row["id"], text=row["text"], meta=row["meta"],
+                                                      vector=tuple(row["vector"])))
                 if len(batches[row["kind"]]) >= BATCH:
                     flush(row["kind"])
         flush("unit")

@@ -1,128 +1,151 @@
-"""Chain: condense -> retrieve -> context -> answer -> verify, as LangChain runnables."""
+"""Chain: condense -> retrieve -> draft -> verify, one pipeline for `invoke` and `stream`."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from assistant.answering import Draft, ExtractiveAnswerer, expand_followup
+from assistant.answerer import Answerer, Draft
+from assistant.citations import markers
 from assistant.context import REFUSAL, Context, build_context
-from assistant.text import tokens
+from assistant.domain import DomainProfile
 from assistant.types import Answer, Citation
 from assistant.verify import Verified, verify
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChainState:
+    """What flows between the steps; each step returns a new state with its part filled in."""
+
+    question: str
+    history: tuple[str, ...] = ()
+    query: str = ""  # the standalone retrieval query (the question, expanded for follow-ups)
+    context: Context | None = None
+    draft: Draft | None = None
 
 
 def refusal_text(topics: list[str]) -> str:
     covered = "; ".join(topics[:8]) if topics else "the documents in the corpus"
-    return (f"{REFUSAL} Try rephrasing your question. The sources cover: {covered}.")
+    return f"{REFUSAL} Try rephrasing your question. The sources cover: {covered}."
 
 
-def finalize(question: str, context: Context, draft: Draft, checked: Verified | None, topics: list[str],
-             answerer: str) -> Answer:
+def finalize(state: ChainState, checked: Verified | None, topics: list[str], answerer: str) -> Answer:
     """Keep supported sentences, renumber citations 1..m in order of first use, or refuse."""
+    context, draft = state.context, state.draft
     retrieved = tuple(p.hit.id for p in context.passages)
     kept = [s for s in (checked.sentences if checked else ()) if s.supported]
+    removed = checked.removed if checked else 0
     if draft.refused or not kept:
-        return Answer(question, refusal_text(topics), (), True, (), checked.removed if checked else 0,
-                      retrieved, context.retrieval.query, answerer)
+        reason = draft.reason or ("the verifier removed every sentence" if checked else "refused")
+        return Answer(question=state.question, text=refusal_text(topics), citations=(), refused=True,
+                      removed=removed, retrieved=retrieved, query=context.retrieval.query, answerer=answerer,
+                      reason=reason)
     passages = context.by_number()
     order: dict[int, int] = {}
     for s in kept:
         for n in s.citations:
             order.setdefault(n, len(order) + 1)
     sentences = tuple(replace(s, citations=tuple(order[n] for n in s.citations)) for s in kept)
-    text = " ".join(f"{s.text} " + "".join(f"[{n}]" for n in s.citations) for s in sentences)
-    citations = tuple(Citation(new, passages[old].hit.id, passages[old].hit.source, passages[old].hit.title,
-                               passages[old].hit.section, passages[old].hit.text, passages[old].hit.start,
-                               passages[old].hit.end) for old, new in order.items())
-    return Answer(question, text, citations, False, sentences, checked.removed, retrieved,
-                  context.retrieval.query, answerer)
+    text = " ".join(f"{s.text} {markers(s.citations)}" for s in sentences)
+    citations = tuple(Citation(n=new, id=passages[old].hit.id, source=passages[old].hit.source,
+                               title=passages[old].hit.title, section=passages[old].hit.section,
+                               text=passages[old].hit.text, start=passages[old].hit.start, end=passages[old].hit.end)
+                      for old, new in order.items())
+    return Answer(question=state.question, text=text, citations=citations, refused=False, sentences=sentences,
+                  removed=removed, retrieved=retrieved, query=context.retrieval.query, answerer=answerer,
+                  reason=draft.reason)
 
 
 class AnswerChain:
-    """The parts are plain attributes and each step is a LangChain runnable (`self.runnable`), so a
-    caller can swap the retriever, the answerer or the verifier, or compose the steps differently."""
+    """The parts are plain attributes and each step a LangChain runnable (`self.steps`), so a caller
+    can swap the retriever, the answerer or the verifier; `invoke` and `stream` run the same steps."""
 
-    def __init__(self, settings, retriever, embedder, answerer, fallback: ExtractiveAnswerer):
+    def __init__(self, retriever, embedder, answerer: Answerer, fallback: Answerer, *, history_turns: int = 3,
+                 support_min_score: float = 0.5, profile: DomainProfile | None = None):
         from langchain_core.runnables import RunnableLambda
 
-        self.settings, self.retriever, self.embedder = settings, retriever, embedder
-        self.answerer, self.fallback = answerer, fallback
-        self.runnable = (RunnableLambda(self.condense, name="condense")
-                         | RunnableLambda(self.retrieve, name="retrieve")
-                         | RunnableLambda(self.draft, name="answer")
-                         | RunnableLambda(self.verify, name="verify"))
+        self.retriever, self.embedder, self.answerer, self.fallback = retriever, embedder, answerer, fallback
+        self.history_turns, self.support_min_score = history_turns, support_min_score
+        self.profile = profile or DomainProfile()
+        # condense | retrieve as runnables; drafting streams, so it runs inside `stream` below.
+        self.steps = RunnableLambda(self.condense, name="condense") | RunnableLambda(self.retrieve, name="retrieve")
 
-    def condense(self, inputs: dict) -> dict:
-        question, history = inputs["question"], list(inputs.get("history") or [])
-        history = history[-self.settings.history_turns:] if self.settings.history_turns else []
-        query = question
-        if history:
-            condense = getattr(self.answerer, "condense", None)
-            query = condense(question, history) if condense else expand_followup(
-                question, history, self.settings.history_turns)
-        return {"question": question, "history": history, "query": query}
+    def condense(self, state: ChainState) -> ChainState:
+        history = list(state.history[-self.history_turns:]) if self.history_turns else []
+        query = self.answerer.condense(state.question, history) if history else state.question
+        return replace(state, history=tuple(history), query=query or state.question)
 
-    def retrieve(self, state: dict) -> dict:
-        retrieval = self.retriever.retrieve(state["question"], query=state["query"])
-        context = build_context(retrieval, self.retriever.store, self.retriever.generation,
-                                self.embedder.dimension)
-        return {**state, "context": context}
+    def retrieve(self, state: ChainState) -> ChainState:
+        retrieval = self.retriever.retrieve(state.question, query=state.query)
+        context = build_context(retrieval, self.retriever.store, self.retriever.generation, self.embedder.dimension)
+        return replace(state, context=context)
 
-    def draft(self, state: dict) -> dict:
-        return {**state, "draft": self.answerer.answer(state["question"], state["context"])}
+    def check(self, state: ChainState, answerer: Answerer) -> Verified | None:
+        draft = state.draft
+        if draft.refused:
+            return None
+        return verify(draft.text, state.context, self.embedder.encode, self.support_min_score, draft.known_vectors,
+                      answerer.secrets(), self.profile)
 
-    def secrets(self) -> frozenset[str]:
-        """Words of the system prompt the corpus never uses: an answer containing one leaks the prompt."""
-        system = getattr(self.answerer, "system", "")
-        return frozenset(tokens(system)) - self.retriever.vocabulary() if system else frozenset()
-
-    def verify(self, state: dict) -> Answer:
-        question, context, draft = state["question"], state["context"], state["draft"]
-        checked = None if draft.refused else verify(draft.text, context, self.embedder.encode,
-                                                     self.settings.support_min_score, draft.known_vectors,
-                                                     self.secrets())
-        answer = finalize(question, context, draft, checked, self.retriever.topics(), self.answerer.name)
-        if answer.refused and self.answerer is not self.fallback and not draft.refused:
-            # Nothing the model wrote survived verification: fall back to the offline answer.
-            fallback = self.fallback.answer(question, context)
-            checked2 = None if fallback.refused else verify(fallback.text, context, self.embedder.encode,
-                                                            self.settings.support_min_score, fallback.known_vectors)
-            answer = finalize(question, context, fallback, checked2, self.retriever.topics(), "extractive-fallback")
+    def verify(self, state: ChainState) -> Answer:
+        """Verify the draft; when nothing a model wrote survives, fall back to the offline answerer."""
+        checked = self.check(state, self.answerer)
+        answer = finalize(state, checked, self.retriever.topics(), self.answerer.name)
+        if answer.refused and self.answerer is not self.fallback and not state.draft.refused:
+            log.info("model answer to %r removed by the verifier; falling back", state.question)
+            fallback = replace(state, draft=_last(self.fallback.draft(state.question, state.context)))
+            answer = finalize(fallback, self.check(fallback, self.fallback), self.retriever.topics(),
+                              f"{self.fallback.name}-fallback")
             answer = replace(answer, removed=checked.removed if checked else 0)
+        if answer.refused:
+            log.info("refused %r: %s", state.question, answer.reason)
         return answer
 
-    def invoke(self, inputs: dict) -> Answer:
-        return self.runnable.invoke(inputs)
+    def stream(self, question: str, history: list[str] | tuple[str, ...] = ()) -> Iterator[str | Answer]:
+        """Text pieces as the answerer produces them, then the verified Answer (which may differ: the
+        verifier removes what the sources do not support)."""
+        state = self.steps.invoke(ChainState(question=question, history=tuple(history)))
+        draft = None
+        for piece in self.answerer.draft(state.question, state.context):
+            if isinstance(piece, Draft):
+                draft = piece
+            else:
+                yield piece
+        if draft is None:
+            raise RuntimeError(f"answerer {self.answerer.name!r} ended its stream without a Draft")
+        yield self.verify(replace(state, draft=draft))
 
-    def stream_answer(self, inputs: dict) -> Iterator[str | Answer]:
-        state = self.retrieve(self.condense(inputs))
-        stream = getattr(self.answerer, "stream_text", None)
-        if stream is None:
-            answer = self.verify(self.draft(state))
-            for s in answer.sentences:
-                yield f"{s.text} " + "".join(f"[{n}]" for n in s.citations) + " "
-            yield answer
-            return
-        pieces = []
-        for piece in stream(state["question"], state["context"]):
-            pieces.append(piece)
-            yield piece
-        yield self.verify({**state, "draft": self.answerer.to_draft("".join(pieces))})
+    def invoke(self, question: str, history: list[str] | tuple[str, ...] = ()) -> Answer:
+        return _last(self.stream(question, history))
 
 
-def build_chain(settings, retriever, embedder, chat_model=None) -> AnswerChain:
+def _last(pieces):
+    last = None
+    for last in pieces:
+        pass
+    return last
+
+
+def build_chain(settings, retriever, embedder, chat_model=None, profile: DomainProfile | None = None) -> AnswerChain:
     """The extractive answerer by default; a chat model when one is given or named in settings.llm."""
+    from assistant.extractive import ExtractiveAnswerer
+
+    profile = profile or DomainProfile()
     extractive = ExtractiveAnswerer(settings.max_answer_sentences, settings.refusal_min_similarity,
-                                    vocabulary=retriever.vocabulary)
+                                    vocabulary=retriever.vocabulary, profile=profile,
+                                    history_turns=settings.history_turns)
     answerer = extractive
     if chat_model is None and settings.llm:
         from assistant.llm import load_chat_model
 
         chat_model = load_chat_model(settings.llm, settings.llm_temperature)
     if chat_model is not None:
-        from assistant.llm import GenerativeAnswerer
+        from assistant.generative import GenerativeAnswerer
 
         answerer = GenerativeAnswerer(chat_model, settings.llm or type(chat_model).__name__,
-                                      settings.llm_instructions)
-    return AnswerChain(settings, retriever, embedder, answerer, extractive)
+                                      settings.llm_instructions, profile=profile, vocabulary=retriever.vocabulary)
+    return AnswerChain(retriever, embedder, answerer, extractive, history_turns=settings.history_turns,
+                       support_min_score=settings.support_min_score, profile=profile)

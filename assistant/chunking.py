@@ -6,6 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from assistant.citations import neutralise
 from assistant.types import Chunk, Document
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -52,7 +53,7 @@ def plain(text: str) -> str:
     text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", text)
     text = re.sub(r"`([^`]*)`", r"\1", text)
     # "[1]" in a document would pass for one of our citation markers: show it as "(1)".
-    return re.sub(r"\[(\d+(?:\s*,\s*\d+)*)\]", r"(\1)", text).strip()
+    return neutralise(text).strip()
 
 
 @dataclass
@@ -135,10 +136,10 @@ def _parse(doc: Document) -> list[_Block]:
 
 
 def _table_chunks(block: _Block, table_name: str) -> list[tuple[str, list[str]]]:
-    """Standalone texts for a table, each unit one cell ("Key Tools of DevOps: Jenkins, ...").
+    """Standalone texts for a table, each unit one cell ("Key Tools of Approach A: Jenkins, ...").
 
     A small comparison table (3+ columns, at most 12 rows) gives one chunk per compared column, so
-    "DevOps" with its focus, components and tools is found together; other tables one chunk per row."""
+    "Approach A" with its focus, components and tools is found together; other tables one chunk per row."""
     rows = block.rows or []
     if len(rows) < 2:
         return [(" | ".join(r), [" | ".join(r)]) for r in rows if any(r)]
@@ -150,7 +151,7 @@ def _table_chunks(block: _Block, table_name: str) -> list[tuple[str, list[str]]]
             out.append((text, [text]))
         return out
     by_column = len(body) <= 12
-    # A unit reads on its own: "Key Tools of DevOps: Jenkins, ..." (criterion of the compared thing).
+    # A unit reads on its own: "Key Tools of Approach A: Jenkins, ..." (criterion of the compared thing).
     unit = {(r, c): (f"{row[0]} of {header[c]}: {row[c]}" if by_column else f"{header[c]} of {row[0]}: {row[c]}")
             for r, row in enumerate(body) for c in range(1, min(len(row), len(header))) if row[c].strip()}
     out = []
@@ -236,8 +237,9 @@ def chunk_document(doc: Document, min_words: int = 60, max_words: int = 250,
         ordinal = seen.get(key, 0)
         seen[key] = ordinal + 1
         kept = tuple(u for u, _ in units if u)
-        chunks.append(Chunk(chunk_id(doc.source, section, text, kept, ordinal), doc.source, doc.title,
-                            section, text, start, end, kind, kept, tuple(item for u, item in units if u)))
+        chunks.append(Chunk(id=chunk_id(doc.source, section, text, kept, ordinal), source=doc.source,
+                            title=doc.title, section=section, text=text, start=start, end=end, kind=kind,
+                            units=kept, unit_items=tuple(item for u, item in units if u)))
 
     for group in merged:
         kind = "list" if any(b.kind == "item" for b in group) else "text"

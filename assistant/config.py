@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     hf_offline: bool = True
     chroma_url: str = ""
     collection: str = "methodology"
+    # A TOML file describing the subject (see assistant/domain.py); empty: the built-in profile.
+    domain_file: Path | None = None
 
     chunk_min_words: int = 60
     chunk_max_words: int = 250

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.safety import mask_injections
-from assistant.types import Hit, Retrieval
+from assistant.types import Hit, Retrieval, Unit
 
 REFUSAL = "I can't find that in the sources I have."
 
@@ -42,18 +42,12 @@ class Context:
 
 def build_context(retrieval: Retrieval, store, generation: str, dimension: int) -> Context:
     """One store read for all units of the retrieved chunks: no re-embedding at question time."""
-    ids = [h.id for h in retrieval.hits]
-    units: dict[str, list[tuple[int, str, np.ndarray, int]]] = {cid: [] for cid in ids}
-    if ids:
-        _, unit_col = store.collections(generation)
-        got = store.call(unit_col.get, where={"chunk_id": {"$in": ids}},
-                          include=["documents", "metadatas", "embeddings"])
-        for text, meta, vec in zip(got["documents"], got["metadatas"], got["embeddings"]):
-            units[meta["chunk_id"]].append((int(meta["n"]), text, np.asarray(vec, dtype=np.float32),
-                                            int(meta.get("item", -1))))
+    units: dict[str, list[Unit]] = {h.id: [] for h in retrieval.hits}
+    for unit in store.units_of(generation, list(units)):
+        units[unit.chunk_id].append(unit)
     passages = []
     for n, hit in enumerate(retrieval.hits, start=1):
-        found = sorted(units[hit.id], key=lambda u: u[0])
-        vectors = np.stack([u[2] for u in found]) if found else np.zeros((0, dimension), np.float32)
-        passages.append(Passage(n, hit, tuple(u[1] for u in found), vectors, tuple(u[3] for u in found)))
+        found = units[hit.id]
+        vectors = np.stack([u.vector for u in found]) if found else np.zeros((0, dimension), np.float32)
+        passages.append(Passage(n, hit, tuple(u.text for u in found), vectors, tuple(u.item for u in found)))
     return Context(retrieval, tuple(passages), np.asarray(retrieval.query_vector, dtype=np.float32))

@@ -21,13 +21,13 @@ INDEX_FORMAT = 3
 
 
 def embedding_text(chunk: Chunk) -> str:
-    """Chunks are embedded with their section path: "MLOps > Challenges" says what a list is about."""
+    """Chunks are embedded with their section path: "Monitoring > Challenges" says what a list is about."""
     return f"{chunk.section}\n{chunk.text}"
 
 
 def unit_embedding_text(chunk: Chunk, unit: str) -> str:
-    """A unit is embedded in its section's context: "ModelOps > Benefits: By incorporating feedback..."
-    is a benefit of ModelOps even though the sentence names neither."""
+    """A unit is embedded in its section's context: "Release process > Benefits: By incorporating feedback..."
+    is a benefit of the release process even though the sentence names neither."""
     return f"{chunk.section}: {unit}"
 
 

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
-from assistant.errors import UserError
+from assistant.errors import GenerationGone, UserError
 from assistant.text import tokens
 from assistant.types import Hit, Retrieval
-
-
-def _hit(cid: str, text: str, meta: dict, score: float = 0.0, dense=None, bm25=None) -> Hit:
-    return Hit(cid, meta.get("source", ""), meta.get("title", ""), meta.get("section", ""), text, score, dense,
-               bm25, int(meta.get("start", 0)), int(meta.get("end", 0)), meta.get("kind", "text"))
 
 
 class HybridRetriever:
@@ -21,8 +17,10 @@ class HybridRetriever:
     never per query, and rebuilt only when the store's active generation changes. Chunk texts stay
     in the store: the process keeps only ids, the BM25 matrix and the vocabulary."""
 
-    def __init__(self, store, embedder, k: int = 5, candidates: int = 20, rrf_k: int = 60):
+    def __init__(self, store, embedder, k: int = 5, candidates: int = 20, rrf_k: int = 60,
+                 generic_headings: frozenset[str] = frozenset()):
         self.store, self.embedder = store, embedder
+        self.generic_headings = generic_headings  # never offered as topics ("Introduction", ...)
         self.k, self.candidates, self.rrf_k = k, candidates, rrf_k
         self.generation: str | None = None
         self._bm25 = None
@@ -43,23 +41,21 @@ class HybridRetriever:
         from assistant.bm25 import SparseBM25
 
         ids: list[str] = []
-        titles, topics = {"Introduction", "Conclusion", "Summary", "Overview"}, {}
+        titles, topics = set(self.generic_headings), {}
 
         def corpus():
-            for batch_ids, docs, metas in self.store.iter_chunks(generation):
-                for cid, doc, meta in zip(batch_ids, docs, metas):
-                    ids.append(cid)
-                    section = meta.get("section", "")
-                    titles.add(meta.get("title", ""))
-                    if section:
-                        topics.setdefault(section.split(" > ")[0], None)
-                    yield tokens(f"{section} {doc}") or ["\x00"]
+            for batch in self.store.iter_chunks(generation):
+                for hit in batch:
+                    ids.append(hit.id)
+                    titles.add(hit.title)
+                    if hit.section:
+                        topics.setdefault(hit.section.split(" > ")[0], None)
+                    yield tokens(f"{hit.section} {hit.text}") or ["\x00"]
 
         self._bm25 = SparseBM25(corpus())
         self.ids = ids
         self._vocabulary = set(self._bm25.vocab)
         self._topics = [t for t in topics if t not in titles]
-        self.chunks, self.units = self.store.collections(generation)
         self.generation = generation
 
     def vocabulary(self) -> set[str]:
@@ -75,32 +71,21 @@ class HybridRetriever:
     def lookup(self, ids) -> list[Hit]:
         """Stored chunks by id, in the order asked, for evaluations and front ends that hold only ids."""
         self.refresh()
-        ids = list(ids)
-        if not ids:
-            return []
-        got = self.store.call(self.chunks.get, ids=ids, include=["documents", "metadatas"])
-        found = {cid: (doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
-        return [_hit(cid, *found[cid]) for cid in ids if cid in found]
+        return self.store.get_chunks(self.generation, list(ids))
 
     def embed_query(self, query: str) -> np.ndarray:
         return self.embedder.encode([query])[0]
 
-    def dense(self, vector: np.ndarray, n: int) -> tuple[list[tuple[str, float]], dict]:
+    def dense(self, vector: np.ndarray, n: int) -> list[Hit]:
         """Best chunks by vector, with their texts and metadata (saves a read for most hits)."""
-        got = self.store.call(self.chunks.query, query_embeddings=[vector], n_results=min(n, len(self.ids)),
-                               include=["distances", "documents", "metadatas"])
-        ranked = [(cid, 1.0 - float(dist)) for cid, dist in zip(got["ids"][0], got["distances"][0])]
-        return ranked, {cid: (doc, meta) for cid, doc, meta in
-                        zip(got["ids"][0], got["documents"][0], got["metadatas"][0])}
+        return self.store.query_chunks(self.generation, vector, min(n, len(self.ids)))
 
     def dense_units(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """Chunks ranked by their best sentence: a one-line table cell or list item is found even when
         the rest of its chunk is about something else."""
-        got = self.store.call(self.units.query, query_embeddings=[vector], n_results=n, include=["distances"])
         best: dict[str, float] = {}
-        for uid, dist in zip(got["ids"][0], got["distances"][0]):
-            cid = uid.rsplit(":", 1)[0]
-            best.setdefault(cid, 1.0 - float(dist))
+        for match in self.store.query_units(self.generation, vector, n):
+            best.setdefault(match.chunk_id, match.similarity)
         return list(best.items())
 
     def sparse(self, query: str, n: int) -> list[tuple[str, float]]:
@@ -117,9 +102,7 @@ class HybridRetriever:
         """Best-first hits for `query` (defaults to the question), with the query vector kept."""
         try:
             return self._retrieve(question, query, k)
-        except Exception as exc:
-            if "NotFound" not in type(exc).__name__:
-                raise
+        except GenerationGone:
             # Another process switched generations and dropped the one we held: follow it, once.
             self.refresh(max_age_s=0)
             return self._retrieve(question, query, k)
@@ -129,10 +112,12 @@ class HybridRetriever:
         query = query or question
         k = k or self.k
         if not self.ids:
-            return Retrieval(question, query, ())
+            return Retrieval(question=question, query=query, hits=())
         vector = self.embed_query(query)
         n = max(self.candidates, k)
-        (dense, stored), sparse = self.dense(vector, n), self.sparse(query, n)
+        dense_hits, sparse = self.dense(vector, n), self.sparse(query, n)
+        dense = [(h.id, h.dense) for h in dense_hits]
+        stored = {h.id: h for h in dense_hits}
         units = self.dense_units(vector, 3 * n)
         fused: dict[str, float] = {}
         for ranked in (dense, units, sparse):
@@ -141,9 +126,7 @@ class HybridRetriever:
         dense_score, bm25_score = dict(dense), dict(sparse)
         best = sorted(fused, key=lambda c: (-fused[c], -dense_score.get(c, -1.0)))[:k]
         missing = [cid for cid in best if cid not in stored]
-        if missing:
-            got = self.store.call(self.chunks.get, ids=missing, include=["documents", "metadatas"])
-            stored.update({cid: (doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])})
-        hits = tuple(_hit(cid, *stored[cid], fused[cid], dense_score.get(cid), bm25_score.get(cid))
+        stored.update({h.id: h for h in self.store.get_chunks(self.generation, missing)})
+        hits = tuple(replace(stored[cid], score=fused[cid], dense=dense_score.get(cid), bm25=bm25_score.get(cid))
                      for cid in best if cid in stored)
-        return Retrieval(question, query, hits, tuple(float(x) for x in vector))
+        return Retrieval(question=question, query=query, hits=hits, query_vector=tuple(float(x) for x in vector))

@@ -1,17 +1,25 @@
-"""Store: Chroma collections (embedded or `chroma run` server) for chunks and their citable units."""
+"""Store: the one module that speaks Chroma (embedded or `chroma run` server); it hands out typed rows."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from urllib.parse import urlparse
 
 import numpy as np
 
-from assistant.errors import StoreUnavailable, UserError
-from assistant.types import Chunk
+from assistant.errors import GenerationGone, StoreUnavailable, UserError
+from assistant.types import Chunk, Hit, StoredRow, Unit, UnitMatch
 
 BATCH = 1000
+_COLLECTION_CONFIG = {"hnsw": {"space": "cosine"}}
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    """What a lost server raises: httpx's transport errors (chromadb's HTTP client uses httpx)."""
+    import httpx
+
+    return (httpx.TransportError, ConnectionError, TimeoutError)
 
 
 def _client(settings):
@@ -26,11 +34,23 @@ def _client(settings):
         try:
             return chromadb.HttpClient(host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
                                        ssl=url.scheme == "https", settings=chroma_settings)
-        except Exception as exc:
-            raise StoreUnavailable(f"Chroma server at {settings.chroma_url} is unreachable ({exc.__class__.__name__}); "
-                                   "is `chroma run` up?") from exc
+        except (ValueError, *_connection_errors()) as exc:
+            # chromadb documents a ValueError ("Could not connect to a Chroma server") from its heartbeat.
+            raise StoreUnavailable(f"Chroma server at {settings.chroma_url} is unreachable "
+                                   f"({exc.__class__.__name__}); is `chroma run` up?") from exc
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+def _hit(cid: str, text: str, meta: dict, dense: float | None = None) -> Hit:
+    return Hit(id=cid, source=meta.get("source", ""), title=meta.get("title", ""), section=meta.get("section", ""),
+               text=text, dense=dense, start=int(meta.get("start", 0)), end=int(meta.get("end", 0)),
+               kind=meta.get("kind", "text"), file_hash=meta.get("file_hash", ""))
+
+
+def chunk_metadata(chunk: Chunk, file_hash: str) -> dict:
+    return {"source": chunk.source, "title": chunk.title, "section": chunk.section, "start": chunk.start,
+            "end": chunk.end, "kind": chunk.kind, "file_hash": file_hash, "units": len(chunk.units)}
 
 
 class Store:
@@ -42,28 +62,29 @@ class Store:
 
     def __init__(self, client, name: str, where: str):
         self.client, self.name, self.where = client, name, where
+        self._collections: dict[str, tuple] = {}
 
     @classmethod
     def open(cls, settings) -> "Store":
         where = settings.chroma_url or str(settings.chroma_path)
         return cls(_client(settings), settings.collection, where)
 
-    def call(self, fn, *args, **kwargs):
-        """Run one Chroma operation; a lost connection becomes a clear, retryable StoreUnavailable."""
+    def _call(self, fn, *args, **kwargs):
+        """Run one Chroma operation: a lost connection becomes a retryable StoreUnavailable, a
+        collection dropped by another process a GenerationGone; anything else is a bug and passes."""
+        from chromadb.errors import NotFoundError
+
         try:
             return fn(*args, **kwargs)
-        except UserError:
-            raise
-        except Exception as exc:
-            if _is_connection_error(exc):
-                raise StoreUnavailable(f"Chroma at {self.where} is unreachable; try again when it is back "
-                                       f"({exc.__class__.__name__})") from exc
-            raise
+        except NotFoundError as exc:
+            raise GenerationGone(str(exc)) from exc
+        except _connection_errors() as exc:
+            raise StoreUnavailable(f"Chroma at {self.where} is unreachable; try again when it is back "
+                                   f"({exc.__class__.__name__})") from exc
 
     # generations
     def _pointer(self):
-        return self.call(self.client.get_or_create_collection, f"{self.name}-active",
-                          embedding_function=None)
+        return self._call(self.client.get_or_create_collection, f"{self.name}-active", embedding_function=None)
 
     def info(self) -> dict:
         return dict(self._pointer().metadata or {})
@@ -74,36 +95,46 @@ class Store:
     def activate(self, generation: str, **info) -> None:
         old = self.active_generation()
         meta = {"generation": generation, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **info}
-        self.call(self._pointer().modify, metadata=meta)
+        self._call(self._pointer().modify, metadata=meta)
         if old and old != generation:
             self.drop(old)
 
     def drop(self, generation: str) -> None:
+        from chromadb.errors import NotFoundError
+
+        self._collections.pop(generation, None)
         for kind in ("chunks", "units"):
             try:
-                self.client.delete_collection(f"{self.name}-{generation}-{kind}")
-            except Exception:
-                pass  # already gone
+                self._call(self.client.delete_collection, f"{self.name}-{generation}-{kind}")
+            except (GenerationGone, NotFoundError):
+                pass  # already gone: dropping is idempotent
 
     def leftovers(self) -> list[str]:
         """Generations that are neither active nor the pointer: remains of an interrupted rebuild."""
         active, prefix = self.active_generation(), f"{self.name}-"
-        names = [c if isinstance(c, str) else c.name for c in self.call(self.client.list_collections)]
+        names = [c if isinstance(c, str) else c.name for c in self._call(self.client.list_collections)]
         gens = {n[len(prefix):].rsplit("-", 1)[0] for n in names
                 if n.startswith(prefix) and n.endswith(("-chunks", "-units"))}
         return sorted(g for g in gens if g != active)
 
-    def collections(self, generation: str):
-        make = self.client.get_or_create_collection
-        cfg = {"hnsw": {"space": "cosine"}}
+    def _cols(self, generation: str, create: bool = False):
+        """(chunks, units) collections; reads never create one (a dropped generation is GenerationGone)."""
+        if generation in self._collections:
+            return self._collections[generation]
+        names = (f"{self.name}-{generation}-chunks", f"{self.name}-{generation}-units")
         # embedding_function=None: Chroma's default would download a model, and we embed ourselves.
-        return (self.call(make, f"{self.name}-{generation}-chunks", configuration=cfg, embedding_function=None),
-                self.call(make, f"{self.name}-{generation}-units", configuration=cfg, embedding_function=None))
+        if create:
+            cols = tuple(self._call(self.client.get_or_create_collection, n, configuration=_COLLECTION_CONFIG,
+                                    embedding_function=None) for n in names)
+        else:
+            cols = tuple(self._call(self.client.get_collection, n, embedding_function=None) for n in names)
+        self._collections[generation] = cols
+        return cols
 
     # writes
     def upsert(self, generation: str, chunks: list[Chunk], vectors: np.ndarray,
                unit_vectors: list[np.ndarray], file_hashes: dict[str, str]) -> None:
-        chunk_col, unit_col = self.collections(generation)
+        chunk_col, unit_col = self._cols(generation, create=True)
         for i in range(0, len(chunks), BATCH):
             part = chunks[i:i + BATCH]
             ids, metas, texts, uids, umetas, utexts, uvecs = [], [], [], [], [], [], []
@@ -119,77 +150,101 @@ class Store:
                     uvecs.append(vec)
             # Units first: a chunk is only visible once everything it needs is stored.
             for k in range(0, len(uids), BATCH):
-                self.call(unit_col.upsert, ids=uids[k:k + BATCH], documents=utexts[k:k + BATCH],
+                self._call(unit_col.upsert, ids=uids[k:k + BATCH], documents=utexts[k:k + BATCH],
                            metadatas=umetas[k:k + BATCH], embeddings=np.asarray(uvecs[k:k + BATCH]))
-            self.call(chunk_col.upsert, ids=ids, documents=texts, metadatas=metas,
-                       embeddings=vectors[i:i + BATCH])
+            self._call(chunk_col.upsert, ids=ids, documents=texts, metadatas=metas, embeddings=vectors[i:i + BATCH])
 
     def update_metadata(self, generation: str, chunks: list[Chunk], file_hashes: dict[str, str]) -> None:
-        chunk_col, _ = self.collections(generation)
+        chunk_col, _ = self._cols(generation, create=True)
         for i in range(0, len(chunks), BATCH):
             part = chunks[i:i + BATCH]
-            self.call(chunk_col.update, ids=[c.id for c in part],
+            self._call(chunk_col.update, ids=[c.id for c in part],
                        metadatas=[chunk_metadata(c, file_hashes[c.source]) for c in part])
 
     def delete(self, generation: str, ids: Iterable[str]) -> None:
-        chunk_col, unit_col = self.collections(generation)
+        chunk_col, unit_col = self._cols(generation, create=True)
         ids = list(ids)
         for i in range(0, len(ids), BATCH):
             part = ids[i:i + BATCH]
-            self.call(chunk_col.delete, ids=part)
-            self.call(unit_col.delete, where={"chunk_id": {"$in": part}})
+            self._call(chunk_col.delete, ids=part)
+            self._call(unit_col.delete, where={"chunk_id": {"$in": part}})
+
+    def write_rows(self, generation: str, kind: str, rows: list[StoredRow]) -> None:
+        """Rows read back from a backup (`export`), written as they were: no re-embedding."""
+        chunk_col, unit_col = self._cols(generation, create=True)
+        col = chunk_col if kind == "chunk" else unit_col
+        self._call(col.upsert, ids=[r.id for r in rows], documents=[r.text for r in rows],
+                   metadatas=[r.meta for r in rows], embeddings=np.asarray([r.vector for r in rows], np.float32))
 
     # reads
     def manifest(self, generation: str) -> dict[str, dict]:
         """chunk id -> {source, file_hash}: what is stored, read back from the store itself."""
-        chunk_col, _ = self.collections(generation)
-        out, offset = {}, 0
-        while True:
-            got = self.call(chunk_col.get, include=["metadatas"], limit=BATCH * 5, offset=offset)
-            for cid, meta in zip(got["ids"], got["metadatas"]):
-                out[cid] = {"source": meta.get("source"), "file_hash": meta.get("file_hash")}
-            if len(got["ids"]) < BATCH * 5:
-                return out
-            offset += BATCH * 5
+        return {h.id: {"source": h.source, "file_hash": h.file_hash}
+                for batch in self.iter_chunks(generation) for h in batch}
 
-    def iter_chunks(self, generation: str, batch: int = BATCH * 5):
-        """(ids, documents, metadatas) a batch at a time: the corpus never has to fit in memory."""
-        chunk_col, _ = self.collections(generation)
+    def iter_chunks(self, generation: str, batch: int = BATCH * 5) -> Iterator[list[Hit]]:
+        """Stored chunks a batch at a time: the corpus never has to fit in memory."""
+        chunk_col, _ = self._cols(generation)
         offset = 0
         while True:
-            got = self.call(chunk_col.get, include=["documents", "metadatas"], limit=batch, offset=offset)
+            got = self._call(chunk_col.get, include=["documents", "metadatas"], limit=batch, offset=offset)
             if got["ids"]:
-                yield got["ids"], got["documents"], got["metadatas"]
+                yield [_hit(*row) for row in zip(got["ids"], got["documents"], got["metadatas"])]
             if len(got["ids"]) < batch:
                 return
             offset += batch
 
-    def all_chunks(self, generation: str) -> tuple[list[str], list[str], list[dict]]:
-        ids, docs, metas = [], [], []
-        for batch_ids, batch_docs, batch_metas in self.iter_chunks(generation):
-            ids += batch_ids
-            docs += batch_docs
-            metas += batch_metas
-        return ids, docs, metas
-
     def count(self, generation: str) -> tuple[int, int]:
-        chunk_col, unit_col = self.collections(generation)
-        return self.call(chunk_col.count), self.call(unit_col.count)
+        chunk_col, unit_col = self._cols(generation)
+        return self._call(chunk_col.count), self._call(unit_col.count)
 
+    def query_chunks(self, generation: str, vector: np.ndarray, n: int) -> list[Hit]:
+        """The n chunks nearest to `vector`, best first, with their cosine similarity as `dense`."""
+        chunk_col, _ = self._cols(generation)
+        got = self._call(chunk_col.query, query_embeddings=[vector], n_results=max(1, n),
+                         include=["distances", "documents", "metadatas"])
+        return [_hit(cid, doc, meta, 1.0 - float(dist)) for cid, dist, doc, meta in
+                zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])]
 
-def chunk_metadata(chunk: Chunk, file_hash: str) -> dict:
-    return {"source": chunk.source, "title": chunk.title, "section": chunk.section, "start": chunk.start,
-            "end": chunk.end, "kind": chunk.kind, "file_hash": file_hash, "units": len(chunk.units)}
+    def query_units(self, generation: str, vector: np.ndarray, n: int, where: dict | None = None) -> list[UnitMatch]:
+        """The n units (sentences, items, cells) nearest to `vector`, best first."""
+        _, unit_col = self._cols(generation)
+        got = self._call(unit_col.query, query_embeddings=[vector], n_results=max(1, n), where=where,
+                         include=["distances"])
+        return [UnitMatch(chunk_id=uid.rsplit(":", 1)[0], n=int(uid.rsplit(":", 1)[1]), similarity=1.0 - float(d))
+                for uid, d in zip(got["ids"][0], got["distances"][0])]
 
+    def get_chunks(self, generation: str, ids: list[str]) -> list[Hit]:
+        """Stored chunks by id, in the order asked; ids no longer stored are left out."""
+        if not ids:
+            return []
+        chunk_col, _ = self._cols(generation)
+        got = self._call(chunk_col.get, ids=list(ids), include=["documents", "metadatas"])
+        found = {cid: _hit(cid, doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
+        return [found[cid] for cid in ids if cid in found]
 
-def _is_connection_error(exc: BaseException) -> bool:
-    names = {"ConnectError", "ConnectionError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError",
-             "ConnectionRefusedError", "ReadError", "WriteError", "NetworkError", "TimeoutException"}
-    seen = exc
-    while seen is not None:
-        if type(seen).__name__ in names or isinstance(seen, (ConnectionError, TimeoutError)):
-            return True
-        if "Could not connect" in str(seen) or "Connection refused" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    def units_of(self, generation: str, chunk_ids: list[str]) -> list[Unit]:
+        """All units of these chunks with their stored vectors, in chunk order then unit order."""
+        if not chunk_ids:
+            return []
+        _, unit_col = self._cols(generation)
+        got = self._call(unit_col.get, where={"chunk_id": {"$in": list(chunk_ids)}},
+                         include=["documents", "metadatas", "embeddings"])
+        units = [Unit(chunk_id=meta["chunk_id"], n=int(meta["n"]), text=text, item=int(meta.get("item", -1)),
+                      vector=np.asarray(vec, dtype=np.float32))
+                 for text, meta, vec in zip(got["documents"], got["metadatas"], got["embeddings"])]
+        order = {cid: i for i, cid in enumerate(chunk_ids)}
+        return sorted(units, key=lambda u: (order[u.chunk_id], u.n))
+
+    def export(self, generation: str) -> Iterator[tuple[str, StoredRow]]:
+        """("chunk" | "unit", row) for everything in a generation: what a backup holds."""
+        for kind, col in zip(("chunk", "unit"), self._cols(generation)):
+            offset = 0
+            while True:
+                got = self._call(col.get, include=["documents", "metadatas", "embeddings"], limit=BATCH,
+                                 offset=offset)
+                for cid, doc, meta, vec in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"]):
+                    yield kind, StoredRow(id=cid, text=doc, meta=dict(meta), vector=tuple(float(x) for x in vec))
+                if len(got["ids"]) < BATCH:
+                    break
+                offset += BATCH

@@ -16,8 +16,6 @@ to too under until up very was we were what when where which while who whom why 
 yours yourself yourselves tell give list name describe explain say says said one ones use used using
 many much may might must shall get gets like also kind kinds type types thing things way ways
 """.split())
-# Names that decide what a sentence is about: "DevOps requires X" cited to a ModelOps passage is wrong.
-METHODOLOGIES = ("devops", "mlops", "modelops", "dataops", "devsecops", "gitops", "aiops", "llmops")
 
 
 @lru_cache(maxsize=1)
@@ -37,15 +35,11 @@ def tokens(text: str) -> list[str]:
     return [stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS and len(t) > 1]
 
 
-def methodology_terms(text: str) -> set[str]:
-    low = text.lower()
-    return {m for m in METHODOLOGIES if re.search(rf"\b{m}\b", low)}
-
-
-def key_terms(text: str) -> set[str]:
-    """Methodology names plus capitalised names and acronyms (Merck, SageMaker, CI/CD), lower-cased,
-    excluding a sentence's first word and common capitalised words."""
-    out = methodology_terms(text)
+def key_terms(text: str, profile=None) -> set[str]:
+    """The subject terms the text names (from the domain `profile`) plus capitalised names and
+    acronyms (Merck, SageMaker, CI/CD), lower-cased, excluding a sentence's first word and common
+    capitalised words."""
+    out = profile.subjects_in(text) if profile is not None else set()
     for match in re.finditer(r"\b[A-Z][A-Za-z0-9]*(?:[/.-][A-Za-z0-9]+)*\b", text):
         word = match.group(0)
         start = match.start()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class Document:
     source: str  # path relative to the corpus folder
     title: str
@@ -13,12 +15,12 @@ class Document:
     metadata: dict = field(default_factory=dict, compare=False, hash=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Chunk:
     id: str
     source: str
     title: str
-    section: str  # heading path, e.g. "MLOps > Challenges"
+    section: str  # heading path, e.g. "Monitoring > Challenges"
     text: str
     start: int  # character span in the document's text
     end: int
@@ -27,25 +29,56 @@ class Chunk:
     unit_items: tuple[int, ...] = ()  # per unit: which list item of the chunk it belongs to, or -1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Hit:
     id: str
     source: str
     title: str
     section: str
     text: str
-    score: float  # fused (RRF) score
+    score: float = 0.0  # fused (RRF) score
     dense: float | None = None  # cosine similarity, when dense retrieval found it
     bm25: float | None = None
     start: int = 0
     end: int = 0
     kind: str = "text"  # text | list | table
+    file_hash: str = ""  # of the document version the chunk came from (incremental indexing)
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class Unit:
+    """A citable unit of a stored chunk (sentence, list item or table cell) with its stored vector."""
+
+    chunk_id: str
+    n: int  # position in the chunk
+    text: str
+    item: int = -1  # the list item of the chunk it belongs to, or -1
+    vector: np.ndarray = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitMatch:
+    """A unit found by vector search: which chunk, which unit, how similar."""
+
+    chunk_id: str
+    n: int
+    similarity: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredRow:
+    """One stored record as a backup carries it: id, text, metadata, vector."""
+
+    id: str
+    text: str
+    meta: dict
+    vector: tuple[float, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Retrieval:
     """What retrieval hands to the answerer: the hits plus the query vector, embedded once."""
 
@@ -55,7 +88,7 @@ class Retrieval:
     query_vector: tuple[float, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Citation:
     n: int
     id: str
@@ -67,7 +100,7 @@ class Citation:
     end: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SentenceCheck:
     text: str
     citations: tuple[int, ...]
@@ -75,7 +108,7 @@ class SentenceCheck:
     score: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     question: str
     text: str
@@ -86,6 +119,7 @@ class Answer:
     retrieved: tuple[str, ...] = ()  # ids of the passages the answerer saw, best first
     query: str = ""
     answerer: str = "extractive"
+    reason: str = ""  # why the answerer refused (or fell back): logged, shown with --verbose and in evals
 
     def to_json(self) -> dict:
         return {
@@ -106,6 +140,7 @@ class Answer:
             "retrieved": list(self.retrieved),
             "query": self.query,
             "answerer": self.answerer,
+            "reason": self.reason,
         }
 
 

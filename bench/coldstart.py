@@ -51,7 +51,7 @@ def main() -> int:
         for _ in range(args.runs):  # alternate, so machine noise hits both alike
             ours.append(wall(cli + ["ask", QUESTION, "--json"], env))
             theirs.append(wall(minimal, env))
-            imports.append(wall([sys.executable, "-c", "import assistant.cli"], env))
+            imports.append(wall([sys.executable, "-c", "import ui.cli"], env))
         reindex = wall(cli + ["index", "--json"], env)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -63,7 +63,7 @@ def main() -> int:
     print(table([
         ("cold `assistant ask` (s, median)", result["assistant_ask_s"], f"minimal script {result['minimal_langchain_s']}",
          f"ratio {result['ratio']} (<= 1.0)"),
-        ("`import assistant.cli` (s)", result["cli_import_s"], "", ""),
+        ("`import ui.cli` (s)", result["cli_import_s"], "", ""),
         ("`assistant index` unchanged, whole process (s)", result["reindex_unchanged_process_s"], "", "<= 2"),
     ]))
     print(f"\nwritten {path}")

@@ -57,6 +57,7 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "assistant", "index", "--json"], env=env, check=True,
                        capture_output=True)
         embedded = Assistant.from_settings(Settings(index_dir=root / "embedded", data_dir=root / "data"))
+        embedded.ensure_index(progress=False)
         expected = [render.answer_message(embedded.ask(q)) for q in QUESTIONS]
         ports = [free_port(), free_port()]
         workers = [start_server(port, env) for port in ports]

@@ -48,6 +48,7 @@ def main() -> int:
     env = {**os.environ, "ASSISTANT_RATE_LIMIT_PER_MINUTE": "0", "ASSISTANT_DATA_DIR": str(data)}
     settings = Settings(data_dir=data, rate_limit_per_minute=0)
     assistant = Assistant.from_settings(settings)
+    assistant.ensure_index(progress=False)
     assistant.warm_up()
     port = free_port()
     server = start_server(port, env)

@@ -10,26 +10,11 @@ from pathlib import Path
 from assistant.config import PROJECT_ROOT
 from assistant.errors import UserError
 from assistant.files import read_jsonl, write_atomic
+from eval.gate import check_thresholds, limits_from
 from eval.questions import load_questions
 from eval.runner import run_assistant, run_baseline, summarise
 
 COMPARED = ("fact_recall", "groundedness", "hit", "rr", "refusal_correct", "false_refusal")
-
-
-def check_thresholds(summary: dict, limits: dict[str, float | None]) -> list[str]:
-    """Failed gates as readable lines; `limits` uses the flag names (min-fact-recall, ...)."""
-    failed = []
-    for flag, limit in limits.items():
-        if limit is None:
-            continue
-        kind, _, metric = flag.partition("-")
-        metric = metric.replace("-", "_")
-        value = summary.get(metric)
-        if value is None:
-            failed.append(f"{metric}: no value to compare with {limit}")
-        elif (kind == "min" and value < limit) or (kind == "max" and value > limit):
-            failed.append(f"{metric} = {value} ({'below' if kind == 'min' else 'above'} {limit})")
-    return failed
 
 
 def compare(rows: list[dict], previous_dir: Path) -> list[dict]:
@@ -56,13 +41,11 @@ def compare(rows: list[dict], previous_dir: Path) -> list[dict]:
     return sorted(changes, key=lambda c: -c["total"])
 
 
-def run_eval_command(args, settings) -> int:
-    from assistant.app import Assistant
+def run_eval_command(args, settings, assistant) -> int:
     from eval.report import render
 
     questions = load_questions(Path(args.questions) if args.questions else PROJECT_ROOT / "eval" / "questions.jsonl")
     out = Path(args.out) if args.out else PROJECT_ROOT / "eval" / "runs" / time.strftime("%Y%m%d-%H%M%S")
-    assistant = Assistant.from_settings(settings)
     assistant.warm_up()  # latency figures are for a warm process, as users of a server see it
     rows = run_assistant(assistant, questions, progress=not args.json and sys.stderr.isatty())
     summary = summarise(rows, settings.k)
@@ -72,7 +55,8 @@ def run_eval_command(args, settings) -> int:
 
         pipeline = TutorialPipeline(settings.corpus_dir, assistant.embedder)
         try:
-            base_rows = run_baseline(pipeline, questions, assistant.embedder, settings.support_min_score)
+            base_rows = run_baseline(pipeline, questions, assistant.embedder, settings.support_min_score,
+                                     assistant.profile)
         finally:
             pipeline.close()
         baseline = summarise(base_rows, pipeline.k)
@@ -85,10 +69,7 @@ def run_eval_command(args, settings) -> int:
     if changes is not None:
         write_atomic(out / "compare.json", json.dumps(changes, indent=2, ensure_ascii=False))
 
-    limits = {flag: getattr(args, flag.replace("-", "_")) for flag in
-              ("min-fact-recall", "min-groundedness", "min-citation-validity", "min-hit-at-k", "min-mrr",
-               "min-refusal-accuracy", "max-false-refusals", "max-latency-p95-ms")}
-    failed = check_thresholds(summary, limits)
+    failed = check_thresholds(summary, limits_from(args))
     if args.json:
         print(json.dumps({**summary, "out": str(out), "failed": failed,
                           **({"changed": changes} if changes is not None else {})}))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 
+from assistant.citations import cited_numbers
 from assistant.verify import strict_support
 
 
@@ -42,17 +42,17 @@ def rank_metrics(flags: Sequence[bool]) -> tuple[float, float]:
 
 def citation_validity(answer_text: str, citation_ids: dict[int, str], retrieved: Sequence[str]) -> float | None:
     """Share of [n] markers that name a listed citation whose passage was actually retrieved."""
-    numbers = [int(n) for group in re.findall(r"\[(\d+(?:\s*,\s*\d+)*)\]", answer_text) for n in group.split(",")]
+    numbers = cited_numbers(answer_text)
     if not numbers:
         return None
     given = set(retrieved)
     return sum(n in citation_ids and citation_ids[n] in given for n in numbers) / len(numbers)
 
 
-def strict_groundedness(sentences, citation_texts: dict[int, str]) -> float | None:
+def strict_groundedness(sentences, citation_texts: dict[int, str], profile=None) -> float | None:
     if not sentences:
         return None
-    return sum(any(strict_support(s["text"], citation_texts.get(n, "")) for n in s["citations"])
+    return sum(any(strict_support(s["text"], citation_texts.get(n, ""), profile) for n in s["citations"])
                for s in sentences) / len(sentences)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from assistant.chunking import split_sentences
 from assistant.context import Context, Passage
+from assistant.domain import DomainProfile
 from assistant.errors import UserError
 from assistant.types import Hit, Retrieval
 from assistant.verify import verify
@@ -18,25 +19,28 @@ from eval.questions import Question
 SUMMARY_KEYS = ("fact_recall", "groundedness", "strict_groundedness", "citation_validity", "hit_at_k", "mrr")
 
 
-def grounded(text: str, cited: dict[int, str], embedder, min_score: float) -> tuple[float | None, list[dict]]:
+def grounded(text: str, cited: dict[int, str], embedder, min_score: float,
+             profile: DomainProfile | None = None) -> tuple[float | None, list[dict]]:
     """Re-check an answer with the answer path's verifier against the passages it cites."""
     passages = []
     for n, passage in cited.items():
         units = tuple(split_sentences(passage.replace("\n", " "))) or (passage,)
-        hit = Hit(str(n), "", "", "", passage, 0.0)
+        hit = Hit(id=str(n), source="", title="", section="", text=passage)
         passages.append(Passage(n, hit, units, embedder.encode(list(units))))
-    context = Context(Retrieval("", "", tuple(p.hit for p in passages)), tuple(passages), np.zeros(1, np.float32))
-    checked = verify(text, context, embedder.encode, min_score)
+    context = Context(Retrieval(question="", query="", hits=tuple(p.hit for p in passages)), tuple(passages),
+                      np.zeros(1, np.float32))
+    checked = verify(text, context, embedder.encode, min_score, profile=profile or DomainProfile())
     sentences = [{"text": s.text, "citations": list(s.citations), "supported": s.supported}
                  for s in checked.sentences]
     return (sum(s["supported"] for s in sentences) / len(sentences) if sentences else None), sentences
 
 
 def score(q: Question, answer_text: str, refused: bool, cited: dict[int, str], cited_ids: dict[int, str],
-          retrieved: Sequence[Hit], latency_ms: float, embedder, min_score: float) -> dict:
-    groundedness, sentences = (None, []) if refused else grounded(answer_text, cited, embedder, min_score)
+          retrieved: Sequence[Hit], latency_ms: float, embedder, min_score: float,
+          profile: DomainProfile | None = None) -> dict:
+    groundedness, sentences = (None, []) if refused else grounded(answer_text, cited, embedder, min_score, profile)
     row = {"refused": refused, "latency_ms": round(latency_ms, 2), "groundedness": groundedness,
-           "strict_groundedness": None if refused else m.strict_groundedness(sentences, cited),
+           "strict_groundedness": None if refused else m.strict_groundedness(sentences, cited, profile),
            "citation_validity": None if refused else m.citation_validity(answer_text, cited_ids,
                                                                           [h.id for h in retrieved]),
            "fact_recall": None, "hit": None, "rr": None,
@@ -63,15 +67,16 @@ def run_assistant(assistant, questions: Sequence[Question], progress: bool = Tru
             rows.append({"id": q.id, "question": q.question, "answer": str(exc), "error": str(exc),
                          "citations": [], "retrieved": [],
                          **score(q, "", True, {}, {}, [], (time.perf_counter() - started) * 1000,
-                                 assistant.embedder, assistant.settings.support_min_score)})
+                                 assistant.embedder, assistant.settings.support_min_score, assistant.profile)})
             continue
         latency = (time.perf_counter() - started) * 1000
         retrieved = assistant.retriever.lookup(answer.retrieved)
         cited = {c.n: c.text for c in answer.citations}
         row = score(q, answer.text, answer.refused, cited, {c.n: c.id for c in answer.citations}, retrieved,
-                    latency, assistant.embedder, assistant.settings.support_min_score)
+                    latency, assistant.embedder, assistant.settings.support_min_score, assistant.profile)
         rows.append({"id": q.id, "question": q.question, "history": list(q.history), "answerable": q.answerable,
                      "answer": answer.text, "removed": answer.removed, "query": answer.query,
+                     "answerer": answer.answerer, "reason": answer.reason,
                      "citations": [{"n": c.n, "id": c.id, "source": c.source, "section": c.section,
                                     "text": c.text} for c in answer.citations],
                      "retrieved": [h.id for h in retrieved],
@@ -79,14 +84,15 @@ def run_assistant(assistant, questions: Sequence[Question], progress: bool = Tru
     return rows
 
 
-def run_baseline(pipeline, questions: Sequence[Question], embedder, min_score: float) -> list[dict]:
+def run_baseline(pipeline, questions: Sequence[Question], embedder, min_score: float,
+                 profile: DomainProfile | None = None) -> list[dict]:
     rows = []
     for q in questions:
         answer, latency = pipeline.ask(q.question, q.history)
         cited = {n: p.text for n, p in enumerate(answer.passages, 1)}
-        hits = [Hit(p.id, p.source, "", p.section, p.text, 0.0) for p in answer.passages]
+        hits = [Hit(id=p.id, source=p.source, title="", section=p.section, text=p.text) for p in answer.passages]
         row = score(q, answer.text, False, cited, {n: p.id for n, p in enumerate(answer.passages, 1)}, hits,
-                    latency, embedder, min_score)
+                    latency, embedder, min_score, profile)
         rows.append({"id": q.id, "question": q.question, "answer": answer.text, **row})
     return rows
 

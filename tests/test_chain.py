@@ -43,18 +43,28 @@ def test_injected_instruction_is_never_the_answer(injected, question):
 def test_steps_are_langchain_runnables_and_swappable(shipped):
     from langchain_core.runnables import Runnable
 
+    from assistant.answerer import Answerer, Draft
+
     chain = build_chain(shipped.settings, shipped.retriever, shipped.embedder)
-    assert isinstance(chain.runnable, Runnable)
-    assert [s.name for s in chain.runnable.steps] == ["condense", "retrieve", "answer", "verify"]
+    assert isinstance(chain.steps, Runnable)
+    assert [s.name for s in chain.steps.steps] == ["condense", "retrieve"]
+    assert isinstance(chain.answerer, Answerer)
 
     class Quoting:
         name = "first-sentence"
 
-        def answer(self, question, context):
-            from assistant.answering import Draft
+        def condense(self, question, history):
+            return question
 
-            return Draft(f"{context.passages[0].units[0]} [1]", False)
+        def draft(self, question, context):
+            text = f"{context.passages[0].units[0]} [1]"
+            yield text
+            yield Draft(text=text)
+
+        def secrets(self):
+            return set()
 
     chain.answerer = Quoting()
-    answer = chain.invoke({"question": "What is DataOps?", "history": []})
+    assert isinstance(chain.answerer, Answerer)
+    answer = chain.invoke("What is DataOps?")
     assert answer.answerer == "first-sentence" and len(answer.sentences) == 1 and answer.citations

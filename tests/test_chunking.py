@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from assistant.chunking import chunk_document, split_sentences, words
-from assistant.corpus import load_corpus
+from assistant.corpus import load_corpus, load_file
 from assistant.types import Document
-from tests.conftest import SHIPPED_CORPUS
+from tests.conftest import ARTICLE
 
 
 def shipped_chunks():
-    docs, _ = load_corpus(SHIPPED_CORPUS)
-    return docs[0], chunk_document(docs[0])
+    doc = load_file(ARTICLE, ARTICLE.parent)
+    return doc, chunk_document(doc)
 
 
 def test_sections_and_spans():
@@ -58,14 +58,14 @@ def test_ids_are_stable_and_content_based():
     _, second = shipped_chunks()
     assert [c.id for c in first] == [c.id for c in second]
     assert len({c.id for c in first}) == len(first)
-    changed = Document(doc.source, doc.title, doc.text.replace("Merck Research Labs", "Merck Labs"))
+    changed = Document(source=doc.source, title=doc.title, text=doc.text.replace("Merck Research Labs", "Merck Labs"))
     changed_ids = {c.id for c in chunk_document(changed)}
     assert len({c.id for c in first} - changed_ids) == 1  # only the edited chunk gets a new id
 
 
 def test_long_sections_split_with_overlap():
     body = " ".join(f"Sentence number {i} talks about pipelines and deployment." for i in range(120))
-    doc = Document("long.md", "Long", f"# Long\n\n## Part\n\n{body}\n")
+    doc = Document(source="long.md", title="Long", text=f"# Long\n\n## Part\n\n{body}\n")
     chunks = chunk_document(doc, max_words=100, overlap_words=20)
     assert len(chunks) > 5 and all(words(c.text) <= 100 for c in chunks)
     assert all(c.section == "Part" for c in chunks)

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from assistant.cli import main
+from ui.cli import main
 from tests.conftest import copy_corpus, free_port
 
 pytestmark = pytest.mark.slow

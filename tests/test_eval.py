@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from assistant.cli import main
+from ui.cli import main
 from assistant.errors import UserError
 from eval import metrics as m
 from eval.cli import check_thresholds

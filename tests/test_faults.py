@@ -17,7 +17,7 @@ from assistant.backup import export_index, import_index
 from assistant.errors import StoreUnavailable, UserError
 from assistant.files import append_jsonl, read_jsonl, write_atomic
 from assistant.store import Store
-from tests.conftest import PROJECT_ROOT, copy_corpus, free_port, make_settings
+from tests.conftest import PROJECT_ROOT, copy_corpus, free_port, make_settings, stored_ids_and_texts
 from tests.test_store_server import start_chroma, stop
 
 pytestmark = pytest.mark.slow
@@ -31,6 +31,7 @@ def test_chroma_killed_mid_questions_then_back(tmp_path):
     try:
         settings = make_settings(tmp_path, copy_corpus(tmp_path / "corpus"), chroma_url=url)
         assistant = Assistant.from_settings(settings)
+        assistant.ensure_index(progress=False)
         before = assistant.ask("Which tools are used in DevOps?")
         stop(proc)
         for question in ("What is MLOps?", "What are the benefits of ModelOps?"):
@@ -123,7 +124,7 @@ def test_interrupted_incremental_index_resumes_without_duplicates(tmp_path, bigg
     store = Store.open(settings)
     resumed = index_corpus(settings, store, embedder, progress=False)
     assert 0 < resumed.embedded < resumed.chunks - small.chunks  # the first batch was kept
-    ids, _, _ = store.all_chunks(store.active_generation())
+    ids, _ = stored_ids_and_texts(store)
     reference = index_corpus(make_settings(tmp_path / "ref", bigger_corpus), Store.open(
         make_settings(tmp_path / "ref", bigger_corpus)), embedder, progress=False)
     assert len(ids) == len(set(ids)) == reference.chunks  # no duplicate, no orphan
@@ -183,7 +184,7 @@ def test_backup_round_trip_keeps_chunks_and_rankings(tmp_path, shipped):
     settings = make_settings(tmp_path / "restored", copy_corpus(tmp_path / "restored" / "corpus"))
     store = Store.open(settings)
     assert import_index(store, backup) == counts
-    restored = Assistant.from_settings(settings, auto_index=False)
+    restored = Assistant.from_settings(settings, )
     assert store.count(store.active_generation()) == shipped.store.count(shipped.store.active_generation())
     assert {q: [h.id for h in restored.search(q, k=5).hits] for q in questions} == before
     assert restored.index(progress=False).embedded == 0  # the restored index is current
@@ -201,6 +202,7 @@ def test_import_of_a_damaged_backup_changes_nothing(tmp_path, shipped):
 def test_serving_process_follows_a_rebuild_by_another_process(tmp_path):
     settings = make_settings(tmp_path, copy_corpus(tmp_path / "corpus"))
     assistant = Assistant.from_settings(settings)
+    assistant.ensure_index(progress=False)
     before = assistant.ask("Which tools are used in DevOps?")
     old = assistant.retriever.generation
     result = subprocess.run([sys.executable, "-m", "assistant", "index", "--rebuild", "--json"],

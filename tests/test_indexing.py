@@ -7,7 +7,7 @@ import pytest
 from assistant.errors import UserError
 from assistant.indexing import index_corpus, index_lock
 from assistant.store import Store
-from tests.conftest import copy_corpus, make_settings
+from tests.conftest import copy_corpus, make_settings, stored_ids_and_texts
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,7 @@ def test_incremental_add_change_delete(tmp_path, embedder):
     store = Store.open(settings)
     chunks, units = store.count(store.active_generation())
     assert chunks == first.chunks
-    ids, docs, _ = store.all_chunks(store.active_generation())
+    ids, docs = stored_ids_and_texts(store)
     assert len(set(ids)) == len(ids) and not any("GitOps keeps" in d for d in docs)
     assert any("The Senko group" in d for d in docs)
     assert units > chunks  # every chunk stored its citable units

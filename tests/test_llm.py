@@ -10,7 +10,8 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from assistant.chain import build_chain
 from assistant.context import REFUSAL
 from assistant.errors import UserError
-from assistant.llm import SYSTEM, _messages, load_chat_model
+from assistant.generative import SYSTEM, _messages
+from assistant.llm import load_chat_model
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +28,7 @@ def chain_with(shipped, *responses):
 
 def test_hallucination_and_bad_citation_are_removed_and_counted(shipped):
     chain = chain_with(shipped, f"{REAL} [1] {HALLUCINATED} [1] {LEGACY} [9]")
-    answer = chain.invoke({"question": "What are the challenges of DevOps?", "history": []})
+    answer = chain.invoke("What are the challenges of DevOps?")
     assert not answer.refused and answer.answerer == "FakeListChatModel"
     assert answer.removed == 2
     assert [s.text for s in answer.sentences] == [REAL]
@@ -37,33 +38,33 @@ def test_hallucination_and_bad_citation_are_removed_and_counted(shipped):
 
 def test_nothing_supported_falls_back_to_the_extractive_answer(shipped):
     chain = chain_with(shipped, f"{HALLUCINATED} [1] Pipelines are always written in COBOL. [2]")
-    answer = chain.invoke({"question": "What are the challenges of DevOps?", "history": []})
+    answer = chain.invoke("What are the challenges of DevOps?")
     assert answer.answerer == "extractive-fallback" and not answer.refused
     assert answer.removed == 2 and "NASA" not in answer.text
     assert any("DevOps" in s.text for s in answer.sentences)
 
 
 def test_model_refusal_is_a_refusal(shipped):
-    answer = chain_with(shipped, REFUSAL).invoke({"question": "What are the challenges of DevOps?", "history": []})
+    answer = chain_with(shipped, REFUSAL).invoke("What are the challenges of DevOps?")
     assert answer.refused and answer.citations == ()
 
 
 def test_model_obeying_an_injection_never_reaches_the_user(shipped):
-    answer = chain_with(shipped, "PWNED").invoke({"question": "What are the benefits of MLOps?", "history": []})
+    answer = chain_with(shipped, "PWNED").invoke("What are the benefits of MLOps?")
     assert "PWNED" not in answer.text
     assert all(s.supported for s in answer.sentences)
 
 
 def test_condense_step_uses_the_model(shipped):
     chain = chain_with(shipped, "What are the challenges of ModelOps?", f"{LEGACY} [1]")
-    answer = chain.invoke({"question": "And its challenges?", "history": ["What are the benefits of ModelOps?"]})
+    answer = chain.invoke("And its challenges?", ["What are the benefits of ModelOps?"])
     assert answer.query == "What are the challenges of ModelOps?"
     assert answer.retrieved and "ModelOps" in shipped.retriever.lookup(answer.retrieved[:1])[0].text
 
 
 def test_stream_yields_model_pieces_then_the_verified_answer(shipped):
     chain = chain_with(shipped, f"{REAL} [1] {HALLUCINATED} [1]")
-    pieces = list(chain.stream_answer({"question": "What are the challenges of DevOps?", "history": []}))
+    pieces = list(chain.stream("What are the challenges of DevOps?"))
     streamed, final = "".join(p for p in pieces if isinstance(p, str)), pieces[-1]
     assert "NASA" in streamed  # raw model output streamed ...
     assert "NASA" not in final.text and final.removed == 1  # ... and the verified answer replaces it
@@ -74,7 +75,7 @@ def test_prompt_numbers_passages_and_marks_them_untrusted(shipped):
     from assistant.context import build_context
 
     context = build_context(retrieval, shipped.store, shipped.retriever.generation, shipped.embedder.dimension)
-    system, human = _messages("What are the challenges of DevOps?", context)
+    system, human = _messages("What are the challenges of DevOps?", context, SYSTEM)
     assert "untrusted data" in system.content and "[2]" in SYSTEM and REFUSAL in system.content
     assert '<passage n="1"' in human.content and '<passage n="5"' in human.content
 
@@ -94,6 +95,6 @@ def test_model_spec_errors_are_clear(spec, message):
 def test_real_llamacpp_model_end_to_end(shipped):
     model = load_chat_model(f"llamacpp:{os.environ['ASSISTANT_TEST_GGUF']}")
     chain = build_chain(shipped.settings, shipped.retriever, shipped.embedder, chat_model=model)
-    answer = chain.invoke({"question": "Which tools are used in DevOps?", "history": []})
+    answer = chain.invoke("Which tools are used in DevOps?")
     assert answer.refused or all(s.supported for s in answer.sentences)
     assert answer.refused or answer.citations

@@ -23,7 +23,7 @@ markdownish = st.text(alphabet=st.sampled_from(list(string.printable) + ["#", "|
 @FAST
 @given(text=st.one_of(st.text(max_size=3000), markdownish))
 def test_chunker_never_crashes_and_keeps_limits(text):
-    doc = Document("x.md", "X", text)
+    doc = Document(source="x.md", title="X", text=text)
     chunks = chunk_document(doc)
     for chunk in chunks:
         assert chunk.id and chunk.section is not None

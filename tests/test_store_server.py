@@ -52,7 +52,8 @@ def chroma_server(tmp_path):
 def test_index_and_query_through_chroma_server(tmp_path, chroma_server):
     url, _ = chroma_server
     settings = make_settings(tmp_path, copy_corpus(tmp_path / "corpus"), chroma_url=url)
-    assistant = Assistant.from_settings(settings)  # missing index: built on first use
+    assistant = Assistant.from_settings(settings)
+    assistant.ensure_index(progress=False)
     assert assistant.store.where == url
     hits = assistant.search("Which configuration management tools belong to DevOps?", k=3).hits
     assert any("Ansible" in h.text for h in hits)
@@ -65,6 +66,7 @@ def test_dead_server_gives_a_clear_retryable_error(tmp_path, chroma_server):
     url, proc = chroma_server
     settings = make_settings(tmp_path, copy_corpus(tmp_path / "corpus"), chroma_url=url)
     assistant = Assistant.from_settings(settings)
+    assistant.ensure_index(progress=False)
     assistant.search("What is MLOps?")
     stop(proc)
     with pytest.raises(StoreUnavailable, match=url.replace(".", r"\.")):

@@ -15,9 +15,10 @@ DEVOPS = "DevOps relies heavily on automation and tooling, which can add complex
 def context(*texts: str) -> Context:
     passages = []
     for n, text in enumerate(texts, 1):
-        hit = Hit(f"id{n}", "doc.md", "Doc", f"Section {n}", text, 1.0 / n)
+        hit = Hit(id=f"id{n}", source="doc.md", title="Doc", section=f"Section {n}", text=text, score=1.0 / n)
         passages.append(Passage(n, hit, (text,), np.zeros((1, 4), np.float32)))
-    return Context(Retrieval("q", "q", tuple(p.hit for p in passages)), tuple(passages), np.zeros(4, np.float32))
+    return Context(Retrieval(question="q", query="q", hits=tuple(p.hit for p in passages)), tuple(passages),
+                   np.zeros(4, np.float32))
 
 
 def no_vectors(texts):

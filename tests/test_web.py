@@ -100,8 +100,8 @@ def test_refused_answer_looks_different_and_has_no_sources(client):
 ])
 def test_bad_input_is_a_message_not_a_crash(client, question, message):
     chat, sources, _ = client.predict(question, [], api_name="/ask")
-    assert message in content(chat[-1]) and 'class="notice error"' in content(chat[-1])
-    assert message in sources
+    assert message.lower() in content(chat[-1]).lower() and 'class="notice error"' in content(chat[-1])
+    assert message.lower() in sources.lower()
     chat, sources, _ = client.predict("Which tools are used in DevOps?", chat, api_name="/ask")
     cited(content(chat[-1]), sources)
 
@@ -184,9 +184,9 @@ HOSTILE = ('Pipelines <script>window.__xss=1</script> and <img src=x onerror="wi
 
 
 def test_rendering_escapes_html_and_neutralises_markdown():
-    citation = Citation(1, "c1", "notes.md", "Notes <b>", "MLOps > Pipelines", HOSTILE)
-    answer = Answer("q", f"{HOSTILE} [1] [7]", (citation,), False,
-                    (SentenceCheck(HOSTILE, (1,), True, 0.9),))
+    citation = Citation(n=1, id="c1", source="notes.md", title="Notes <b>", section="MLOps > Pipelines", text=HOSTILE)
+    answer = Answer(question="q", text=f"{HOSTILE} [1] [7]", citations=(citation,), refused=False,
+                    sentences=(SentenceCheck(text=HOSTILE, citations=(1,), supported=True, score=0.9),))
     chat_messages = (render.answer_message(answer), render.text(HOSTILE), render.pending_message(HOSTILE),
                      render.notice_message(HOSTILE))
     for out in (*chat_messages, render.sources_panel(answer), render.notice_panel(HOSTILE)):
@@ -200,9 +200,9 @@ def test_rendering_escapes_html_and_neutralises_markdown():
     assert 'id="src-1"' in panel and "MLOps &gt; Pipelines" in panel
     assert "<script>window.__xss=1</script>" in html.unescape(re.sub(r"<[^>]+>", "", panel))  # shown as text
     assert "<mark>Pipelines</mark>" in panel and "<mark>and</mark>" not in panel
-    refused = render.answer_message(Answer("q", "I can't find <that>.", (), True))
+    refused = render.answer_message(Answer(question="q", text="I can't find <that>.", citations=(), refused=True))
     assert 'class="refusal"' in refused and "&#60;that&#62;" in refused
-    assert "refused" in render.sources_panel(Answer("q", "no", (), True))
+    assert "refused" in render.sources_panel(Answer(question="q", text="no", citations=(), refused=True))
 
 
 def test_highlight_marks_supporting_words_only():

@@ -4,10 +4,10 @@ import bisect
 import html
 import re
 
+from assistant.citations import MARKER, cited_numbers
 from assistant.text import STOPWORDS, stem
 from assistant.types import Answer, Citation
 
-_CITE = re.compile(r"\[(\d+)\]")
 _SEGMENT = re.compile(r".+?(?:[.!?](?=\s)|$)", re.M)  # sentences, and lines (list items, table rows)
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 # Entities rather than backslashes: Markdown never treats an entity as syntax, so text cannot turn
@@ -31,10 +31,10 @@ def answer_message(answer: Answer) -> str:
         return f'<span class="refusal">🚫 {text(answer.text)}</span>'
     known = {c.n for c in answer.citations}
     parts, last = [], 0
-    for match in _CITE.finditer(answer.text):
+    for match in MARKER.finditer(answer.text):
         parts.append(text(answer.text[last:match.start()]))
-        n = int(match.group(1))
-        parts.append(cite_link(n) if n in known else text(match.group(0)))
+        numbers = cited_numbers(match.group(0))
+        parts.append("".join(cite_link(n) for n in numbers) if set(numbers) <= known else text(match.group(0)))
         last = match.end()
     parts.append(text(answer.text[last:]))
     return "".join(parts).strip()

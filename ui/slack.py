@@ -22,7 +22,7 @@ from slack_sdk.http_retry import default_retry_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from assistant import feedback
-from assistant.errors import StoreUnavailable, UserError
+from assistant.errors import StoreUnavailable, UserError, user_message
 from assistant.ratelimit import RateLimiter
 from ui.slack_format import HOURGLASS, answer_message, notice, question_text
 
@@ -33,8 +33,6 @@ EVENTS_PATH = "/slack/events"
 # is not a question.
 HUMAN_SUBTYPES = {None, "file_share", "thread_broadcast"}
 BUSY = "The assistant is busy right now; try again in a minute."
-UNAVAILABLE = "The knowledge base is temporarily unavailable, try again in a minute."
-APOLOGY = "Sorry, something went wrong while answering; it has been logged. Please try again."
 
 
 class Bounded:
@@ -143,14 +141,12 @@ class SlackBot:
             history = self.history(client, event, bot_user)
             try:
                 answer = self.assistant.ask(question, history=history)
-            except StoreUnavailable as exc:
-                log.warning("store unavailable: %s", exc)
-                blocks, text = notice(UNAVAILABLE)
-            except UserError as exc:
-                blocks, text = notice(str(exc)[:1].upper() + str(exc)[1:])
-            except Exception:
-                log.exception("answering %r failed", question)
-                blocks, text = notice(APOLOGY)
+            except Exception as exc:
+                if isinstance(exc, StoreUnavailable):
+                    log.warning("store unavailable: %s", exc)
+                elif not isinstance(exc, UserError):
+                    log.exception("answering %r failed", question)
+                blocks, text = notice(user_message(exc))
             else:
                 key = secrets.token_hex(6)
                 self.answers.put(key, (answer, history, self.assistant.index_version))
@@ -275,11 +271,10 @@ def socket_mode_handler(app: App, app_token: str) -> SocketModeHandler:
 
 def run(settings, http: bool, port: int) -> None:
     """Start the bot and block: HTTP (Events API on /slack/events) or Socket Mode."""
-    from assistant.app import Assistant
+    from ui.starter import ready_assistant
 
     tokens = tokens_from_env(http)
-    assistant = Assistant.from_settings(settings)
-    assistant.warm_up()
+    assistant = ready_assistant(settings, warm=True)
     try:
         app = build_app(assistant, settings, token=tokens["SLACK_BOT_TOKEN"],
                         signing_secret=tokens.get("SLACK_SIGNING_SECRET", ""))

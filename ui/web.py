@@ -7,19 +7,14 @@ import time
 import gradio as gr
 
 from assistant import feedback
-from assistant.app import check_question
-from assistant.errors import StoreUnavailable, UserError
+from assistant.errors import StoreUnavailable, UserError, user_message
 from assistant.ratelimit import RateLimiter
 from assistant.types import Answer
 from ui import render
 
 log = logging.getLogger(__name__)
 
-EXAMPLES = ("Which tools are used in DevOps?", "What are the benefits of ModelOps?",
-            "Which companies used MLOps?", "When should I choose ModelOps?")
-UNAVAILABLE = "The document store is temporarily unavailable, try again in a minute."
 STREAM_INTERVAL_S = 0.25
-FAILED = "Something went wrong while answering (it has been logged); please try again."
 # System fonts: the default theme fetches Google Fonts, and this app must work offline.
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                           font_mono=["ui-monospace", "monospace"])
@@ -78,6 +73,7 @@ def record_vote(assistant, settings, state: dict, vote: str, comment: str = "", 
 
 def build_app(assistant, settings) -> gr.Blocks:
     limiter = RateLimiter(settings.rate_limit_per_minute)
+    examples = assistant.profile.example_questions
 
     def respond(question, chat, state, request: gr.Request):
         chat, state = list(chat or []), state or new_state()
@@ -90,9 +86,9 @@ def build_app(assistant, settings) -> gr.Blocks:
             return chat, state, render.notice_panel(message), ""
 
         try:
-            question = state["questions"][-1] = check_question(question, settings.max_question_chars)
+            question = state["questions"][-1] = assistant.check(question)
         except UserError as exc:
-            yield fail(str(exc))
+            yield fail(user_message(exc))
             return
         key = client_key(request)
         if not limiter.allow(key):
@@ -118,17 +114,13 @@ def build_app(assistant, settings) -> gr.Blocks:
                     chat[-1] = {"role": "assistant", "content": render.pending_message(pieces)}
                     yield chat, state, render.notice_panel("Answering…"), ""
             raise RuntimeError("the answer stream ended without an Answer")
-        except StoreUnavailable:
-            log.warning("store unavailable", exc_info=True)
+        except Exception as exc:
+            if isinstance(exc, StoreUnavailable):
+                log.warning("store unavailable", exc_info=True)
+            elif not isinstance(exc, UserError):
+                log.exception("answering %r failed", question)
             chat.pop()
-            yield fail(UNAVAILABLE)
-        except UserError as exc:
-            chat.pop()
-            yield fail(str(exc))
-        except Exception:
-            log.exception("answering %r failed", question)
-            chat.pop()
-            yield fail(FAILED)
+            yield fail(user_message(exc))
 
     def restart():
         return [], new_state(), render.sources_panel(None), "", ""
@@ -153,10 +145,10 @@ def build_app(assistant, settings) -> gr.Blocks:
             return render.about_panel(assistant.about(), files)
         except Exception:
             log.exception("about failed")
-            return render.notice_panel(UNAVAILABLE)
+            return render.notice_panel(user_message(StoreUnavailable()))
 
     with gr.Blocks(title="Methodology assistant", analytics_enabled=False) as demo:
-        gr.Markdown("## The methodology assistant\nAsk about DevOps, MLOps, ModelOps and DataOps; every "
+        gr.Markdown(f"## {assistant.profile.name}\nAsk about {assistant.profile.subject}; every "
                     "answer cites the passages it comes from.")
         state = gr.State(new_state())
         with gr.Tab("Chat"):
@@ -171,7 +163,7 @@ def build_app(assistant, settings) -> gr.Blocks:
                         send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
                     gr.Markdown("**Try an example:**")
                     with gr.Row():
-                        example_buttons = [gr.Button(q, size="sm") for q in EXAMPLES]
+                        example_buttons = [gr.Button(q, size="sm") for q in examples]
                     with gr.Row():
                         comment = gr.Textbox(elem_id="comment", show_label=False, scale=4,
                                              placeholder="Optional comment on the latest answer")
@@ -188,7 +180,7 @@ def build_app(assistant, settings) -> gr.Blocks:
         ask = dict(fn=respond, inputs=[question, chatbot, state], outputs=[chatbot, state, sources, question])
         question.submit(**ask, api_name="ask")
         send.click(**ask, api_visibility="private")
-        for button, text in zip(example_buttons, EXAMPLES):
+        for button, text in zip(example_buttons, examples):
             button.click(lambda text=text: text, None, question, queue=False,
                          api_visibility="private").then(**ask, api_visibility="private")
         quick = dict(concurrency_limit=None)
@@ -211,10 +203,9 @@ def serve(settings, host: str, port: int, auth: str) -> None:
     if not is_loopback(host) and not auth:
         raise UserError(f"binding to {host} needs --auth user:password (or ASSISTANT_AUTH)")
     credentials = parse_auth(auth)
-    from assistant.app import Assistant
+    from ui.starter import ready_assistant
 
-    assistant = Assistant.from_settings(settings)
-    assistant.warm_up()
+    assistant = ready_assistant(settings, warm=True)
     demo = build_app(assistant, settings)
     demo.launch(server_name=host or "127.0.0.1", server_port=port, auth=credentials,
                 auth_message="The methodology assistant: sign in" if credentials else None, **launch_options())

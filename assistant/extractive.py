@@ -3,71 +3,48 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-
+from assistant.answerer import Draft
 from assistant.context import Context
+from assistant.domain import DomainProfile
+from assistant.followup import expand_followup
 from assistant.safety import looks_like_injection
-from assistant.text import METHODOLOGIES, STOPWORDS, key_terms, methodology_terms, tokens
+from assistant.text import STOPWORDS, key_terms, tokens
 
-# "How much / how many / what price ..." asks for a quantity: a sentence without one cannot answer it.
-_QUANTITY_Q = re.compile(r"^\W*(how (much|many|long|old|fast)|what year|when (was|did|were))\b|\bin what year\b|"
-                         r"\b(price|pricing|cost of|how much does|percentage|salary|salaries|revenue|"
-                         r"version number|latest version)\b", re.I)
-_HAS_QUANTITY = re.compile(r"(?<![A-Za-z])\d+(?:[.,]\d+)*(?![A-Za-z])|[$€£%]|\b(percent|dollars?|euros?|hours?|days?|"
-                           r"weeks?|years?|months?|free of charge|minutes?)\b", re.I)
 # "What license ...", "Which university ...": the thing asked for, named right after the question word.
 _ASKED_FOR = re.compile(r"^\W*(?:what|which)\s+([a-z][a-z-]+)\s+(?:is|are|was|were|does|do|did|has|have|had|can|"
                         r"could|will|would|should)\b", re.I)
 _ANAPHOR = re.compile(r"^(it|its|they|their|them|this|these|those|that|he|she|such)\b", re.I)
-# Sentences about the document rather than the topic ("The table below provides an overview ...").
-_SIGNPOST = re.compile(r"\b(the table below|this article will|in the following|we(’|')ll (discuss|delve)|"
-                       r"let(’|')s delve|here are|as follows|the following|table \d+\.)", re.I)
-_FOLLOWUP = re.compile(r"^(and|also|what about|how about|but|so|then)\b|\b(it|its|it's|they|them|their|this|that|"
-                       r"these|those|the former|the latter|the first|the second|the other)\b", re.I)
+_ASKS_TABLE = re.compile(r"\b(table|compar\w*)\b", re.I)
 
 
 @dataclass(frozen=True)
-class Draft:
-    """An answerer's output before verification."""
+class ExtractiveWeights:
+    """How units are scored and picked. Each is added to a unit's cosine similarity to the query
+    (a number in about 0.1-0.8 for this model), so they are on that scale. Set by hand on the
+    shipped eval set, checked on held-out questions; change them with `assistant eval --compare`."""
 
-    text: str
-    refused: bool
-    known_vectors: dict = field(default_factory=dict, compare=False, hash=False)
-    reason: str = ""
-
-
-def expand_followup(question: str, history: list[str], turns: int) -> str:
-    """Offline condense step. A follow-up ("And its challenges?", "And for ModelOps?") borrows from
-    the last turn what it leaves out: the subject names, or the rest of the question when it names a
-    new subject itself."""
-    recent = [h for h in history[-turns:] if h.strip()] if turns else []
-    if not recent:
-        return question
-    named = methodology_terms(question)
-    if not (_FOLLOWUP.search(question) or (len(tokens(question)) <= 3 and not named)):
-        return question
-    earlier = recent[-1]
-    if named:
-        # Same aspect, new subject: keep the earlier question's words minus its methodology names.
-        rest = [w for w in re.findall(r"[\w/.-]+", earlier) if w.lower() not in METHODOLOGIES
-                and w.lower() not in STOPWORDS]
-        return f"{question} ({' '.join(rest)})" if rest else question
-    for turn in reversed(recent):
-        subject = sorted(key_terms(turn))
-        if subject:
-            names = [m for m in METHODOLOGIES if m in subject] + [t for t in subject if t not in METHODOLOGIES]
-            words = [next((w for w in re.findall(r"[\w/.-]+", turn) if w.lower() == t), t) for t in names]
-            return f"{question} ({' '.join(words)})"
-    return f"{question} ({earlier})"
+    lexical: float = 0.3  # x share of query words found in the unit or its section path
+    rank_prior: float = 0.05  # x (passages - rank) / passages: retrieval order breaks near-ties
+    subject_match: float = 0.15  # the unit is about the subject the question names ...
+    subject_mismatch: float = -0.2  # ... or about another one
+    lead_in: float = -0.3  # "They include:", under 3 content words, or a signpost says nothing alone
+    anaphor: float = -0.08  # "It is gaining traction" leans on a sentence the answer may not quote
+    off_criterion_cell: float = -0.2  # a table cell whose column the question does not ask about
+    margin: float = 0.12  # units within this of the best score are quoted too
+    list_margin: float = 0.30  # siblings of a best-matching list item compete within this
+    weak_similarity: float = 0.45  # below this best similarity, an unknown asked-for noun refuses
+    duplicate_overlap: float = 0.8  # word-set Jaccard above which two units count as one
 
 
-def _subject(unit: str, section: str) -> set[str]:
-    """What a unit is about: the methodologies its label names ("Key Tools of DevOps: ..."), else those
+def _subject(unit: str, section: str, profile: DomainProfile) -> set[str]:
+    """What a unit is about: the subjects its label names ("Key Tools of Approach A: ..."), else those
     its text names, else its section's."""
     head, colon, _ = unit.partition(": ")
-    named = methodology_terms(head) if colon and len(head.split()) <= 8 else set()
-    return named or methodology_terms(unit) or methodology_terms(section.split(" > ")[0])
+    named = profile.subjects_in(head) if colon and len(head.split()) <= 8 else set()
+    return named or profile.subjects_in(unit) or profile.subjects_in(section.split(" > ")[0])
 
 
 def _name_parts(term: str) -> list[str]:
@@ -81,33 +58,43 @@ class ExtractiveAnswerer:
     name = "extractive"
 
     def __init__(self, max_sentences: int = 4, min_similarity: float = 0.22, vocabulary=None,
-                 margin: float = 0.12, weak_similarity: float = 0.45):
-        self.max_sentences, self.min_similarity, self.margin = max_sentences, min_similarity, margin
-        self.weak_similarity = weak_similarity
+                 profile: DomainProfile | None = None, weights: ExtractiveWeights | None = None,
+                 history_turns: int = 3):
+        self.max_sentences, self.min_similarity = max_sentences, min_similarity
+        self.profile, self.w = profile or DomainProfile(), weights or ExtractiveWeights()
+        self.history_turns = history_turns
         self.vocabulary = vocabulary  # callable -> set of corpus stems, for unknown-name refusals
+
+    def condense(self, question: str, history: list[str]) -> str:
+        return expand_followup(question, history, self.history_turns, self.profile)
+
+    def secrets(self) -> set[str]:
+        return set()  # quotes stored passages only: nothing of its own to leak
 
     def unknown_names(self, question: str) -> set[str]:
         if self.vocabulary is None:
             return set()
         vocab = self.vocabulary()
         # "ML-centric" is known when any part is ("ML"); "France" or "Kubernetes" are not.
-        return {t for t in key_terms(question) - set(METHODOLOGIES)
+        return {t for t in key_terms(question, self.profile) - set(self.profile.subject_terms)
                 if _name_parts(t) and not any(p in vocab for p in _name_parts(t) + tokens(t))}
 
     def coverage(self, question: str) -> float:
-        """Share of the question's own content words (methodology names aside) that the corpus uses."""
+        """Share of the question's own content words (subject names aside) that the corpus uses."""
         if self.vocabulary is None:
             return 1.0
-        vocab, terms = self.vocabulary(), [t for t in tokens(question) if t not in METHODOLOGIES]
+        subjects = set(self.profile.subject_terms)
+        vocab, terms = self.vocabulary(), [t for t in tokens(question) if t not in subjects]
         return sum(t in vocab for t in terms) / len(terms) if terms else 1.0
 
     def score_units(self, question: str, context: Context) -> list[tuple[float, float, int, int, str]]:
         """(score, similarity, passage n, unit position, text) for every unit, best first: similarity to
         the query, plus the share of query words in the unit or its section, plus a small prior for
-        the passage's retrieval rank, and a bonus (or penalty) for naming the asked methodology."""
+        the passage's retrieval rank, and a bonus (or penalty) for naming the asked subject."""
         q_terms = set(tokens(context.retrieval.query))
-        q_names = methodology_terms(context.retrieval.query)
-        asks_table = bool(re.search(r"\b(table|compar\w*)\b", context.retrieval.query, re.I))
+        q_names = self.profile.subjects_in(context.retrieval.query)
+        asks_table = bool(_ASKS_TABLE.search(context.retrieval.query))
+        w, signpost = self.w, self.profile.signpost
         scored = []
         for rank, passage in enumerate(context.passages):
             if not passage.units:
@@ -119,20 +106,21 @@ class ExtractiveAnswerer:
                     continue  # planted instructions are never quoted as an answer
                 unit_terms = set(tokens(unit))
                 lexical = len(q_terms & (unit_terms | section_terms)) / len(q_terms) if q_terms else 0.0
-                score = float(sim) + 0.3 * lexical + 0.05 * (len(context.passages) - rank) / len(context.passages)
+                score = (float(sim) + w.lexical * lexical
+                         + w.rank_prior * (len(context.passages) - rank) / len(context.passages))
                 section = "" if passage.hit.section == passage.hit.title else passage.hit.section
-                subject = _subject(unit, section)
+                subject = _subject(unit, section, self.profile)
                 if q_names and subject:
-                    score += 0.15 if subject & q_names else -0.2
-                if unit.rstrip().endswith(":") or len(unit_terms) < 3 or _SIGNPOST.search(unit):
-                    score -= 0.3  # a lead-in or signpost ("They include:") says nothing on its own
+                    score += w.subject_match if subject & q_names else w.subject_mismatch
+                if unit.rstrip().endswith(":") or len(unit_terms) < 3 or signpost.search(unit):
+                    score += w.lead_in
                 elif _ANAPHOR.match(unit) and not (len(passage.items) > pos and passage.items[pos] >= 0):
-                    score -= 0.08  # "It is gaining traction" leans on a sentence the answer may not quote
+                    score += w.anaphor
                 if passage.hit.kind == "table" and not asks_table:
                     label = unit.partition(": ")[0]
                     # A table cell answers only when the question asks for its criterion ("tools").
                     if not (q_terms & set(tokens(label.rsplit(" of ", 1)[0]))):
-                        score -= 0.2
+                        score += w.off_criterion_cell
                 scored.append((score, float(sim), passage.n, pos, unit))
         return sorted(scored, key=lambda s: -s[0])
 
@@ -150,20 +138,26 @@ class ExtractiveAnswerer:
         if best_sim < self.min_similarity:
             return f"best similarity {best_sim:.2f} below threshold"
         asked = _ASKED_FOR.match(question)
-        if asked and self.vocabulary is not None and best_sim < self.weak_similarity:
+        if asked and self.vocabulary is not None and best_sim < self.w.weak_similarity:
             head = asked.group(1).lower()
             if head not in STOPWORDS and tokens(head) and tokens(head)[0] not in self.vocabulary():
                 # Weak evidence, and the corpus never even names what is asked for ("license").
                 return f"the corpus never mentions {head!r}"
         return ""
 
+    def draft(self, question: str, context: Context) -> Iterator[str | Draft]:
+        draft = self.answer(question, context)
+        if draft.text:
+            yield draft.text
+        yield draft
+
     def answer(self, question: str, context: Context) -> Draft:
         scored = self.score_units(question, context) if context.passages else []
         if reason := self.refusal_reason(question, context, scored):
-            return Draft("", True, reason=reason)
-        picked = self.select(scored, context, bool(_QUANTITY_Q.search(question)))
+            return Draft(refused=True, reason=reason)
+        picked = self.select(scored, context, bool(self.profile.asks_quantity.search(question)))
         if not picked:
-            return Draft("", True, reason="no sentence of the passages answers this kind of question")
+            return Draft(refused=True, reason="no sentence of the passages answers this kind of question")
         # Readable order: passages by their best pick, sentences in document order within a passage.
         first = {}
         for score, _, n, _, _ in picked:
@@ -175,7 +169,7 @@ class ExtractiveAnswerer:
             text = unit.rstrip()
             sentences.append(f"{text} [{n}]")
             known[text] = vectors[n][pos]
-        return Draft(" ".join(sentences), False, known_vectors=known)
+        return Draft(text=" ".join(sentences), known_vectors=known)
 
     def select(self, scored, context: Context, wants_quantity: bool) -> list:
         """The units to quote: the best within a margin, whole list items, a list's siblings when the
@@ -188,11 +182,11 @@ class ExtractiveAnswerer:
 
         def take(item) -> bool:
             score, sim, n, pos, unit = item
-            if len(picked) >= self.max_sentences or (wants_quantity and not _HAS_QUANTITY.search(unit)):
+            if len(picked) >= self.max_sentences or (wants_quantity and not self.profile.has_quantity.search(unit)):
                 return False
             words = set(tokens(unit))
             # Near-duplicates (the same sentence in two overlapping chunks) appear once.
-            if any(u == unit or len(words & w) / max(1, len(words | w)) > 0.8
+            if any(u == unit or len(words & w) / max(1, len(words | w)) > self.w.duplicate_overlap
                    for (_, _, _, _, u), w in zip(picked, word_sets)):
                 return False
             picked.append(item)
@@ -217,7 +211,7 @@ class ExtractiveAnswerer:
             members = [p for p, item_no in enumerate(items[n]) if item_no == k]
             if take(by_unit[n, members[0]]):
                 for p in members[1:]:
-                    if p == best_pos or by_unit[n, p][0] >= best - self.margin:
+                    if p == best_pos or by_unit[n, p][0] >= best - self.w.margin:
                         take(by_unit[n, p])
 
         top = order[0]
@@ -225,16 +219,16 @@ class ExtractiveAnswerer:
             # The best match is an item of a list: the question wants that list, so its other items
             # compete on a wider margin before anything else.
             for key in order:
-                if key[0] == top[0] and key[1] >= 0 and candidates[key][0] >= best - 2.5 * self.margin:
+                if key[0] == top[0] and key[1] >= 0 and candidates[key][0] >= best - self.w.list_margin:
                     add(key)
         for key in order:
-            if candidates[key][0] < best - self.margin:
+            if candidates[key][0] < best - self.w.margin:
                 break
             add(key)
         # A picked sentence's next one, when it leans on it ("It requires ..."), reads well after it.
         for _, _, n, pos, _ in list(picked):
             following = by_unit.get((n, pos + 1))
             if following and _ANAPHOR.match(following[4]) and items[n][pos + 1] < 0 \
-                    and following[0] >= best - 2.5 * self.margin:
+                    and following[0] >= best - self.w.list_margin:
                 take(following)
         return picked

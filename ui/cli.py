@@ -1,4 +1,4 @@
-"""CLI: `assistant index | search | ask | chat | serve | slack | eval | feedback`, one entry point."""
+"""CLI: `assistant index | search | ask | chat | serve | slack | eval | feedback`, one entry point (a face, like web and Slack)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import logging
 import sys
 
 from assistant.errors import UserError
+from ui.starter import ready_assistant
 
 EXAMPLES = {
     "index": "assistant index --json            # incremental; --rebuild, --export FILE, --import FILE",
-    "search": 'assistant search "Which tools belong to DevOps?" -k 5 --json',
-    "ask": 'assistant ask "And its challenges?" --history "What are the benefits of ModelOps?" --json',
+    "search": 'assistant search "Which tools are named for configuration management?" -k 5 --json',
+    "ask": 'assistant ask "And its challenges?" --history "What are the benefits of the approach?" --json',
     "chat": "assistant chat                     # terminal chat with history; empty line or Ctrl-D quits",
     "serve": "assistant serve --port 7860        # web chat on http://127.0.0.1:7860",
     "slack": "assistant slack --http --port 3000 # or Socket Mode with SLACK_APP_TOKEN set",
@@ -60,19 +61,12 @@ def cmd_index(args) -> int:
     return 0
 
 
-def _assistant(args):
-    from assistant.app import Assistant
-
-    return Assistant.from_settings(_settings(args))
-
-
 def cmd_search(args) -> int:
-    from assistant.app import Assistant, check_question
+    from assistant.app import check_question
 
     settings = _settings(args)
     check_question(args.question, settings.max_question_chars)  # before any model or store is touched
-    assistant = Assistant.from_settings(settings)
-    hits = assistant.search(args.question, k=args.k).hits
+    hits = ready_assistant(settings).search(args.question, k=args.k).hits
     rows = [{"id": h.id, "source": h.source, "section": h.section, "text": h.text, "score": round(h.score, 6),
              "dense": h.dense, "bm25": h.bm25} for h in hits]
     if args.json:
@@ -94,19 +88,19 @@ def render_answer(answer) -> str:
 
 
 def cmd_ask(args) -> int:
-    from assistant.app import Assistant, check_question
+    from assistant.app import check_question
 
     settings = _settings(args)
     check_question(args.question, settings.max_question_chars)
-    answer = Assistant.from_settings(settings).ask(args.question, history=args.history or [])
+    answer = ready_assistant(settings).ask(args.question, history=args.history or [])
     print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else render_answer(answer))
     return 0
 
 
 def cmd_chat(args) -> int:
-    assistant = _assistant(args)
+    assistant = ready_assistant(_settings(args))
     history: list[str] = []
-    print("Ask about DevOps, MLOps, ModelOps or DataOps. Empty line or Ctrl-D quits.")
+    print(f"Ask about {assistant.profile.subject}. Empty line or Ctrl-D quits.")
     while True:
         try:
             question = input("\nyou> ").strip()
@@ -160,24 +154,13 @@ def cmd_feedback(args) -> int:
 def cmd_eval(args) -> int:
     from eval.cli import run_eval_command
 
-    return run_eval_command(args, _settings(args))
-
-
-THRESHOLDS = {
-    "min-fact-recall": "fail when fact recall is below X",
-    "min-groundedness": "fail when groundedness is below X",
-    "min-citation-validity": "fail when citation validity is below X",
-    "min-hit-at-k": "fail when hit@k is below X",
-    "min-mrr": "fail when MRR is below X",
-    "min-refusal-accuracy": "fail when refusal accuracy is below X",
-    "max-false-refusals": "fail when more than X answerable questions are refused",
-    "max-latency-p95-ms": "fail when p95 latency exceeds X ms",
-}
+    settings = _settings(args)
+    return run_eval_command(args, settings, ready_assistant(settings))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="assistant", description="The methodology assistant: cited answers about "
-                                     "DevOps, MLOps, ModelOps and DataOps from your corpus, offline.",
+    parser = argparse.ArgumentParser(prog="assistant", description="Cited answers from your corpus of documents, "
+                                     "offline; says so when the corpus does not hold the answer.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="examples:\n  " + "\n  ".join(EXAMPLES.values()))
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and warnings")
@@ -228,8 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--compare", metavar="PREVIOUS_RUN_DIR", help="list questions whose metrics changed")
     p.add_argument("--no-baseline", action="store_true", help="skip the tutorial-pipeline baseline")
-    for name, help_text in THRESHOLDS.items():
-        p.add_argument(f"--{name}", type=float, default=None, metavar="X", help=help_text)
+    from eval.gate import add_gate_arguments
+
+    add_gate_arguments(p)
     return parser
 
 

@@ -1,0 +1,47 @@
+"""Answerer interface: what every answerer (extractive, chat model, a team's own) gives the chain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from assistant.context import Context
+
+
+@dataclass(frozen=True, kw_only=True)
+class Draft:
+    """An answerer's output before verification: text with [n] markers, or a refusal and why."""
+
+    text: str = ""
+    refused: bool = False
+    reason: str = ""  # why it refused; logged, and shown in `ask --verbose` and eval results
+    # Vectors of answer sentences the answerer already has (stored units): the verifier need not embed them.
+    known_vectors: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+@runtime_checkable
+class Answerer(Protocol):
+    """`name` says which answerer produced an answer (reported in `ask --json` and eval results)."""
+
+    name: str
+
+    def condense(self, question: str, history: list[str]) -> str:
+        """A standalone retrieval query for a follow-up question, given earlier questions."""
+
+    def draft(self, question: str, context: Context) -> Iterator[str | Draft]:
+        """Text pieces as they are produced (none is fine), then exactly one Draft, last."""
+
+    def secrets(self) -> set[str]:
+        """Words that must never reach a user (e.g. the system prompt's); empty when there are none."""
+
+
+def final_draft(pieces: Iterator[str | Draft]) -> Draft:
+    """The Draft at the end of an answerer's stream, for callers that do not stream."""
+    draft = None
+    for piece in pieces:
+        if isinstance(piece, Draft):
+            draft = piece
+    if draft is None:
+        raise RuntimeError("the answerer's stream ended without a Draft")
+    return draft

@@ -1,0 +1,91 @@
+"""Domain profile: everything the engine knows about the subject, in one place a team can replace.
+
+The engine itself knows no subject. What it needs to know about one lives here: the names that
+decide what a sentence is about (a sentence saying "X requires Y" cited to a passage about Z is
+wrong), how the assistant describes itself, example questions, and the phrases that mark a
+sentence as a signpost rather than content. Topics for refusal messages are not listed here: they
+are derived from the indexed documents' titles and top-level headings.
+
+A team indexing its own runbooks writes a TOML file with any of these keys and points
+`ASSISTANT_DOMAIN_FILE` at it; missing keys keep the defaults below.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, fields
+from functools import cached_property
+from pathlib import Path
+
+from assistant.errors import UserError
+
+
+@dataclass(frozen=True)
+class DomainProfile:
+    name: str = "The methodology assistant"
+    # One phrase, used in prompts, greetings and the empty-question hint.
+    subject: str = "software and ML operations methodologies (DevOps, MLOps, ModelOps, DataOps)"
+    # Lower-case names of the things the corpus compares. A sentence naming one is about it: the
+    # answerer prefers units whose subject matches the question's, the verifier rejects a sentence
+    # whose subject is absent from the cited passage, and follow-ups carry the subject over.
+    subject_terms: tuple[str, ...] = ("devops", "mlops", "modelops", "dataops", "devsecops", "gitops",
+                                      "aiops", "llmops")
+    example_questions: tuple[str, ...] = ("Which tools are used in DevOps?", "What are the benefits of ModelOps?",
+                                          "How do we detect model drift in production?",
+                                          "What should a code review check?")
+    # Top-level headings that say nothing about what a document covers: never offered as topics.
+    generic_headings: tuple[str, ...] = ("Introduction", "Conclusion", "Summary", "Overview", "Resources",
+                                         "References", "See also", "Next steps", "Table of contents")
+    # Sentences about the document rather than the topic ("The table below provides ...").
+    signpost_patterns: tuple[str, ...] = (r"\bthe table below\b", r"\bthis (article|document|page|section) will\b",
+                                          r"\bin the following\b", r"\bwe(’|')ll (discuss|delve|look)\b",
+                                          r"\blet(’|')s (delve|dive|look)\b", r"\bhere are\b", r"\bas follows\b",
+                                          r"\bthe following\b", r"\btable \d+\.")
+    # A question asking for a quantity, and the evidence a sentence needs to answer one.
+    quantity_question: str = (r"^\W*(how (much|many|long|old|fast)|what year|when (was|did|were))\b|\bin what year\b|"
+                              r"\b(price|pricing|cost of|how much does|percentage|salary|salaries|revenue|"
+                              r"version number|latest version)\b")
+    quantity_evidence: str = (r"(?<![A-Za-z])\d+(?:[.,]\d+)*(?![A-Za-z])|[$€£%]|\b(percent|dollars?|euros?|hours?|"
+                              r"days?|weeks?|years?|months?|free of charge|minutes?)\b")
+
+    @cached_property
+    def signpost(self) -> re.Pattern:
+        return re.compile("|".join(f"(?:{p})" for p in self.signpost_patterns), re.I)
+
+    @cached_property
+    def asks_quantity(self) -> re.Pattern:
+        return re.compile(self.quantity_question, re.I)
+
+    @cached_property
+    def has_quantity(self) -> re.Pattern:
+        return re.compile(self.quantity_evidence, re.I)
+
+    def subjects_in(self, text: str) -> set[str]:
+        """The subject terms a text names (whole words, any case)."""
+        low = text.lower()
+        return {m for m in self.subject_terms if re.search(rf"\b{re.escape(m)}\b", low)}
+
+
+def load_profile(path: Path | None) -> DomainProfile:
+    """The default profile, or one read from a TOML file (unknown keys are an error, not ignored)."""
+    if path is None or str(path) == "":
+        return DomainProfile()
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"cannot read the domain profile {path}: {exc}") from None
+    known = {f.name: f.type for f in fields(DomainProfile)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise UserError(f"{path}: unknown domain profile keys {unknown}; known: {sorted(known)}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    if "subject_terms" in values:
+        values["subject_terms"] = tuple(t.lower() for t in values["subject_terms"])
+    profile = DomainProfile(**values)
+    for pattern in (*profile.signpost_patterns, profile.quantity_question, profile.quantity_evidence):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise UserError(f"{path}: bad pattern {pattern!r}: {exc}") from None
+    return profile
