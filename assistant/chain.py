@@ -49,7 +49,7 @@ def finalize(state: ChainState, checked: Verified | None, topics: list[str], ans
         for n in s.citations:
             order.setdefault(n, len(order) + 1)
     sentences = tuple(replace(s, citations=tuple(order[n] for n in s.citations)) for s in kept)
-    text = " ".join(f"{s.text} {markers(s.citations)}" for s in sentences)
+    text = markdown(sentences)
     citations = tuple(Citation(n=new, id=passages[old].hit.id, source=passages[old].hit.source,
                                title=passages[old].hit.title, section=passages[old].hit.section,
                                text=passages[old].hit.text, start=passages[old].hit.start, end=passages[old].hit.end)
@@ -57,6 +57,18 @@ def finalize(state: ChainState, checked: Verified | None, topics: list[str], ans
     return Answer(question=state.question, text=text, citations=citations, refused=False, sentences=sentences,
                   removed=removed, retrieved=retrieved, query=context.retrieval.query, answerer=answerer,
                   reason=draft.reason)
+
+
+def markdown(sentences) -> str:
+    """Sentences run on as a paragraph; list items one a line ("- item [n]"), set off by blank lines."""
+    blocks: list[list[str]] = []
+    for s in sentences:
+        line = f"- {s.text} {markers(s.citations)}" if s.bullet else f"{s.text} {markers(s.citations)}"
+        if blocks and blocks[-1][0].startswith("- ") == s.bullet:
+            blocks[-1].append(line)
+        else:
+            blocks.append([line])
+    return "\n\n".join("\n".join(b) if b[0].startswith("- ") else " ".join(b) for b in blocks)
 
 
 class AnswerChain:

@@ -137,14 +137,16 @@ LOADERS: dict[str, Callable[[Path], tuple[str, dict]]] = {
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Every loadable file under the folder, in a stable order. A README, NOTICE or LICENSE at the top
-    describes the folder, not the subject; in subfolders a README is usually content and is kept."""
+    """Every loadable file under the folder, in a stable order. A README at the top describes the
+    folder, not the subject (in subfolders a README is usually content and is kept); a NOTICE or
+    LICENSE is a legal file wherever it is (a copied corpus must carry them, but they answer nothing)."""
     if not corpus_dir.is_dir():
         return []
-    skip = {"readme.md", "notice.md", "license", "license.md", "license.txt"}
+    legal = {"notice.md", "notice.txt", "license", "license.md", "license.txt"}
     return sorted(p for p in corpus_dir.rglob("*")
                   if p.is_file() and p.suffix.lower() in SUFFIXES
-                  and not (p.parent == corpus_dir and p.name.lower() in skip)
+                  and not (p.parent == corpus_dir and p.name.lower() == "readme.md")
+                  and p.name.lower() not in legal
                   and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts))
 
 

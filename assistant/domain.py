@@ -42,6 +42,12 @@ class DomainProfile:
                                           r"\bin the following\b", r"\bwe(’|')ll (discuss|delve|look)\b",
                                           r"\blet(’|')s (delve|dive|look)\b", r"\bhere are\b", r"\bas follows\b",
                                           r"\bthe following\b", r"\btable \d+\.")
+    # Sentences that point elsewhere instead of saying something ("See the docs", "Read more on ...").
+    pointer_patterns: tuple[str, ...] = (r"^\W*(see|read more|learn more|for more|more on|click|check out|refer to|"
+                                         r"visit|watch|follow (this|the) link)\b",)
+    # Sections that list links and references, never answers.
+    reference_sections: tuple[str, ...] = ("resources", "references", "see also", "further reading", "links",
+                                           "learn more", "additional resources", "more information", "reading")
     # A question asking for a quantity, and the evidence a sentence needs to answer one.
     quantity_question: str = (r"^\W*(how (much|many|long|old|fast)|what year|when (was|did|were))\b|\bin what year\b|"
                               r"\b(price|pricing|cost of|how much does|percentage|salary|salaries|revenue|"
@@ -52,6 +58,14 @@ class DomainProfile:
     @cached_property
     def signpost(self) -> re.Pattern:
         return re.compile("|".join(f"(?:{p})" for p in self.signpost_patterns), re.I)
+
+    @cached_property
+    def pointer(self) -> re.Pattern:
+        return re.compile("|".join(f"(?:{p})" for p in self.pointer_patterns), re.I)
+
+    def is_reference_section(self, section: str) -> bool:
+        parts = [p.strip().lower() for p in section.split(" > ")]
+        return any(p in self.reference_sections for p in parts)
 
     @cached_property
     def asks_quantity(self) -> re.Pattern:
@@ -83,7 +97,8 @@ def load_profile(path: Path | None) -> DomainProfile:
     if "subject_terms" in values:
         values["subject_terms"] = tuple(t.lower() for t in values["subject_terms"])
     profile = DomainProfile(**values)
-    for pattern in (*profile.signpost_patterns, profile.quantity_question, profile.quantity_evidence):
+    for pattern in (*profile.signpost_patterns, *profile.pointer_patterns, profile.quantity_question,
+                    profile.quantity_evidence):
         try:
             re.compile(pattern)
         except re.error as exc:

@@ -37,6 +37,8 @@ class ExtractiveWeights:
     list_margin: float = 0.30  # siblings of a best-matching list item compete within this
     weak_similarity: float = 0.45  # below this best similarity, an unknown asked-for noun refuses
     duplicate_overlap: float = 0.8  # word-set Jaccard above which two units count as one
+    max_list_items: int = 8  # a list answer quotes at most this many items (the best, in document order)
+    list_min_matching: int = 3  # items within `margin` of the best unit that make the answer the whole list
 
 
 def _subject(unit: str, section: str, profile: DomainProfile) -> set[str]:
@@ -95,15 +97,18 @@ class ExtractiveAnswerer:
         q_names = self.profile.subjects_in(context.retrieval.query)
         asks_table = bool(_ASKS_TABLE.search(context.retrieval.query))
         w, signpost = self.w, self.profile.signpost
+        asks_questions = bool(re.search(r"\bquestions?\b", question, re.I))
         scored = []
         for rank, passage in enumerate(context.passages):
             if not passage.units:
                 continue
             sims = passage.unit_vectors @ context.query_vector
             section_terms = set(tokens(passage.hit.section))
+            reference = self.profile.is_reference_section(passage.hit.section)
+            heading = passage.hit.section.split(" > ")[-1].strip().lower()
             for pos, (unit, sim) in enumerate(zip(passage.units, sims)):
-                if looks_like_injection(unit):
-                    continue  # planted instructions are never quoted as an answer
+                if looks_like_injection(unit) or reference or self.non_answer(unit, heading, asks_questions):
+                    continue  # planted instructions, links, questions and pointers are never answers
                 unit_terms = set(tokens(unit))
                 lexical = len(q_terms & (unit_terms | section_terms)) / len(q_terms) if q_terms else 0.0
                 score = (float(sim) + w.lexical * lexical
@@ -123,6 +128,15 @@ class ExtractiveAnswerer:
                         score += w.off_criterion_cell
                 scored.append((score, float(sim), passage.n, pos, unit))
         return sorted(scored, key=lambda s: -s[0])
+
+    def non_answer(self, unit: str, heading: str, asks_questions: bool) -> bool:
+        """A question (unless questions are asked for), a pointer elsewhere, or a bare heading."""
+        text = unit.strip()
+        if text.endswith("?") and not asks_questions:
+            return True
+        if self.profile.pointer.search(text):
+            return True
+        return text.rstrip(".:").strip().lower() == heading
 
     def refusal_reason(self, question: str, context: Context, scored) -> str:
         """Why the passages cannot answer this question, or "" when they may."""
@@ -155,9 +169,13 @@ class ExtractiveAnswerer:
         scored = self.score_units(question, context) if context.passages else []
         if reason := self.refusal_reason(question, context, scored):
             return Draft(refused=True, reason=reason)
-        picked = self.select(scored, context, bool(self.profile.asks_quantity.search(question)))
+        wants_quantity = bool(self.profile.asks_quantity.search(question))
+        listed = [] if wants_quantity else self.list_answer(scored, context)
+        picked = listed or self.select(scored, context, wants_quantity)
         if not picked:
             return Draft(refused=True, reason="no sentence of the passages answers this kind of question")
+        if listed:
+            return self.compose_list(listed, context)
         # Readable order: passages by their best pick, sentences in document order within a passage.
         first = {}
         for score, _, n, _, _ in picked:
@@ -170,6 +188,59 @@ class ExtractiveAnswerer:
             sentences.append(f"{text} [{n}]")
             known[text] = vectors[n][pos]
         return Draft(text=" ".join(sentences), known_vectors=known)
+
+    def list_answer(self, scored, context: Context) -> list:
+        """When the best match is an item of a list, or the lead-in of one ("Some popular frameworks:"),
+        the answer is that list: the lead-in, then each item's first sentence (the best few, in
+        document order). Returns [] when the best match is not part of a list."""
+        if not scored:
+            return []
+        _, _, n, pos, _ = scored[0]
+        passage = next(p for p in context.passages if p.n == n)
+        items = passage.items
+        is_item = lambda i: 0 <= i < len(items) and items[i] >= 0  # noqa: E731
+        lead_in_matched = not is_item(pos)
+        if lead_in_matched:
+            if not (passage.units[pos].rstrip().endswith(":") and is_item(pos + 1)):
+                return []
+            pos += 1
+        start, end = pos, pos
+        while is_item(start - 1):
+            start -= 1
+        while is_item(end + 1):
+            end += 1
+        by_pos = {(item[2], item[3]): item for item in scored}
+        firsts = [i for i in range(start, end + 1) if i == start or items[i] != items[i - 1]]
+        members = [by_pos[n, i] for i in firsts if (n, i) in by_pos]
+        if len(members) < 2:
+            return []
+        # The question wants the list when it matched the lead-in, or when several items match about
+        # equally well; one item far ahead of the rest answers a question about that item only.
+        best_of_item: dict[int, float] = {}
+        for score, _, m, i, _ in scored:
+            if m == n and start <= i <= end:
+                best_of_item[items[i]] = max(best_of_item.get(items[i], score), score)
+        close = sum(score >= scored[0][0] - self.w.margin for score in best_of_item.values())
+        if not lead_in_matched and close < self.w.list_min_matching:
+            return []
+        if len(members) > self.w.max_list_items:
+            keep = {m[3] for m in sorted(members, key=lambda m: -m[0])[:self.w.max_list_items]}
+            members = [m for m in members if m[3] in keep]
+        lead = by_pos.get((n, start - 1)) or (0.0, 0.0, n, start - 1, passage.units[start - 1]) \
+            if start > 0 and passage.units[start - 1].rstrip().endswith(":") else None
+        return ([lead] if lead else []) + members
+
+    def compose_list(self, picked, context: Context) -> Draft:
+        """Markdown: the lead-in as a sentence, each item on its own "- " line, every line cited."""
+        vectors = {p.n: p.unit_vectors for p in context.passages}
+        lines, known = [], {}
+        for _, _, n, pos, unit in picked:
+            text = unit.strip()
+            items = next(p.items for p in context.passages if p.n == n)
+            bullet = 0 <= pos < len(items) and items[pos] >= 0
+            lines.append(f"- {text} [{n}]" if bullet else f"{text} [{n}]")
+            known[text] = vectors[n][pos]
+        return Draft(text="\n".join(lines), known_vectors=known)
 
     def select(self, scored, context: Context, wants_quantity: bool) -> list:
         """The units to quote: the best within a margin, whole list items, a list's siblings when the
@@ -208,8 +279,8 @@ class ExtractiveAnswerer:
                 return
             # A list item is quoted from its first sentence, which carries its label
             # ("Model Governance: ..."), then the sentence that matched, if that was another.
-            members = [p for p, item_no in enumerate(items[n]) if item_no == k]
-            if take(by_unit[n, members[0]]):
+            members = [p for p, item_no in enumerate(items[n]) if item_no == k and (n, p) in by_unit]
+            if members and take(by_unit[n, members[0]]):
                 for p in members[1:]:
                     if p == best_pos or by_unit[n, p][0] >= best - self.w.margin:
                         take(by_unit[n, p])

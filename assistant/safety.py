@@ -8,7 +8,9 @@ _INJECTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|context|above|previous|prior)\b"
     r"|\b(system prompt|developer message|jailbreak|you are now|act as|pretend to be|new instructions)\b"
     r"|\b(reply|respond|answer|say|output|print)\b.{0,20}\b(only|exactly|verbatim)\b.{0,20}[\"'“‘]"
-    r"|\bas an ai\b|\bDAN\b",
+    r"|\bas an ai\b|\bDAN\b"
+    # A role prefix addresses the model, not the reader: "SYSTEM: ...", "Assistant: ...".
+    r"|^\W*(system|assistant|developer|user)(\s+(override|message|prompt|note))?\s*:",
     re.I | re.S,
 )
 

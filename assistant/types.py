@@ -106,6 +106,7 @@ class SentenceCheck:
     citations: tuple[int, ...]
     supported: bool
     score: float
+    bullet: bool = False  # a list item: the Markdown answer shows it as "- text [n]"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +126,7 @@ class Answer:
         return {
             "question": self.question,
             "answer": self.text,
+            "format": "markdown",
             "refused": self.refused,
             "citations": [
                 {"n": c.n, "id": c.id, "source": c.source, "title": c.title,
@@ -133,7 +135,7 @@ class Answer:
             ],
             "sentences": [
                 {"text": s.text, "citations": list(s.citations), "supported": s.supported,
-                 "score": round(s.score, 4)}
+                 "score": round(s.score, 4), "bullet": s.bullet}
                 for s in self.sentences
             ],
             "removed": self.removed,

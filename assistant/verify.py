@@ -24,10 +24,16 @@ class Verified:
 
 def parse_sentences(text: str) -> list[tuple[str, tuple[int, ...]]]:
     """Answer text -> (sentence without markers, cited numbers). Markers may trail the full stop."""
+    return [(sentence, numbers) for sentence, numbers, _ in parse_lines(text)]
+
+
+def parse_lines(text: str) -> list[tuple[str, tuple[int, ...], bool]]:
+    """Like parse_sentences, plus whether the sentence was a Markdown list item ("- ...")."""
     out = []
     # Move "[n]" that follows a sentence's full stop onto that sentence before splitting.
     normalised = re.sub(rf"([.!?])((?:{TRAILING.pattern})+)", r"\2\1", text.strip())
     for line in normalised.split("\n"):
+        bullet = re.match(r"^\s*(?:[-*•]|\d+[.)])\s+", line) is not None
         line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", line).strip()
         # A citation marker also ends a sentence: table cells and list items carry no full stop.
         line = re.sub(rf"({MARKER.pattern})\s+(?=[\"“(]?[A-Z0-9])", r"\1\n", line)
@@ -35,7 +41,7 @@ def parse_sentences(text: str) -> list[tuple[str, tuple[int, ...]]]:
             numbers = tuple(int(n) for group in MARKER.findall(sentence) for n in group.split(","))
             bare = TRAILING.sub("", sentence).strip()
             if re.search(r"\w", bare):
-                out.append((bare, numbers))
+                out.append((bare, numbers, bullet))
     return out
 
 
@@ -77,15 +83,15 @@ def verify(text: str, context: Context, embed, min_score: float = 0.5,
     """Check each sentence against the passages it cites; `embed` turns texts into normalised vectors
     (skipped for sentences whose vector is `known`, e.g. extractive units read from the store).
     A sentence with a `forbidden` word (from the system prompt, never in the corpus) is a leak."""
-    parsed = parse_sentences(text)
+    parsed = parse_lines(text)
     passages = context.by_number()
     known = known or {}
-    missing = [s for s, _ in parsed if s not in known]
+    missing = [s for s, _, _ in parsed if s not in known]
     vectors = dict(known)
     if missing:
         vectors.update(zip(missing, embed(missing)))
     checks, removed, invalid = [], 0, 0
-    for sentence, numbers in parsed:
+    for sentence, numbers, bullet in parsed:
         valid = [n for n in dict.fromkeys(numbers) if n in passages]
         invalid += len(numbers) - len([n for n in numbers if n in passages])
         supporting, best = [], 0.0
@@ -98,7 +104,7 @@ def verify(text: str, context: Context, embed, min_score: float = 0.5,
         supported = bool(supporting)
         removed += not supported
         checks.append(SentenceCheck(text=sentence, citations=tuple(supporting or valid), supported=supported,
-                                    score=best))
+                                    score=best, bullet=bullet))
     return Verified(tuple(checks), removed, invalid)
 
 

@@ -11,6 +11,8 @@ THRESHOLDS = {
     "min-refusal-accuracy": "fail when refusal accuracy is below X",
     "max-false-refusals": "fail when more than X answerable questions are refused",
     "max-latency-p95-ms": "fail when p95 latency exceeds X ms",
+    "max-non-answer-sentences": "fail when more than X answer sentences are questions or pointers",
+    "min-list-structure": "fail when fewer than this share of list questions are answered as lists",
 }
 
 

@@ -56,6 +56,22 @@ def strict_groundedness(sentences, citation_texts: dict[int, str], profile=None)
                for s in sentences) / len(sentences)
 
 
+def non_answer_sentences(sentences: Sequence[str], profile) -> int:
+    """Answer sentences a reader gains nothing from: questions, pointers elsewhere ("See ..."), bare
+    headings or link titles (a few words with no verb-like ending, outside a list)."""
+    count = 0
+    for s in sentences:
+        text = s.strip()
+        if text.endswith("?") or profile.pointer.search(text):
+            count += 1
+    return count
+
+
+def list_structure(answer_text: str) -> float:
+    """1.0 when the answer shows a Markdown list (two or more "- " lines), else 0.0."""
+    return 1.0 if sum(line.startswith("- ") for line in answer_text.splitlines()) >= 2 else 0.0
+
+
 def mean(values: Sequence[float | None]) -> float | None:
     kept = [v for v in values if v is not None]
     return sum(kept) / len(kept) if kept else None

@@ -17,6 +17,7 @@ class Question:
     expected_facts: tuple[tuple[str, ...], ...] = ()
     expected_sources: tuple[str, ...] = ()
     history: tuple[str, ...] = ()
+    answer_format: str = ""  # "list" when a list is the natural answer (scored by list_structure)
 
 
 def _strings(value, what: str, where: str) -> tuple[str, ...]:
@@ -47,7 +48,10 @@ def parse_line(line: str, where: str) -> Question:
     sources = _strings(data.get("expected_sources", []), "expected_sources", where) \
         if data.get("expected_sources") else ()
     history = _strings(data.get("history", []), "history", where) if data.get("history") else ()
-    return Question(str(qid), question.strip(), answerable, parsed_facts, sources, history)
+    answer_format = data.get("answer_format", "")
+    if answer_format not in ("", "list", "text"):
+        raise UserError(f"{where}: \"answer_format\" must be \"list\" or \"text\"")
+    return Question(str(qid), question.strip(), answerable, parsed_facts, sources, history, answer_format)
 
 
 def load_questions(path: Path) -> list[Question]:

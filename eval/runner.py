@@ -46,6 +46,9 @@ def score(q: Question, answer_text: str, refused: bool, cited: dict[int, str], c
            "fact_recall": None, "hit": None, "rr": None,
            "refusal_correct": refused if not q.answerable else None,
            "false_refusal": refused if q.answerable else None}
+    row["non_answer_sentences"] = None if refused else m.non_answer_sentences(
+        [s["text"] for s in sentences], profile or DomainProfile())
+    row["list_structure"] = m.list_structure(answer_text) if q.answer_format == "list" and not refused else None
     if q.answerable:
         row["fact_recall"] = 0.0 if refused else m.fact_recall(answer_text, q.expected_facts)
         if q.expected_sources or q.expected_facts:
@@ -114,6 +117,8 @@ def summarise(rows: Sequence[dict], k: int) -> dict:
     summary = {"questions": len(rows), "answerable": len(answerable), "unanswerable": len(unanswerable), "k": k}
     summary.update({name: _round(m.mean(v)) for name, v in values.items()})
     summary["false_refusals"] = sum(bool(r["false_refusal"]) for r in answerable)
+    summary["non_answer_sentences"] = sum(r.get("non_answer_sentences") or 0 for r in rows)
+    summary["list_structure"] = _round(m.mean([r.get("list_structure") for r in rows]))
     summary["latency_p50_ms"] = _round(m.percentile(latencies, 50), 1)
     summary["latency_p95_ms"] = _round(m.percentile(latencies, 95), 1)
     summary["ci95"] = {name: [_round(x) for x in ci] for name, v in values.items() if (ci := m.bootstrap_ci(v))}

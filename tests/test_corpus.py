@@ -81,3 +81,14 @@ def test_top_level_readme_is_not_corpus_but_nested_ones_are(tmp_path):
     (corpus / "guide" / "README.md").write_text("# Guide\n\nGitOps reconciles desired state.\n")
     docs, _ = load_corpus(corpus)
     assert [d.source for d in docs] == ["guide/README.md"]
+
+
+def test_legal_files_are_skipped_at_any_depth_and_nested_readmes_kept(tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "playbook" / "docs").mkdir(parents=True)
+    (corpus / "README.md").write_text("# About this folder\n\nNot content.\n")
+    (corpus / "playbook" / "NOTICE.md").write_text("# Notice\n\nLicensed under CC BY 4.0.\n")
+    (corpus / "playbook" / "LICENSE").write_text("Attribution 4.0 International\n")
+    (corpus / "playbook" / "docs" / "README.md").write_text("# Testing\n\nUnit tests run on every commit.\n")
+    docs, skipped = load_corpus(corpus)
+    assert [d.source for d in docs] == ["playbook/docs/README.md"] and skipped == []

@@ -292,10 +292,13 @@ def test_answer_quotes_the_fact_and_cites_it(runbooks):
 def test_list_question_returns_the_items(runbooks):
     answer = runbooks.ask("What should be checked at handover?")
     assert not answer.refused
-    assert [s.text for s in answer.sentences] == list(HANDOVER_CHECKS)
+    # The lead-in comes with its items, and the items are a Markdown list, one a line, each cited.
+    lead, *items = answer.sentences
+    assert lead.text.endswith("outgoing engineer checks:") and not lead.bullet
+    assert [s.text for s in items] == list(HANDOVER_CHECKS) and all(s.bullet for s in items)
     assert all(s.supported and s.citations == (1,) for s in answer.sentences)
     assert [c.section for c in answer.citations] == ["Handover checklist"]
-    assert "outgoing engineer checks:" not in answer.text  # the lead-in says nothing on its own
+    assert answer.text.splitlines()[2:] == [f"- {item} [1]" for item in HANDOVER_CHECKS]
 
 
 @pytest.mark.parametrize("question, reason", [
