@@ -33,12 +33,9 @@ class SparseBM25:
                 freqs.append(freq)
         self.size = len(lengths)
         if not self.size:
-            self.idf = np.zeros(0, np.float32)
             self.matrix = csr_matrix((0, 0), dtype=np.float32)
             return
         n = np.frombuffer(df, dtype=np.int32).astype(np.float64)
-        # Plain idf (never floored) for term weights: how telling a word is in this corpus.
-        self.idf = np.log((self.size + 1) / (n + 0.5)).astype(np.float32)
         idf = np.log(self.size - n + 0.5) - np.log(n + 0.5)
         idf[idf < 0] = epsilon * (idf.sum() / len(idf)) if len(idf) else 0.0
         doc_len = np.frombuffer(lengths, dtype=np.int32).astype(np.float64)
@@ -48,11 +45,6 @@ class SparseBM25:
         weights = (idf[r] * f * (k1 + 1) / (f + norm[c])).astype(np.float32)
         self.matrix = csr_matrix((weights, (r, c)), shape=(len(self.vocab), self.size), dtype=np.float32)
         del rows, cols, freqs
-
-    def term_weight(self, term: str) -> float:
-        """idf of a term; a term the corpus never uses weighs most (log of corpus size + 1)."""
-        i = self.vocab.get(term)
-        return float(self.idf[i]) if i is not None else float(np.log(self.size + 1) + 1.0)
 
     def get_scores(self, terms: list[str]) -> np.ndarray:
         ids = [self.vocab[t] for t in terms if t in self.vocab]

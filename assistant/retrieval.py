@@ -63,11 +63,6 @@ class HybridRetriever:
         self.refresh()
         return self._vocabulary
 
-    def term_weight(self, term: str) -> float:
-        """How telling a (stemmed) term is in the indexed corpus: its idf; unknown terms weigh most."""
-        self.refresh()
-        return self._bm25.term_weight(term)
-
     def topics(self) -> list[str]:
         """Top-level sections, in corpus order: what a refusal tells the user the sources cover."""
         self.refresh()
