@@ -32,8 +32,8 @@ class Answerer(Protocol):
     def draft(self, question: str, context: Context) -> Iterator[str | Draft]:
         """Text pieces as they are produced (none is fine), then exactly one Draft, last."""
 
-    def secrets(self) -> set[str]:
-        """Words that must never reach a user (e.g. the system prompt's); empty when there are none."""
+    def secret(self) -> str:
+        """Text that must never reach a user (its system prompt); "" when there is none."""
 
 
 def final_draft(pieces: Iterator[str | Draft]) -> Draft:

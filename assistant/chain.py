@@ -11,7 +11,7 @@ from assistant.citations import markers
 from assistant.context import REFUSAL, Context, build_context
 from assistant.domain import DomainProfile
 from assistant.types import Answer, Citation
-from assistant.verify import Verified, verify
+from assistant.verify import Verified, relevance_gap, verify
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +76,13 @@ class AnswerChain:
     can swap the retriever, the answerer or the verifier; `invoke` and `stream` run the same steps."""
 
     def __init__(self, retriever, embedder, answerer: Answerer, fallback: Answerer, *, history_turns: int = 3,
-                 support_min_score: float = 0.5, profile: DomainProfile | None = None):
+                 support_min_score: float = 0.5, profile: DomainProfile | None = None, min_relevance: float = 0.22):
         from langchain_core.runnables import RunnableLambda
 
         self.retriever, self.embedder, self.answerer, self.fallback = retriever, embedder, answerer, fallback
         self.history_turns, self.support_min_score = history_turns, support_min_score
         self.profile = profile or DomainProfile()
+        self.min_relevance = min_relevance
         # condense | retrieve as runnables; drafting streams, so it runs inside `stream` below.
         self.steps = RunnableLambda(self.condense, name="condense") | RunnableLambda(self.retrieve, name="retrieve")
 
@@ -100,18 +101,31 @@ class AnswerChain:
         if draft.refused:
             return None
         return verify(draft.text, state.context, self.embedder.encode, self.support_min_score, draft.known_vectors,
-                      answerer.secrets(), self.profile)
+                      answerer.secret(), self.profile)
+
+    def answer_of(self, state: ChainState, answerer: Answerer, label: str) -> Answer:
+        """Verify one answerer's draft and check that what survives answers the question."""
+        checked = self.check(state, answerer)
+        answer = finalize(state, checked, self.retriever.topics(), label)
+        if checked and not answer.refused:
+            if gap := relevance_gap(state.question, answer, checked.relevance, self.min_relevance, self.profile):
+                answer = finalize(replace(state, draft=Draft(refused=True, reason=gap)), None,
+                                  self.retriever.topics(), label)
+            answer = replace(answer, reattributed=checked.reattributed)
+        return replace(answer, removed=checked.removed if checked else 0)
 
     def verify(self, state: ChainState) -> Answer:
-        """Verify the draft; when nothing a model wrote survives, fall back to the offline answerer."""
-        checked = self.check(state, self.answerer)
-        answer = finalize(state, checked, self.retriever.topics(), self.answerer.name)
-        if answer.refused and self.answerer is not self.fallback and not state.draft.refused:
-            log.info("model answer to %r removed by the verifier; falling back", state.question)
+        """Verify the draft; when a model refuses, writes nothing usable or nothing of it survives,
+        the offline answerer answers instead (and the answer says so)."""
+        answer = self.answer_of(state, self.answerer, self.answerer.name)
+        if answer.refused and self.answerer is not self.fallback:
+            log.info("%s gave no usable answer to %r (%s); falling back", self.answerer.name, state.question,
+                     answer.reason)
             fallback = replace(state, draft=_last(self.fallback.draft(state.question, state.context)))
-            answer = finalize(fallback, self.check(fallback, self.fallback), self.retriever.topics(),
-                              f"{self.fallback.name}-fallback")
-            answer = replace(answer, removed=checked.removed if checked else 0)
+            second = self.answer_of(fallback, self.fallback, f"{self.fallback.name}-fallback")
+            answer = replace(second, removed=answer.removed,
+                             reason=f"{self.answerer.name}: {answer.reason}" + (
+                                 f"; {second.reason}" if second.refused else ""))
         if answer.refused:
             log.info("refused %r: %s", state.question, answer.reason)
         return answer
@@ -153,11 +167,13 @@ def build_chain(settings, retriever, embedder, chat_model=None, profile: DomainP
     if chat_model is None and settings.llm:
         from assistant.llm import load_chat_model
 
-        chat_model = load_chat_model(settings.llm, settings.llm_temperature)
+        chat_model = load_chat_model(settings.llm, settings.llm_temperature, settings.llm_threads,
+                                     settings.llm_context, settings.llm_max_tokens)
     if chat_model is not None:
         from assistant.generative import GenerativeAnswerer
 
         answerer = GenerativeAnswerer(chat_model, settings.llm or type(chat_model).__name__,
-                                      settings.llm_instructions, profile=profile, vocabulary=retriever.vocabulary)
+                                      settings.llm_instructions, profile=profile)
     return AnswerChain(retriever, embedder, answerer, extractive, history_turns=settings.history_turns,
-                       support_min_score=settings.support_min_score, profile=profile)
+                       support_min_score=settings.support_min_score, profile=profile,
+                       min_relevance=settings.refusal_min_similarity)

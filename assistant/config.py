@@ -38,9 +38,14 @@ class Settings(BaseSettings):
     # "llamacpp:/path/model.gguf" = any LangChain chat model.
     llm: str = ""
     llm_temperature: float = 0.0
-    # Extra instructions appended to the generative answerer's system prompt (never shown to users;
-    # words of it that the corpus never uses are treated as secrets the verifier will not let out).
+    # Extra instructions appended to the generative answerer's system prompt (never shown to users:
+    # an answer sentence repeating six words of the prompt in a row is removed as a leak).
     llm_instructions: str = ""
+    # llama.cpp (ASSISTANT_LLM=llamacpp:/path/model.gguf): CPU threads (0: all cores), context window
+    # and the longest answer, in tokens.
+    llm_threads: int = Field(0, ge=0)
+    llm_context: int = Field(4096, ge=512)
+    llm_max_tokens: int = Field(400, ge=16)
     max_answer_sentences: int = Field(5, ge=1, le=6)
     history_turns: int = Field(3, ge=0, le=20)
     max_question_chars: int = 2000

@@ -37,6 +37,7 @@ class ExtractiveWeights:
     list_margin: float = 0.30  # siblings of a best-matching list item compete within this
     weak_similarity: float = 0.45  # below this best similarity, an unknown asked-for noun refuses
     duplicate_overlap: float = 0.8  # word-set Jaccard above which two units count as one
+    same_passage: float = 0.0  # lift for units of the passage that holds the best unit
     max_list_items: int = 8  # a list answer quotes at most this many items (the best, in document order)
     list_min_matching: int = 3  # items within `margin` of the best unit that make the answer the whole list
 
@@ -70,8 +71,8 @@ class ExtractiveAnswerer:
     def condense(self, question: str, history: list[str]) -> str:
         return expand_followup(question, history, self.history_turns, self.profile)
 
-    def secrets(self) -> set[str]:
-        return set()  # quotes stored passages only: nothing of its own to leak
+    def secret(self) -> str:
+        return ""  # quotes stored passages only: nothing of its own to leak
 
     def unknown_names(self, question: str) -> set[str]:
         if self.vocabulary is None:
@@ -245,6 +246,11 @@ class ExtractiveAnswerer:
     def select(self, scored, context: Context, wants_quantity: bool) -> list:
         """The units to quote: the best within a margin, whole list items, a list's siblings when the
         best match is a list item, and a picked sentence's anaphoric follower."""
+        if self.w.same_passage:
+            # One passage that answers reads better than fragments of five: its units get a lift.
+            top_n = scored[0][2]
+            scored = sorted(((s + (self.w.same_passage if n == top_n else 0.0), sim, n, pos, u)
+                             for s, sim, n, pos, u in scored), key=lambda s: -s[0])
         best = scored[0][0]
         picked: list[tuple[float, float, int, int, str]] = []
         items = {p.n: p.items for p in context.passages}

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from assistant.errors import UserError
 
 
-def load_chat_model(spec: str, temperature: float = 0.0):
+def load_chat_model(spec: str, temperature: float = 0.0, threads: int = 0, context: int = 4096,
+                    max_tokens: int = 400):
     """`provider:model` through init_chat_model (openai:gpt-4o-mini, ollama:llama3.2, ...), or
     `llamacpp:/path/model.gguf` through langchain-community's ChatLlamaCpp."""
     provider, _, name = spec.partition(":")
@@ -25,8 +26,12 @@ def load_chat_model(spec: str, temperature: float = 0.0):
             raise UserError(f"no GGUF model file at {name}")
         try:
             # Qwen2.5 GGUF files answer garbage with LangChain's defaults; these settings fix that.
-            return ChatLlamaCpp(model_path=name, temperature=temperature, n_ctx=4096, n_batch=512,
-                                rope_freq_base=0, repeat_penalty=1.0, max_tokens=400, verbose=False)
+            import os
+
+            # llama-cpp-python uses one thread unless told; every core answers several times faster.
+            return ChatLlamaCpp(model_path=name, temperature=temperature, n_ctx=context, n_batch=512,
+                                n_threads=threads or os.cpu_count() or 1, rope_freq_base=0, repeat_penalty=1.0,
+                                max_tokens=max_tokens, verbose=False)
         except ImportError as exc:
             raise UserError(hint) from exc
         except Exception as exc:

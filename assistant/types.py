@@ -117,6 +117,7 @@ class Answer:
     refused: bool
     sentences: tuple[SentenceCheck, ...] = ()
     removed: int = 0  # sentences dropped by the verifier
+    reattributed: int = 0  # supported sentences whose missing or wrong citation the verifier corrected
     retrieved: tuple[str, ...] = ()  # ids of the passages the answerer saw, best first
     query: str = ""
     answerer: str = "extractive"
@@ -139,6 +140,7 @@ class Answer:
                 for s in self.sentences
             ],
             "removed": self.removed,
+            "reattributed": self.reattributed,
             "retrieved": list(self.retrieved),
             "query": self.query,
             "answerer": self.answerer,

@@ -20,6 +20,25 @@ class Verified:
     sentences: tuple[SentenceCheck, ...]  # kept and removed, in order; numbers as the answerer cited
     removed: int
     invalid_citations: int
+    reattributed: int = 0  # supported sentences whose citation was missing or wrong, now cited right
+    relevance: float = 1.0  # best similarity of a kept sentence to the question
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def leaks(sentence: str, secret: str, n: int = 6) -> bool:
+    """The sentence repeats `n` consecutive words of the secret (the system prompt, the operator's
+    instructions): guard the secret itself, not the common words it happens to use."""
+    if not secret:
+        return False
+    words = _words(sentence)
+    grams = {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    if not grams:
+        return False
+    secret_words = _words(secret)
+    return any(tuple(secret_words[i:i + n]) in grams for i in range(len(secret_words) - n + 1))
 
 
 def parse_sentences(text: str) -> list[tuple[str, tuple[int, ...]]]:
@@ -31,7 +50,8 @@ def parse_lines(text: str) -> list[tuple[str, tuple[int, ...], bool]]:
     """Like parse_sentences, plus whether the sentence was a Markdown list item ("- ...")."""
     out = []
     # Move "[n]" that follows a sentence's full stop onto that sentence before splitting.
-    normalised = re.sub(rf"([.!?])((?:{TRAILING.pattern})+)", r"\2\1", text.strip())
+    # Not across a line break: "[1]" opening the next line belongs to that line's sentence.
+    normalised = re.sub(rf"([.!?])((?:[ \t]*{MARKER.pattern})+)", r"\2\1", text.strip())
     for line in normalised.split("\n"):
         bullet = re.match(r"^\s*(?:[-*•]|\d+[.)])\s+", line) is not None
         line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", line).strip()
@@ -78,11 +98,13 @@ def support(sentence: str, vector: np.ndarray | None, passage, min_score: float,
 
 
 def verify(text: str, context: Context, embed, min_score: float = 0.5,
-           known: dict[str, np.ndarray] | None = None, forbidden: set[str] = frozenset(),
-           profile: DomainProfile | None = None) -> Verified:
+           known: dict[str, np.ndarray] | None = None, secret: str = "",
+           profile: DomainProfile | None = None, attribute: bool = True) -> Verified:
     """Check each sentence against the passages it cites; `embed` turns texts into normalised vectors
     (skipped for sentences whose vector is `known`, e.g. extractive units read from the store).
-    A sentence with a `forbidden` word (from the system prompt, never in the corpus) is a leak."""
+    With `attribute`, a sentence its citations do not support (or that has none: models often forget
+    the marker, or put it first) is cited to the given passage that supports it best, if one does.
+    A sentence that repeats the `secret` (system prompt) is a leak and is removed."""
     parsed = parse_lines(text)
     passages = context.by_number()
     known = known or {}
@@ -90,22 +112,31 @@ def verify(text: str, context: Context, embed, min_score: float = 0.5,
     vectors = dict(known)
     if missing:
         vectors.update(zip(missing, embed(missing)))
-    checks, removed, invalid = [], 0, 0
+    checks, removed, invalid, moved, relevance = [], 0, 0, 0, -1.0
     for sentence, numbers, bullet in parsed:
         valid = [n for n in dict.fromkeys(numbers) if n in passages]
         invalid += len(numbers) - len([n for n in numbers if n in passages])
         supporting, best = [], 0.0
-        leaked = bool(forbidden & set(tokens(sentence)))
+        leaked = leaks(sentence, secret)
         for n in ([] if leaked else valid):
             ok, score = support(sentence, vectors.get(sentence), passages[n], min_score, profile)
             best = max(best, score)
             if ok:
                 supporting.append(n)
+        if not supporting and attribute and not leaked:
+            scored = [(support(sentence, vectors.get(sentence), p, min_score, profile), n)
+                      for n, p in passages.items() if n not in valid]
+            found = max(((score, n) for (ok, score), n in scored if ok), default=None)
+            if found:
+                best, supporting = found[0], [found[1]]
+                moved += 1
         supported = bool(supporting)
         removed += not supported
+        if supported and len(context.query_vector) == len(vectors.get(sentence, ())):
+            relevance = max(relevance, float(np.dot(vectors[sentence], context.query_vector)))
         checks.append(SentenceCheck(text=sentence, citations=tuple(supporting or valid), supported=supported,
                                     score=best, bullet=bullet))
-    return Verified(tuple(checks), removed, invalid)
+    return Verified(tuple(checks), removed, invalid, moved, relevance if relevance > -1.0 else 1.0)
 
 
 def strict_support(sentence: str, passage_text: str, profile: DomainProfile | None = None) -> bool:
@@ -113,3 +144,24 @@ def strict_support(sentence: str, passage_text: str, profile: DomainProfile | No
     profile = profile or DomainProfile()
     return overlap(sentence, passage_text) >= 0.8 and keys_present(sentence, passage_text, profile) \
         and profile.subjects_in(sentence) <= profile.subjects_in(passage_text)
+
+
+_WHO = re.compile(r"^\W*(who|whom|whose)\b", re.I)
+_WHEN = re.compile(r"^\W*(when (was|were|did)|in what year|what year|which year|what date|since when)\b", re.I)
+
+
+def relevance_gap(question: str, answer, relevance: float, min_relevance: float,
+                  profile: DomainProfile | None = None) -> str:
+    """Why supported sentences still do not answer the question, or "": they are far from it in
+    meaning, or it asks who / when and they name no one / give no time ("Tonye Harry" is a true
+    sentence, and no answer to "Which blog published this article?")."""
+    if relevance < min_relevance:
+        return f"the supported sentences do not address the question (similarity {relevance:.2f})"
+    profile = profile or DomainProfile()
+    text = " ".join(s.text for s in answer.sentences)
+    named = key_terms(text, profile) - key_terms(question, profile) - set(profile.subject_terms)
+    if _WHO.match(question) and not named:
+        return "the question asks who, and the answer names no one"
+    if _WHEN.match(question) and not profile.has_quantity.search(text):
+        return "the question asks when, and the answer gives no time"
+    return ""

@@ -61,8 +61,8 @@ def test_steps_are_langchain_runnables_and_swappable(shipped):
             yield text
             yield Draft(text=text)
 
-        def secrets(self):
-            return set()
+        def secret(self):
+            return ""
 
     chain.answerer = Quoting()
     assert isinstance(chain.answerer, Answerer)

@@ -325,9 +325,9 @@ def schedule_context(runbooks):
     return context
 
 
-def check(runbooks, text, context):
+def check(runbooks, text, context, attribute=False):
     return verify(text, context, runbooks.embedder.encode, runbooks.settings.support_min_score,
-                  profile=runbooks.profile)
+                  profile=runbooks.profile, attribute=attribute)
 
 
 def test_made_up_sentence_is_unsupported(runbooks, schedule_context):
@@ -342,6 +342,11 @@ def test_true_sentence_cited_to_the_wrong_passage_is_unsupported(runbooks, sched
     wrong = next(p.n for p in schedule_context.passages if SCHEDULE_FACT not in p.hit.text)
     checked = check(runbooks, f"{SCHEDULE_FACT} [{wrong}]", schedule_context)
     assert checked.removed == 1 and not checked.sentences[0].supported
+    # With attribution (the chain's default) the sentence is cited to the passage that holds it.
+    recited = check(runbooks, f"{SCHEDULE_FACT} [{wrong}]", schedule_context, attribute=True)
+    assert recited.removed == 0 and recited.reattributed == 1
+    [n] = recited.sentences[0].citations
+    assert SCHEDULE_FACT in schedule_context.by_number()[n].hit.text
 
 
 def test_citation_numbers_outside_the_passages_are_counted(runbooks, schedule_context):

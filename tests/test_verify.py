@@ -43,13 +43,25 @@ def test_wrong_methodology_is_unsupported():
 
 
 def test_invalid_citation_numbers_are_counted_and_never_support():
-    checked = verify(f"{DEVOPS} [7]", context(DEVOPS), no_vectors)
+    checked = verify(f"{DEVOPS} [7]", context(DEVOPS), no_vectors, attribute=False)
     assert checked.invalid_citations == 1 and checked.removed == 1
 
 
-def test_uncited_sentence_is_removed():
-    checked = verify(f"{DEVOPS}", context(DEVOPS), no_vectors)
-    assert checked.removed == 1
+def test_invalid_citation_is_recited_to_the_passage_that_supports_it():
+    checked = verify(f"{DEVOPS} [7]", context(MODELOPS, DEVOPS), no_vectors)
+    assert checked.invalid_citations == 1 and checked.removed == 0 and checked.reattributed == 1
+    assert checked.sentences[0].citations == (2,) and checked.sentences[0].supported
+
+
+def test_uncited_sentence_is_removed_without_attribution_and_cited_with_it():
+    assert verify(f"{DEVOPS}", context(DEVOPS), no_vectors, attribute=False).removed == 1
+    checked = verify(f"{DEVOPS}", context(MODELOPS, DEVOPS), no_vectors)
+    assert checked.removed == 0 and checked.sentences[0].citations == (2,)
+
+
+def test_unsupported_sentence_is_never_attributed():
+    checked = verify("DevOps was invented at NASA in 1969 by astronauts.", context(MODELOPS, DEVOPS), no_vectors)
+    assert checked.removed == 1 and checked.reattributed == 0
 
 
 def test_hallucinated_sentence_is_removed_and_the_rest_kept():
