@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run chat test bench eval soak clean
+.PHONY: install run chat test bench eval soak clean llamacpp
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,16 @@ soak: install
 
 eval: install
 	$(BIN)/assistant eval $(GATE)
+
+# Optional local GGUF models (ASSISTANT_LLM=llamacpp:/path/model.gguf). llama.cpp's default build uses
+# -march=native, whose AMX path faults ("Illegal instruction") on some virtual machines: build for
+# plain x86-64 with AVX2 (and AVX-512 where the CPU has it). --no-cache-dir: pip's cache would
+# otherwise hand back a wheel built the other way. Compiles for 10-40 minutes on 2 cores.
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+               $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo -DGGML_AVX512=ON)
+
+llamacpp: install
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/python -m pip install --no-cache-dir -e '.[llamacpp]'
 
 clean:
 	rm -rf index/chroma data eval/runs test-artifacts

@@ -33,9 +33,11 @@ class SparseBM25:
                 freqs.append(freq)
         self.size = len(lengths)
         if not self.size:
+            self.df = np.zeros(0, np.int32)
             self.matrix = csr_matrix((0, 0), dtype=np.float32)
             return
-        n = np.frombuffer(df, dtype=np.int32).astype(np.float64)
+        self.df = np.frombuffer(df, dtype=np.int32).copy()
+        n = self.df.astype(np.float64)
         idf = np.log(self.size - n + 0.5) - np.log(n + 0.5)
         idf[idf < 0] = epsilon * (idf.sum() / len(idf)) if len(idf) else 0.0
         doc_len = np.frombuffer(lengths, dtype=np.int32).astype(np.float64)
@@ -45,6 +47,11 @@ class SparseBM25:
         weights = (idf[r] * f * (k1 + 1) / (f + norm[c])).astype(np.float32)
         self.matrix = csr_matrix((weights, (r, c)), shape=(len(self.vocab), self.size), dtype=np.float32)
         del rows, cols, freqs
+
+    def chunks_with(self, term: str) -> int:
+        """In how many chunks a stemmed term occurs (0 for a term the corpus never uses)."""
+        i = self.vocab.get(term)
+        return int(self.df[i]) if i is not None else 0
 
     def get_scores(self, terms: list[str]) -> np.ndarray:
         ids = [self.vocab[t] for t in terms if t in self.vocab]

@@ -76,13 +76,17 @@ class AnswerChain:
     can swap the retriever, the answerer or the verifier; `invoke` and `stream` run the same steps."""
 
     def __init__(self, retriever, embedder, answerer: Answerer, fallback: Answerer, *, history_turns: int = 3,
-                 support_min_score: float = 0.5, profile: DomainProfile | None = None, min_relevance: float = 0.22):
+                 support_min_score: float = 0.5, profile: DomainProfile | None = None, min_relevance: float = 0.22,
+                 rare_name_chunks: int = 5):
         from langchain_core.runnables import RunnableLambda
 
         self.retriever, self.embedder, self.answerer, self.fallback = retriever, embedder, answerer, fallback
         self.history_turns, self.support_min_score = history_turns, support_min_score
         self.profile = profile or DomainProfile()
         self.min_relevance = min_relevance
+        # A name in at most this many chunks is specific: an answer whose passages omit it is about
+        # something else ("Kubeflow's license" answered from Kubernetes passages).
+        self.rare_name_chunks = rare_name_chunks
         # condense | retrieve as runnables; drafting streams, so it runs inside `stream` below.
         self.steps = RunnableLambda(self.condense, name="condense") | RunnableLambda(self.retrieve, name="retrieve")
 
@@ -108,7 +112,8 @@ class AnswerChain:
         checked = self.check(state, answerer)
         answer = finalize(state, checked, self.retriever.topics(), label)
         if checked and not answer.refused:
-            if gap := relevance_gap(state.question, answer, checked.relevance, self.min_relevance, self.profile):
+            if gap := relevance_gap(state.question, answer, checked.relevance, self.min_relevance, self.profile,
+                                    is_rare=lambda term: self.retriever.chunks_with(term) <= self.rare_name_chunks):
                 answer = finalize(replace(state, draft=Draft(refused=True, reason=gap)), None,
                                   self.retriever.topics(), label)
             answer = replace(answer, reattributed=checked.reattributed)

@@ -11,6 +11,8 @@ from assistant.types import Chunk, Document
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+(.*)$")
+# An item that is only a Markdown link, maybe with trailing punctuation.
+_LINK_ONLY = re.compile(r"\[[^\]]+\]\([^)]*\)[\s.,;:]*")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -65,6 +67,7 @@ class _Block:
     end: int
     section: str
     rows: list[list[str]] | None = None
+    link: bool = False  # a list item that is nothing but a link: "- [Tutorial: ...](https://...)"
 
 
 def _parse(doc: Document) -> list[_Block]:
@@ -118,9 +121,11 @@ def _parse(doc: Document) -> list[_Block]:
                     and not _HEADING.match(lines[j]) and not _TABLE_ROW.match(lines[j]):
                 text.append(lines[j].strip())
                 j += 1
-            body = plain(" ".join(text))
+            raw = " ".join(text)
+            body = plain(raw)
             if body:
-                blocks.append(_Block("item", "- " + body, split_sentences(body), start, offsets[j - 1] + len(lines[j - 1]), section()))
+                blocks.append(_Block("item", "- " + body, split_sentences(body), start, offsets[j - 1] + len(lines[j - 1]),
+                                     section(), link=bool(_LINK_ONLY.fullmatch(raw.strip()))))
             i = j
             continue
         j = i + 1
@@ -132,7 +137,24 @@ def _parse(doc: Document) -> list[_Block]:
             blocks.append(_Block("para", body, split_sentences(body), start,
                                  offsets[j - 1] + len(lines[j - 1]), section()))
         i = j
+    _drop_reading_lists(blocks)
     return blocks
+
+
+def _drop_reading_lists(blocks: list[_Block]) -> None:
+    """A run of link-only items that no lead-in introduces ("...frameworks:") is a reading list:
+    shown with its chunk, but its link titles are no answer, so they get no citable units."""
+    i = 0
+    while i < len(blocks):
+        j = i
+        while j < len(blocks) and blocks[j].kind == "item" and blocks[j].section == blocks[i].section:
+            j += 1
+        run = blocks[i:j]
+        introduced = i > 0 and blocks[i - 1].kind == "para" and blocks[i - 1].text.rstrip().endswith(":")
+        if run and all(b.link for b in run) and not introduced:
+            for b in run:
+                b.units = []
+        i = max(j, i + 1)
 
 
 def _table_chunks(block: _Block, table_name: str) -> list[tuple[str, list[str]]]:

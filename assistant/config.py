@@ -46,12 +46,12 @@ class Settings(BaseSettings):
     llm_threads: int = Field(0, ge=0)
     llm_context: int = Field(4096, ge=512)
     llm_max_tokens: int = Field(400, ge=16)
-    max_answer_sentences: int = Field(5, ge=1, le=6)
+    max_answer_sentences: int = Field(6, ge=1, le=10)  # the direct answer plus up to 5 supporting points
     history_turns: int = Field(3, ge=0, le=20)
     max_question_chars: int = 2000
 
     # Calibrated on the unanswerable questions of eval/questions.jsonl (see eval notes).
-    refusal_min_similarity: float = 0.22
+    refusal_min_similarity: float = 0.22  # best sentence/item of the passages, cosine
     support_min_score: float = 0.5
 
     host: str = "127.0.0.1"

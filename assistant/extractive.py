@@ -33,11 +33,12 @@ class ExtractiveWeights:
     lead_in: float = -0.3  # "They include:", under 3 content words, or a signpost says nothing alone
     anaphor: float = -0.08  # "It is gaining traction" leans on a sentence the answer may not quote
     off_criterion_cell: float = -0.2  # a table cell whose column the question does not ask about
-    margin: float = 0.12  # units within this of the best score are quoted too
+    margin: float = 0.2  # units within this of the best score are quoted too
     list_margin: float = 0.30  # siblings of a best-matching list item compete within this
     weak_similarity: float = 0.45  # below this best similarity, an unknown asked-for noun refuses
     duplicate_overlap: float = 0.8  # word-set Jaccard above which two units count as one
     same_passage: float = 0.0  # lift for units of the passage that holds the best unit
+    continuation: int = 2  # following sentences of the best sentence's paragraph that may come with it
     max_list_items: int = 8  # a list answer quotes at most this many items (the best, in document order)
     list_min_matching: int = 3  # items within `margin` of the best unit that make the answer the whole list
 
@@ -307,5 +308,14 @@ class ExtractiveAnswerer:
             following = by_unit.get((n, pos + 1))
             if following and _ANAPHOR.match(following[4]) and items[n][pos + 1] < 0 \
                     and following[0] >= best - self.w.list_margin:
+                take(following)
+        # The direct answer's own paragraph goes on with the details ("After the extension is
+        # installed, you can create ..."): its next sentences support it when they stay on topic.
+        if picked and self.w.continuation:
+            _, _, n, pos, _ = picked[0]
+            for nxt in range(pos + 1, pos + 1 + self.w.continuation):
+                following = by_unit.get((n, nxt))
+                if not following or items[n][nxt] >= 0 or following[0] < best - self.w.list_margin:
+                    break
                 take(following)
         return picked

@@ -63,6 +63,11 @@ class HybridRetriever:
         self.refresh()
         return self._vocabulary
 
+    def chunks_with(self, text: str) -> int:
+        """In how many chunks the rarest word of `text` occurs: how specific a name is to this corpus."""
+        self.refresh()
+        return min((self._bm25.chunks_with(t) for t in tokens(text)), default=0)
+
     def topics(self) -> list[str]:
         """Top-level sections, in corpus order: what a refusal tells the user the sources cover."""
         self.refresh()

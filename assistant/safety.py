@@ -9,6 +9,8 @@ _INJECTION = re.compile(
     r"|\b(system prompt|developer message|jailbreak|you are now|act as|pretend to be|new instructions)\b"
     r"|\b(reply|respond|answer|say|output|print)\b.{0,20}\b(only|exactly|verbatim)\b.{0,20}[\"'“‘]"
     r"|\bas an ai\b|\bDAN\b"
+    # Asking the model about itself: "the hidden configuration you were given", "your system prompt".
+    r"|\byou (were|have been) (given|told|instructed|configured)\b|\byour (system )?(prompt|instructions|configuration)\b"
     # A role prefix addresses the model, not the reader: "SYSTEM: ...", "Assistant: ...".
     r"|^\W*(system|assistant|developer|user)(\s+(override|message|prompt|note))?\s*:",
     re.I | re.S,

@@ -40,6 +40,8 @@ def key_terms(text: str, profile=None) -> set[str]:
     acronyms (Merck, SageMaker, CI/CD), lower-cased, excluding a sentence's first word and common
     capitalised words."""
     out = profile.subjects_in(text) if profile is not None else set()
+    # Identifiers (scrape_interval, max_tokens) name one precise thing, like a proper name does.
+    out |= {m.group(0).lower() for m in re.finditer(r"\b[A-Za-z]+(?:_[A-Za-z0-9]+)+\b", text)}
     for match in re.finditer(r"\b[A-Z][A-Za-z0-9]*(?:[/.-][A-Za-z0-9]+)*\b", text):
         word = match.group(0)
         start = match.start()

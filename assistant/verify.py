@@ -74,15 +74,14 @@ def overlap(sentence: str, passage: str) -> float:
 
 def keys_present(sentence: str, passage: str, profile: DomainProfile | None = None) -> bool:
     """Names in the sentence (subject terms, Merck, SageMaker...) must appear in the cited passage."""
-    low = passage.lower()
-    stems = set(tokens(passage))
-    for term in key_terms(sentence, profile):
-        if term in low:
-            continue
-        if all(t in stems for t in tokens(term)) and tokens(term):
-            continue
-        return False
-    return True
+    low, stems = passage.lower(), set(tokens(passage))
+    return all(_mentions(term, low, stems) for term in key_terms(sentence, profile))
+
+
+def _mentions(term: str, low: str, stems: set[str]) -> bool:
+    """A lower-cased name occurs in a text: as written, or all its stemmed words."""
+    parts = tokens(term)
+    return term in low or (bool(parts) and all(t in stems for t in parts))
 
 
 def support(sentence: str, vector: np.ndarray | None, passage, min_score: float,
@@ -150,15 +149,29 @@ _WHO = re.compile(r"^\W*(who|whom|whose)\b", re.I)
 _WHEN = re.compile(r"^\W*(when (was|were|did)|in what year|what year|which year|what date|since when)\b", re.I)
 
 
+def _named(term: str, low: str, stems: set[str]) -> bool:
+    """Like _mentions, and a compound ("JSON/YAML", "ML-centric") counts when one of its parts is there."""
+    pieces = [p for p in re.split(r"[/-]", term) if len(p) > 1]
+    return _mentions(term, low, stems) or (len(pieces) > 1 and any(_mentions(p, low, stems) for p in pieces))
+
+
 def relevance_gap(question: str, answer, relevance: float, min_relevance: float,
-                  profile: DomainProfile | None = None) -> str:
+                  profile: DomainProfile | None = None, is_rare=None) -> str:
     """Why supported sentences still do not answer the question, or "": they are far from it in
-    meaning, or it asks who / when and they name no one / give no time ("Tonye Harry" is a true
+    meaning; the question names something rare in the corpus (`is_rare`) that the cited passages never
+    mention; or it asks who / when and they name no one / give no time ("Tonye Harry" is a true
     sentence, and no answer to "Which blog published this article?")."""
     if relevance < min_relevance:
         return f"the supported sentences do not address the question (similarity {relevance:.2f})"
     profile = profile or DomainProfile()
     text = " ".join(s.text for s in answer.sentences)
+    cited = " ".join(f"{c.title} {c.section} {c.text}" for c in answer.citations)
+    asked = key_terms(question, profile) - set(profile.subject_terms)
+    low, stems = cited.lower(), set(tokens(cited))
+    absent = sorted(t for t in asked if not _named(t, low, stems) and (is_rare is None or is_rare(t)))
+    if absent:
+        # "What license is Kubeflow released under?" answered from passages that never name Kubeflow.
+        return f"the passages the answer cites never mention {', '.join(absent)}"
     named = key_terms(text, profile) - key_terms(question, profile) - set(profile.subject_terms)
     if _WHO.match(question) and not named:
         return "the question asks who, and the answer names no one"

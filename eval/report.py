@@ -65,7 +65,11 @@ def render(summary: dict, rows: list[dict], baseline: dict | None = None, title:
         cites = "".join(f"<li><b>[{c['n']}] {e(c['section'])}</b>: {e(c['text'][:400])}</li>"
                         for c in row.get("citations", []))
         failures.append(f"<tr><td>{e(row['id'])}</td><td>{e(row['question'])}</td><td>{e('; '.join(reasons))}"
-                        f"</td><td>{e(row['answer'])}<ul>{cites}</ul></td></tr>")
+                        f"</td><td>{markdown(row['answer'])}<ul>{cites}</ul></td></tr>")
+    answers = "".join(
+        f"<tr><td>{e(row['id'])}</td><td>{e(row['question'])}</td><td>{e(row.get('answerer') or '')}"
+        f"{'<br>refused: ' + e(row['reason']) if row.get('refused') and row.get('reason') else ''}</td>"
+        f"<td>{markdown(row['answer'])}</td></tr>" for row in rows)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{e(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;font-size:14px}}img{{margin:4px}}</style>
@@ -76,4 +80,15 @@ k = {summary['k']}. Confidence intervals: 95% bootstrap over questions.</p>
 <h2>Metrics</h2><div>{plots}</div>
 <h2>Questions that need a look ({len(failures)})</h2>
 <table><tr><th>id</th><th>question</th><th>why</th><th>answer and cited passages</th></tr>{''.join(failures)}</table>
+<h2>Every answer, as a reader sees it</h2>
+<table><tr><th>id</th><th>question</th><th>answerer</th><th>answer</th></tr>{answers}</table>
 </body></html>"""
+
+
+def markdown(text: str) -> str:
+    """An answer's Markdown as HTML: paragraphs, lists, emphasis and tables; raw HTML from documents
+    or models is escaped, and there are no images or links."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False}).enable("table").disable(["image", "link", "autolink"])
+    return md.render(text or "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -118,6 +119,12 @@ def summarise(rows: Sequence[dict], k: int) -> dict:
     summary.update({name: _round(m.mean(v)) for name, v in values.items()})
     summary["false_refusals"] = sum(bool(r["false_refusal"]) for r in answerable)
     summary["non_answer_sentences"] = sum(r.get("non_answer_sentences") or 0 for r in rows)
+    # Which answerer produced each answer: with a chat model configured, how often its own text was
+    # kept rather than the extractive fallback's (a run that always falls back is not a model run).
+    answered = [r for r in rows if not r.get("refused") and r.get("answerer")]
+    summary["answerers"] = dict(sorted(Counter(r["answerer"] for r in answered).items()))
+    summary["model_answer_share"] = _round(sum(not r["answerer"].startswith("extractive") for r in answered)
+                                           / len(answered)) if answered else None
     summary["list_structure"] = _round(m.mean([r.get("list_structure") for r in rows]))
     summary["latency_p50_ms"] = _round(m.percentile(latencies, 50), 1)
     summary["latency_p95_ms"] = _round(m.percentile(latencies, 95), 1)

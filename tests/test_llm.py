@@ -123,11 +123,27 @@ def test_model_spec_errors_are_clear(spec, message):
         load_chat_model(spec)
 
 
+GGUF_QUESTIONS = [
+    ("Which tools are used in DevOps?", ["Jenkins"]),
+    ("What are the challenges of MLOps?", ["data"]),
+    ("Who wrote the article comparing MLOps, DevOps, and ModelOps?", ["Tonye Harry"]),
+    ("What is the capital of France?", None),
+    ("What license is Kubeflow released under?", None),
+]
+
+
 @pytest.mark.gguf
 @pytest.mark.skipif(not os.environ.get("ASSISTANT_TEST_GGUF"), reason="set ASSISTANT_TEST_GGUF to a .gguf file")
 def test_real_llamacpp_model_end_to_end(shipped):
-    model = load_chat_model(f"llamacpp:{os.environ['ASSISTANT_TEST_GGUF']}")
+    """The whole generative path with a real local model: draft, attribution, verification, fallback."""
+    model = load_chat_model(f"llamacpp:{os.environ['ASSISTANT_TEST_GGUF']}", max_tokens=200)
     chain = build_chain(shipped.settings, shipped.retriever, shipped.embedder, chat_model=model)
-    answer = chain.invoke("Which tools are used in DevOps?")
-    assert answer.refused or all(s.supported for s in answer.sentences)
-    assert answer.refused or answer.citations
+    for question, facts in GGUF_QUESTIONS:
+        answer = chain.invoke(question)
+        if facts is None:
+            assert answer.refused, (question, answer.text)
+            continue
+        assert not answer.refused, (question, answer.reason)
+        assert answer.answerer in (chain.answerer.name, "extractive-fallback")
+        assert all(s.supported and s.citations for s in answer.sentences)
+        assert all(f.lower() in answer.text.lower() for f in facts), (question, answer.text)
