@@ -60,15 +60,21 @@ def finalize(state: ChainState, checked: Verified | None, topics: list[str], ans
 
 
 def markdown(sentences) -> str:
-    """Sentences run on as a paragraph; list items one a line ("- item [n]"), set off by blank lines."""
-    blocks: list[list[str]] = []
+    """Sentences run on as a paragraph; list items one a line ("- item [n]", an item's sentences
+    together), paragraphs and lists set off by blank lines."""
+    blocks: list[tuple[bool, list[str]]] = []
+    last_item = None
     for s in sentences:
-        line = f"- {s.text} {markers(s.citations)}" if s.bullet else f"{s.text} {markers(s.citations)}"
-        if blocks and blocks[-1][0].startswith("- ") == s.bullet:
-            blocks[-1].append(line)
+        text = f"{s.text} {markers(s.citations)}"
+        if blocks and blocks[-1][0] == s.bullet:
+            if s.bullet and s.item != last_item:
+                blocks[-1][1].append(f"- {text}")
+            else:
+                blocks[-1][1][-1] += f" {text}"
         else:
-            blocks.append([line])
-    return "\n\n".join("\n".join(b) if b[0].startswith("- ") else " ".join(b) for b in blocks)
+            blocks.append((s.bullet, [f"- {text}" if s.bullet else text]))
+        last_item = s.item
+    return "\n\n".join("\n".join(lines) for _, lines in blocks)
 
 
 class AnswerChain:

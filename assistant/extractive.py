@@ -183,13 +183,22 @@ class ExtractiveAnswerer:
         for score, _, n, _, _ in picked:
             first.setdefault(n, -score)
         picked.sort(key=lambda p: (first[p[2]], p[3]))
-        sentences, known = [], {}
+        # Keep the source's structure: what was a list item is a "- " line (an item's sentences on
+        # one line), what was prose runs on as a paragraph.
+        lines, known, previous = [], {}, None
         vectors = {p.n: p.unit_vectors for p in context.passages}
+        items = {p.n: p.items for p in context.passages}
         for _, _, n, pos, unit in picked:
             text = unit.rstrip()
-            sentences.append(f"{text} [{n}]")
+            item = items[n][pos] if len(items[n]) > pos else -1
+            key = (n, item) if item >= 0 else None
+            if lines and (key == previous if key else previous is None and not lines[-1].startswith("- ")):
+                lines[-1] += f" {text} [{n}]"
+            else:
+                lines.append(f"- {text} [{n}]" if key else f"{text} [{n}]")
+            previous = key
             known[text] = vectors[n][pos]
-        return Draft(text=" ".join(sentences), known_vectors=known)
+        return Draft(text="\n".join(lines), known_vectors=known)
 
     def list_answer(self, scored, context: Context) -> list:
         """When the best match is an item of a list, or the lead-in of one ("Some popular frameworks:"),

@@ -106,7 +106,8 @@ class SentenceCheck:
     citations: tuple[int, ...]
     supported: bool
     score: float
-    bullet: bool = False  # a list item: the Markdown answer shows it as "- text [n]"
+    bullet: bool = False  # part of a list item: the Markdown answer shows it as "- text [n]"
+    item: int = -1  # which list item (sentences of one item share a line), -1 for a paragraph
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,7 +137,7 @@ class Answer:
             ],
             "sentences": [
                 {"text": s.text, "citations": list(s.citations), "supported": s.supported,
-                 "score": round(s.score, 4), "bullet": s.bullet}
+                 "score": round(s.score, 4), "bullet": s.bullet, "item": s.item}
                 for s in self.sentences
             ],
             "removed": self.removed,

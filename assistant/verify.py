@@ -46,13 +46,14 @@ def parse_sentences(text: str) -> list[tuple[str, tuple[int, ...]]]:
     return [(sentence, numbers) for sentence, numbers, _ in parse_lines(text)]
 
 
-def parse_lines(text: str) -> list[tuple[str, tuple[int, ...], bool]]:
-    """Like parse_sentences, plus whether the sentence was a Markdown list item ("- ...")."""
+def parse_lines(text: str) -> list[tuple[str, tuple[int, ...], int]]:
+    """Like parse_sentences, plus the Markdown list item ("- ...") each sentence belongs to (its line
+    number), or -1 for a sentence of a paragraph."""
     out = []
     # Move "[n]" that follows a sentence's full stop onto that sentence before splitting.
     # Not across a line break: "[1]" opening the next line belongs to that line's sentence.
     normalised = re.sub(rf"([.!?])((?:[ \t]*{MARKER.pattern})+)", r"\2\1", text.strip())
-    for line in normalised.split("\n"):
+    for number, line in enumerate(normalised.split("\n")):
         bullet = re.match(r"^\s*(?:[-*•]|\d+[.)])\s+", line) is not None
         line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", line).strip()
         # A citation marker also ends a sentence: table cells and list items carry no full stop.
@@ -61,7 +62,7 @@ def parse_lines(text: str) -> list[tuple[str, tuple[int, ...], bool]]:
             numbers = tuple(int(n) for group in MARKER.findall(sentence) for n in group.split(","))
             bare = TRAILING.sub("", sentence).strip()
             if re.search(r"\w", bare):
-                out.append((bare, numbers, bullet))
+                out.append((bare, numbers, number if bullet else -1))
     return out
 
 
@@ -112,7 +113,7 @@ def verify(text: str, context: Context, embed, min_score: float = 0.5,
     if missing:
         vectors.update(zip(missing, embed(missing)))
     checks, removed, invalid, moved, relevance = [], 0, 0, 0, -1.0
-    for sentence, numbers, bullet in parsed:
+    for sentence, numbers, item in parsed:
         valid = [n for n in dict.fromkeys(numbers) if n in passages]
         invalid += len(numbers) - len([n for n in numbers if n in passages])
         supporting, best = [], 0.0
@@ -134,7 +135,7 @@ def verify(text: str, context: Context, embed, min_score: float = 0.5,
         if supported and len(context.query_vector) == len(vectors.get(sentence, ())):
             relevance = max(relevance, float(np.dot(vectors[sentence], context.query_vector)))
         checks.append(SentenceCheck(text=sentence, citations=tuple(supporting or valid), supported=supported,
-                                    score=best, bullet=bullet))
+                                    score=best, bullet=item >= 0, item=item))
     return Verified(tuple(checks), removed, invalid, moved, relevance if relevance > -1.0 else 1.0)
 
 
