@@ -28,15 +28,21 @@ chat: install
 	$(BIN)/assistant index
 	$(BIN)/assistant chat
 
-# The eval gate: thresholds just under what the shipped set scores (see eval/README.md), so a
-# change that degrades answers, grounding, retrieval or refusals fails CI.
-GATE := --min-fact-recall 0.78 --min-groundedness 0.98 --min-citation-validity 1.0 \
-        --min-hit-at-k 0.95 --min-mrr 0.80 --min-refusal-accuracy 1.0 --max-false-refusals 3
+# The eval gates: thresholds just under what each shipped set scores on the shipped corpus (article +
+# playbook; see eval/README.md), with room for the HNSW index's run-to-run variation, so a change
+# that degrades answers, grounding, retrieval or refusals fails CI.
+GATE := --min-fact-recall 0.68 --min-groundedness 0.98 --min-citation-validity 1.0 \
+        --min-hit-at-k 0.83 --min-mrr 0.68 --min-refusal-accuracy 0.88 --max-false-refusals 2 \
+        --max-non-answer-sentences 2
+PLAYBOOK_GATE := --min-fact-recall 0.48 --min-groundedness 0.98 --min-citation-validity 1.0 \
+        --min-hit-at-k 0.95 --min-mrr 0.88 --min-refusal-accuracy 0.82 --max-false-refusals 3 \
+        --max-non-answer-sentences 3 --min-list-structure 0.55
 
 test: install
 	bash scripts/ensure-browser.sh
 	$(BIN)/python -m pytest
 	$(BIN)/assistant eval --out test-artifacts/eval $(GATE)
+	$(BIN)/assistant eval --questions eval/playbook.jsonl --no-baseline --out test-artifacts/eval-playbook $(PLAYBOOK_GATE)
 
 bench: install
 	$(BIN)/python bench/run.py
@@ -46,6 +52,7 @@ soak: install
 
 eval: install
 	$(BIN)/assistant eval $(GATE)
+	$(BIN)/assistant eval --questions eval/playbook.jsonl --no-baseline $(PLAYBOOK_GATE)
 
 # Optional local GGUF models (ASSISTANT_LLM=llamacpp:/path/model.gguf). llama.cpp's default build uses
 # -march=native, whose AMX path faults ("Illegal instruction") on some virtual machines: build for

@@ -173,7 +173,8 @@ def build_chain(settings, retriever, embedder, chat_model=None, profile: DomainP
     profile = profile or DomainProfile()
     extractive = ExtractiveAnswerer(settings.max_answer_sentences, settings.refusal_min_similarity,
                                     vocabulary=retriever.vocabulary, profile=profile,
-                                    history_turns=settings.history_turns)
+                                    history_turns=settings.history_turns, min_coverage=settings.refusal_min_coverage,
+                                    coverage_min_vocabulary=settings.refusal_coverage_min_vocabulary)
     answerer = extractive
     if chat_model is None and settings.llm:
         from assistant.llm import load_chat_model

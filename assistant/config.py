@@ -52,6 +52,12 @@ class Settings(BaseSettings):
 
     # Calibrated on the unanswerable questions of eval/questions.jsonl (see eval notes).
     refusal_min_similarity: float = 0.22  # best sentence/item of the passages, cosine
+    # Share of the question's words the corpus uses at all. Over a large vocabulary an on-topic
+    # question uses the corpus' words: on the three shipped sets (article + playbook, 5.5k terms)
+    # every answerable question scored >= 0.67 and the off-topic ones <= 0.5. Over a small one
+    # (the article alone, 0.5k terms) paraphrases score 0.33, so the rule waits for the vocabulary.
+    refusal_min_coverage: float = 0.55
+    refusal_coverage_min_vocabulary: int = 2000
     support_min_score: float = 0.5
 
     host: str = "127.0.0.1"
@@ -60,6 +66,11 @@ class Settings(BaseSettings):
     queue_size: int = 64  # past this, Gradio answers "queue is full" at once instead of hanging
     concurrency: int = 2
     rate_limit_per_minute: int = 30
+
+    # HTTP API (/api, /v1 beside the web chat): a bearer key, required off loopback; per-key limits.
+    api_key: str = ""
+    api_rate_limit_per_minute: int = 120
+    api_max_body_bytes: int = 65536
 
     slack_allowed_channels: list[str] = []
 

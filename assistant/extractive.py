@@ -63,8 +63,9 @@ class ExtractiveAnswerer:
 
     def __init__(self, max_sentences: int = 4, min_similarity: float = 0.22, vocabulary=None,
                  profile: DomainProfile | None = None, weights: ExtractiveWeights | None = None,
-                 history_turns: int = 3):
+                 history_turns: int = 3, min_coverage: float = 0.0, coverage_min_vocabulary: int = 2000):
         self.max_sentences, self.min_similarity = max_sentences, min_similarity
+        self.min_coverage, self.coverage_min_vocabulary = min_coverage, coverage_min_vocabulary
         self.profile, self.w = profile or DomainProfile(), weights or ExtractiveWeights()
         self.history_turns = history_turns
         self.vocabulary = vocabulary  # callable -> set of corpus stems, for unknown-name refusals
@@ -148,8 +149,11 @@ class ExtractiveAnswerer:
             return "the question asks about instructions, not the corpus"
         if unknown := self.unknown_names(question):
             return f"names not in the corpus: {sorted(unknown)}"
-        if self.coverage(question) == 0.0:
+        coverage = self.coverage(question)
+        if coverage == 0.0:
             return "none of the question's words occur in the corpus"
+        if coverage < self.min_coverage and len(self.vocabulary()) >= self.coverage_min_vocabulary:
+            return f"most of the question's words never occur in the corpus (coverage {coverage:.2f})"
         best_sim = max((s[1] for s in scored), default=0.0)
         if best_sim < self.min_similarity:
             return f"best similarity {best_sim:.2f} below threshold"

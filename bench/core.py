@@ -17,14 +17,15 @@ from bench.common import QUESTIONS, latency, save, table, timed  # noqa: E402
 
 from assistant.config import PROJECT_ROOT, Settings  # noqa: E402
 
-PLAYBOOK = PROJECT_ROOT.parent / "shared" / "corpora" / "engineering-playbook"
-
-
 def build_corpus(root: Path, playbook: bool) -> Path:
+    """The shipped corpus (article + playbook), or the article alone."""
     corpus = root / "corpus"
-    shutil.copytree(PROJECT_ROOT / "corpus", corpus)
-    if playbook and PLAYBOOK.is_dir():
-        shutil.copytree(PLAYBOOK, corpus / "engineering-playbook")
+    if playbook:
+        shutil.copytree(PROJECT_ROOT / "corpus", corpus)
+        return corpus
+    corpus.mkdir(parents=True)
+    for path in (PROJECT_ROOT / "corpus").glob("*.md"):
+        shutil.copy(path, corpus / path.name)
     return corpus
 
 

@@ -12,14 +12,13 @@ from assistant.chunking import split_sentences
 from assistant.config import PROJECT_ROOT
 from assistant.corpus import load_corpus
 
-PLAYBOOK = PROJECT_ROOT.parent / "shared" / "corpora" / "engineering-playbook"
 WORDS_PER_SECTION = 110  # one chunk per section with the default chunker settings
 
 
 def sentence_pool(limit: int = 3000, seed: int = 13) -> list[str]:
     """Prose sentences (8-40 words, no Markdown syntax) from the article and the playbook."""
     pool: list[str] = []
-    for folder in (PROJECT_ROOT / "corpus", PLAYBOOK / "docs"):
+    for folder in (PROJECT_ROOT / "corpus",):  # the article and the shipped playbook
         if not folder.is_dir():
             continue
         docs, _ = load_corpus(folder)

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import logging
 
-from assistant.corpus import clean_text, load_corpus
-from tests.conftest import SHIPPED_CORPUS
+from assistant.corpus import clean_text, load_corpus, load_file
+from tests.conftest import ARTICLE, SHIPPED_CORPUS
 
 
-def test_shipped_corpus_is_clean_markdown():
+def test_shipped_corpus_is_the_article_and_the_playbook_without_legal_files():
     docs, skipped = load_corpus(SHIPPED_CORPUS)
     assert skipped == []
-    assert len(docs) == 1
-    doc = docs[0]
+    sources = {d.source for d in docs}
+    playbook = {p.relative_to(SHIPPED_CORPUS).as_posix()
+                for p in (SHIPPED_CORPUS / "engineering-playbook" / "docs").rglob("*.md")}
+    assert len(playbook) > 200 and sources == {"mlops-devops-modelops.md"} | playbook
+    # The playbook's NOTICE.md and LICENSE travel with it (CC BY 4.0) but are not content.
+    assert (SHIPPED_CORPUS / "engineering-playbook" / "NOTICE.md").is_file()
+    assert (SHIPPED_CORPUS / "engineering-playbook" / "LICENSE").is_file()
+
+
+def test_shipped_article_is_clean_markdown():
+    doc = load_file(ARTICLE, ARTICLE.parent)
     assert doc.title == "MLOps, DevOps, and ModelOps: Which one to choose?"
     assert doc.metadata["author"] == "Tonye Harry"
     assert "Tonye Harry" in doc.text  # the byline stays

@@ -21,7 +21,7 @@ from tests.conftest import PROJECT_ROOT, copy_corpus, free_port, make_settings, 
 from tests.test_store_server import start_chroma, stop
 
 pytestmark = pytest.mark.slow
-PLAYBOOK = PROJECT_ROOT.parent / "shared" / "corpora" / "engineering-playbook" / "docs"
+PLAYBOOK = PROJECT_ROOT / "corpus" / "engineering-playbook" / "docs"
 
 
 def test_chroma_killed_mid_questions_then_back(tmp_path):

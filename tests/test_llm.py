@@ -115,7 +115,7 @@ def test_prompt_numbers_passages_and_marks_them_untrusted(shipped):
 
 @pytest.mark.parametrize("spec, message", [
     ("gpt-4o", "provider:model"),
-    ("openai:gpt-4o-mini", "pip install langchain-openai"),
+    ("anthropic:claude-3-5-haiku-latest", "pip install langchain-anthropic"),
     ("llamacpp:/nonexistent/model.gguf", "llamacpp|GGUF model file"),
 ])
 def test_model_spec_errors_are_clear(spec, message):

@@ -168,6 +168,8 @@ def test_public_bind_needs_auth(settings):
         serve(settings, host="0.0.0.0", port=free_port(), auth="")
     with pytest.raises(UserError, match="user:password"):
         serve(settings, host="0.0.0.0", port=free_port(), auth="nopassword")
+    with pytest.raises(UserError, match="ASSISTANT_API_KEY"):
+        serve(settings, host="0.0.0.0", port=free_port(), auth="ann:s3cret")
     assert parse_auth("ann:s3cret:x") == ("ann", "s3cret:x") and parse_auth("") is None
 
 
@@ -195,7 +197,10 @@ def test_rendering_escapes_html_and_neutralises_markdown():
         assert "](" not in out and "![" not in out and "http://" not in out and "$" not in out
     assert HOSTILE in html.unescape(render.text(HOSTILE))
     chat = render.answer_message(answer)
-    assert chat.count('href="#src-1"') == 1 and "#src-7" not in chat and "&#91;7&#93;" in chat
+    assert chat.count('href="#src-1"') == 1 and "#src-7" not in chat  # only verified citations link
+    unverified = render.answer_message(Answer(question="q", text=f"{HOSTILE} [1] [7]", citations=(citation,),
+                                              refused=False))
+    assert unverified.count('href="#src-1"') == 1 and "#src-7" not in unverified and "&#91;7&#93;" in unverified
     panel = render.sources_panel(answer)
     assert 'id="src-1"' in panel and "MLOps &gt; Pipelines" in panel
     assert "<script>window.__xss=1</script>" in html.unescape(re.sub(r"<[^>]+>", "", panel))  # shown as text

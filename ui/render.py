@@ -25,19 +25,39 @@ def cite_link(n: int) -> str:
     return f'<sup><a class="cite" href="#src-{n}" title="source {n}">&#91;{n}&#93;</a></sup>'
 
 
-def answer_message(answer: Answer) -> str:
-    """The verified answer for the chat: escaped text, [n] as links to the matching source entry."""
-    if answer.refused:
-        return f'<span class="refusal">🚫 {text(answer.text)}</span>'
-    known = {c.n for c in answer.citations}
+def _cited(value: str, known: set[int]) -> str:
+    """Escaped text with its [n] markers as links to the matching source entry."""
     parts, last = [], 0
-    for match in MARKER.finditer(answer.text):
-        parts.append(text(answer.text[last:match.start()]))
+    for match in MARKER.finditer(value):
+        parts.append(text(value[last:match.start()]))
         numbers = cited_numbers(match.group(0))
         parts.append("".join(cite_link(n) for n in numbers) if set(numbers) <= known else text(match.group(0)))
         last = match.end()
-    parts.append(text(answer.text[last:]))
+    parts.append(text(value[last:]))
     return "".join(parts).strip()
+
+
+def answer_message(answer: Answer) -> str:
+    """The verified answer for the chat, with the structure the answerer gave it: paragraphs, and list
+    items as a list (an item's sentences together). Text is escaped; [n] link to their sources."""
+    if answer.refused:
+        return f'<span class="refusal">🚫 {text(answer.text)}</span>'
+    known = {c.n for c in answer.citations}
+    if not answer.sentences:
+        return _cited(answer.text, known)
+    blocks: list[tuple[bool, list[str]]] = []
+    last_item = None
+    for s in answer.sentences:
+        piece = _cited(f"{s.text} " + "".join(f"[{n}]" for n in s.citations), known)
+        if blocks and blocks[-1][0] == s.bullet and not (s.bullet and s.item != last_item):
+            blocks[-1][1][-1] += " " + piece
+        elif blocks and blocks[-1][0] and s.bullet:
+            blocks[-1][1].append(piece)
+        else:
+            blocks.append((s.bullet, [piece]))
+        last_item = s.item
+    return "".join("<ul>" + "".join(f"<li>{p}</li>" for p in pieces) + "</ul>" if bullet
+                   else f"<p>{pieces[0]}</p>" for bullet, pieces in blocks)
 
 
 def pending_message(pieces: str) -> str:

@@ -83,7 +83,8 @@ def feedback_block(key: str) -> dict:
 def answer_message(answer: Answer, key: str) -> tuple[list[dict], str]:
     """(blocks, fallback text): the answer with its [n] markers, a compact Sources context, and the
     feedback buttons. A refusal lists no sources: it cites nothing."""
-    body = escape_cut(answer.text)
+    # The answer's Markdown list items as Slack bullets (mrkdwn has no list syntax of its own).
+    body = escape_cut(re.sub(r"(?m)^- ", "• ", answer.text))
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": body}}]
     lines = [] if answer.refused else [source_line(c) for c in answer.citations]
     if lines:

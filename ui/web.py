@@ -2,6 +2,7 @@
 
 import ipaddress
 import logging
+import sys
 import time
 
 import gradio as gr
@@ -199,13 +200,33 @@ def launch_options() -> dict:
     return {"share": False, "css": render.CSS, "theme": THEME, "footer_links": ["api"]}
 
 
+def build_server(assistant, settings, auth: str = ""):
+    """One FastAPI app: the JSON and OpenAI-compatible API (ui/api.py) with the web chat mounted at "/"."""
+    from ui.api import create_api
+
+    credentials = parse_auth(auth)
+    app = create_api(assistant, settings, api_key=settings.api_key)
+    demo = build_app(assistant, settings)
+    return gr.mount_gradio_app(app, demo, path="/", auth=credentials,
+                               auth_message="The methodology assistant: sign in" if credentials else None,
+                               theme=THEME, css=render.CSS, footer_links=["api"])
+
+
 def serve(settings, host: str, port: int, auth: str) -> None:
     if not is_loopback(host) and not auth:
         raise UserError(f"binding to {host} needs --auth user:password (or ASSISTANT_AUTH)")
-    credentials = parse_auth(auth)
+    parse_auth(auth)  # a bad --auth fails before the model loads
+    if not is_loopback(host) and not settings.api_key:
+        raise UserError(f"binding to {host} needs an API key for the HTTP API: set ASSISTANT_API_KEY")
+    import uvicorn
+
     from ui.starter import ready_assistant
 
     assistant = ready_assistant(settings, warm=True)
-    demo = build_app(assistant, settings)
-    demo.launch(server_name=host or "127.0.0.1", server_port=port, auth=credentials,
-                auth_message="The methodology assistant: sign in" if credentials else None, **launch_options())
+    app = build_server(assistant, settings, auth)
+    print(f"web chat on http://{host}:{port}/ ; API: /api/ask, /v1/chat/completions, docs at /docs; Ctrl-C stops",
+          file=sys.stderr)
+    try:
+        uvicorn.run(app, host=host or "127.0.0.1", port=port, log_level="warning")
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc}") from None

@@ -1,0 +1,140 @@
+"""HTTP API through real clients: httpx on /api, the official `openai` SDK and LangChain's ChatOpenAI on /v1."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from assistant.errors import StoreUnavailable
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.slow
+
+
+@contextmanager
+def running(app):
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def server_for(assistant, **overrides):
+    from ui.web import build_server
+
+    settings = assistant.settings.model_copy(update=overrides)
+    return running(build_server(assistant, settings))
+
+
+@pytest.fixture(scope="module")
+def url(shipped):
+    with server_for(shipped, rate_limit_per_minute=0, api_rate_limit_per_minute=0) as base:
+        yield base
+
+
+def test_health_ask_and_search_keep_the_cli_contracts(url, shipped):
+    health = httpx.get(f"{url}/api/health").json()
+    assert health["status"] == "ok" and health["store"] == "reachable" and health["documents"] == 1
+    assert health["index_version"] == shipped.index_version and health["chunks"] > 20
+    answer = httpx.post(f"{url}/api/ask", json={"question": "Which tools are used in DevOps?"}).json()
+    assert {"question", "answer", "refused", "citations", "sentences", "format"} <= set(answer)
+    assert answer["answer"] == shipped.ask("Which tools are used in DevOps?").text and answer["citations"]
+    hits = httpx.post(f"{url}/api/search", json={"question": "configuration management tools", "k": 3}).json()
+    assert len(hits) == 3 and {"id", "source", "section", "text", "score"} <= set(hits[0])
+    assert httpx.get(f"{url}/docs").status_code == 200 and "/v1/chat/completions" in httpx.get(
+        f"{url}/openapi.json").text
+    assert httpx.get(f"{url}/").status_code == 200  # the web chat is mounted beside the API
+
+
+@pytest.mark.parametrize("body, status, message", [
+    ({"question": "   "}, 400, "question is empty"),
+    ({"question": "x" * 2500}, 400, "too long"),
+    ({"history": ["no question"]}, 400, "question"),
+    ({"question": "y" * 70_000}, 413, "request body over"),
+])
+def test_bad_requests_are_clear_json_errors(url, body, status, message):
+    response = httpx.post(f"{url}/api/ask", json=body)
+    assert response.status_code == status
+    assert message in response.json()["error"]["message"]
+
+
+def test_openai_sdk_plain_and_streaming(url, shipped):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{url}/v1", api_key="unused")
+    assert [m.id for m in client.models.list().data] == ["methodology-assistant"]
+    messages = [{"role": "system", "content": "be brief"},
+                {"role": "user", "content": "What are the benefits of ModelOps?"},
+                {"role": "assistant", "content": "(earlier answer)"},
+                {"role": "user", "content": "And its challenges?"}]
+    reply = client.chat.completions.create(model="methodology-assistant", messages=messages)
+    content = reply.choices[0].message.content
+    expected = shipped.ask("And its challenges?", history=["What are the benefits of ModelOps?"])
+    assert content.startswith(expected.text) and "\n\nSources:\n[1] " in content
+    assert reply.choices[0].finish_reason == "stop"
+    citations = reply.model_extra["citations"]
+    assert [c["n"] for c in citations] == [c.n for c in expected.citations]
+    assert any("ModelOps" in c["section"] for c in citations)  # the follow-up used the earlier question
+
+    stream = client.chat.completions.create(model="methodology-assistant", messages=messages, stream=True)
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == content
+    assert chunks[-1].choices[0].finish_reason == "stop" and chunks[-1].model_extra["citations"] == citations
+
+
+def test_langchain_chat_openai_against_the_server(url):
+    from langchain_openai import ChatOpenAI
+
+    model = ChatOpenAI(base_url=f"{url}/v1", api_key="unused", model="methodology-assistant")
+    plain = model.invoke("Which tools are used in DevOps?").content
+    streamed = "".join(chunk.content for chunk in model.stream("Which tools are used in DevOps?"))
+    assert plain == streamed and "Jenkins" in plain and "Sources:" in plain
+
+
+def test_refusal_comes_back_as_a_normal_reply(url):
+    from openai import OpenAI
+
+    reply = OpenAI(base_url=f"{url}/v1", api_key="unused").chat.completions.create(
+        model="methodology-assistant", messages=[{"role": "user", "content": "What is the capital of France?"}])
+    assert reply.model_extra["refused"] is True and "can't find" in reply.choices[0].message.content
+    assert reply.model_extra["citations"] == []
+
+
+def test_api_key_is_required_when_set_and_limits_are_per_key(shipped):
+    from openai import AuthenticationError, OpenAI, RateLimitError
+
+    with server_for(shipped, api_key="s3cret", api_rate_limit_per_minute=2) as base:
+        with pytest.raises(AuthenticationError):
+            OpenAI(base_url=f"{base}/v1", api_key="wrong", max_retries=0).models.list()
+        assert httpx.post(f"{base}/api/ask", json={"question": "What is MLOps?"}).status_code == 401
+        good = OpenAI(base_url=f"{base}/v1", api_key="s3cret", max_retries=0)
+        assert good.models.list().data and good.models.list().data
+        with pytest.raises(RateLimitError) as raised:
+            good.models.list()
+        assert int(raised.value.response.headers["retry-after"]) >= 1
+
+
+def test_store_outage_is_503_with_retry_after(shipped, monkeypatch):
+    with server_for(shipped, api_rate_limit_per_minute=0) as base:
+        def down(*args, **kwargs):
+            raise StoreUnavailable("Chroma at http://x is unreachable")
+
+        monkeypatch.setattr(shipped, "ask", down)
+        response = httpx.post(f"{base}/v1/chat/completions",
+                              json={"messages": [{"role": "user", "content": "What is MLOps?"}]})
+        assert response.status_code == 503 and response.headers["retry-after"] == "30"
+        assert "temporarily unavailable" in response.json()["error"]["message"]
