@@ -28,8 +28,16 @@ class ChainState:
 
 
 def refusal_text(topics: list[str]) -> str:
-    covered = "; ".join(topics[:8]) if topics else "the documents in the corpus"
-    return f"{REFUSAL} Try rephrasing your question. The sources cover: {covered}."
+    covered = "; ".join(topics[:5]) if topics else "the documents in the corpus"
+    return f"{REFUSAL} Try rephrasing your question. The closest topics the sources cover: {covered}."
+
+
+def nearest_topics(context: Context | None, fallback: list[str], generic: set[str]) -> list[str]:
+    """What the refusal offers instead: the titles of the documents retrieval came closest to (real,
+    and about the question), then the corpus' top-level sections."""
+    titles = [p.hit.title for p in (context.passages if context else ()) if p.hit.title]
+    seen = [t for t in dict.fromkeys(titles) if t not in generic]
+    return (seen + [t for t in fallback if t not in seen])[:5]
 
 
 def finalize(state: ChainState, checked: Verified | None, topics: list[str], answerer: str) -> Answer:
@@ -116,12 +124,12 @@ class AnswerChain:
     def answer_of(self, state: ChainState, answerer: Answerer, label: str) -> Answer:
         """Verify one answerer's draft and check that what survives answers the question."""
         checked = self.check(state, answerer)
-        answer = finalize(state, checked, self.retriever.topics(), label)
+        topics = nearest_topics(state.context, self.retriever.topics(), set(self.profile.generic_headings))
+        answer = finalize(state, checked, topics, label)
         if checked and not answer.refused:
             if gap := relevance_gap(state.question, answer, checked.relevance, self.min_relevance, self.profile,
                                     is_rare=lambda term: self.retriever.chunks_with(term) <= self.rare_name_chunks):
-                answer = finalize(replace(state, draft=Draft(refused=True, reason=gap)), None,
-                                  self.retriever.topics(), label)
+                answer = finalize(replace(state, draft=Draft(refused=True, reason=gap)), None, topics, label)
             answer = replace(answer, reattributed=checked.reattributed)
         return replace(answer, removed=checked.removed if checked else 0)
 

@@ -91,7 +91,7 @@ def test_two_turns_with_citations_and_follow_up(client, settings):
 
 def test_refused_answer_looks_different_and_has_no_sources(client):
     chat, sources, _ = client.predict("What is the capital of France?", [], api_name="/ask")
-    assert 'class="refusal"' in content(chat[-1]) and "The sources cover" in content(chat[-1])
+    assert 'class="refusal"' in content(chat[-1]) and "topics the sources cover" in content(chat[-1])
     assert "refused" in sources and 'id="src-' not in sources
 
 
