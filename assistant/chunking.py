@@ -142,15 +142,17 @@ def _parse(doc: Document) -> list[_Block]:
 
 
 def _drop_reading_lists(blocks: list[_Block]) -> None:
-    """A run of link-only items that no lead-in introduces ("...frameworks:") is a reading list:
-    shown with its chunk, but its link titles are no answer, so they get no citable units."""
+    """A run of link-only items that no lead-in sentence introduces ("Some popular frameworks for
+    Kubernetes:") is a reading list: shown with its chunk, but its link titles are no answer, so they
+    get no citable units. A one- or two-word label ("Resources:", "See also:") is no lead-in sentence."""
     i = 0
     while i < len(blocks):
         j = i
         while j < len(blocks) and blocks[j].kind == "item" and blocks[j].section == blocks[i].section:
             j += 1
         run = blocks[i:j]
-        introduced = i > 0 and blocks[i - 1].kind == "para" and blocks[i - 1].text.rstrip().endswith(":")
+        introduced = i > 0 and blocks[i - 1].kind == "para" and blocks[i - 1].text.rstrip().endswith(":") \
+            and len(blocks[i - 1].text.split()) >= 3
         if run and all(b.link for b in run) and not introduced:
             for b in run:
                 b.units = []

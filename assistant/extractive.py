@@ -139,6 +139,8 @@ class ExtractiveAnswerer:
             return True
         if self.profile.pointer.search(text):
             return True
+        if text.endswith(":") and len(text.split()) <= 2:
+            return True  # a label ("Resources:") introduces something; it says nothing
         return text.rstrip(".:").strip().lower() == heading
 
     def refusal_reason(self, question: str, context: Context, scored) -> str:

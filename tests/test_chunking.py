@@ -75,3 +75,14 @@ def test_long_sections_split_with_overlap():
 def test_split_sentences_keeps_abbreviations_and_fragments():
     assert split_sentences("MLOps vs. DevOps differ. Table 1. Comparing tools here.") == [
         "MLOps vs. DevOps differ.", "Table 1. Comparing tools here."]
+
+
+def test_reading_lists_are_shown_but_never_citable():
+    text = ("# Tools\n\n## GitOps\n\nSome popular GitOps frameworks for Kubernetes:\n\n"
+            "- [Flux V2](https://fluxcd.io)\n- [Argo CD](https://argo-cd.readthedocs.io)\n\n"
+            "Flux syncs the cluster from Git.\n\nResources:\n\n- [Understanding dataset shift](https://x.y/z)\n"
+            "- [\"Learning Under Concept Drift\" by Lu et al.](https://x.y/w)\n")
+    [chunk] = chunk_document(Document(source="t.md", title="Tools", text=text))
+    assert "Understanding dataset shift" in chunk.text  # the reader still sees the links ...
+    assert "Flux V2" in chunk.units and "Argo CD" in chunk.units  # ... a list a lead-in introduces is content
+    assert not any("dataset shift" in u or "Concept Drift" in u for u in chunk.units)  # a reading list is not
