@@ -35,13 +35,3 @@ class Answerer(Protocol):
     def secret(self) -> str:
         """Text that must never reach a user (its system prompt); "" when there is none."""
 
-
-def final_draft(pieces: Iterator[str | Draft]) -> Draft:
-    """The Draft at the end of an answerer's stream, for callers that do not stream."""
-    draft = None
-    for piece in pieces:
-        if isinstance(piece, Draft):
-            draft = piece
-    if draft is None:
-        raise RuntimeError("the answerer's stream ended without a Draft")
-    return draft

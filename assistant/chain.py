@@ -67,22 +67,30 @@ def finalize(state: ChainState, checked: Verified | None, topics: list[str], ans
                   reason=draft.reason)
 
 
-def markdown(sentences) -> str:
-    """Sentences run on as a paragraph; list items one a line ("- item [n]", an item's sentences
-    together), paragraphs and lists set off by blank lines."""
-    blocks: list[tuple[bool, list[str]]] = []
+def blocks(sentences) -> list[tuple[bool, list[list]]]:
+    """The answer's layout, shared by every face: (is_list, groups) in order, where a group is one
+    list item's sentences, or all the sentences of one paragraph."""
+    out: list[tuple[bool, list[list]]] = []
     last_item = None
     for s in sentences:
-        text = f"{s.text} {markers(s.citations)}"
-        if blocks and blocks[-1][0] == s.bullet:
+        if out and out[-1][0] == s.bullet:
             if s.bullet and s.item != last_item:
-                blocks[-1][1].append(f"- {text}")
+                out[-1][1].append([s])
             else:
-                blocks[-1][1][-1] += f" {text}"
+                out[-1][1][-1].append(s)
         else:
-            blocks.append((s.bullet, [f"- {text}" if s.bullet else text]))
+            out.append((s.bullet, [[s]]))
         last_item = s.item
-    return "\n\n".join("\n".join(lines) for _, lines in blocks)
+    return out
+
+
+def markdown(sentences) -> str:
+    """Paragraphs, and list items one a line ("- item [n]"), set off by blank lines."""
+    def line(group) -> str:
+        return " ".join(f"{s.text} {markers(s.citations)}" for s in group)
+
+    return "\n\n".join("\n".join(f"- {line(g)}" for g in groups) if is_list else line(groups[0])
+                       for is_list, groups in blocks(sentences))
 
 
 class AnswerChain:

@@ -182,26 +182,28 @@ class ExtractiveAnswerer:
         picked = listed or self.select(scored, context, wants_quantity)
         if not picked:
             return Draft(refused=True, reason="no sentence of the passages answers this kind of question")
-        if listed:
-            return self.compose_list(listed, context)
-        # Readable order: passages by their best pick, sentences in document order within a passage.
-        first = {}
-        for score, _, n, _, _ in picked:
-            first.setdefault(n, -score)
-        picked.sort(key=lambda p: (first[p[2]], p[3]))
-        # Keep the source's structure: what was a list item is a "- " line (an item's sentences on
-        # one line), what was prose runs on as a paragraph.
+        if not listed:
+            # Readable order: passages by their best pick, sentences in document order within a passage.
+            first = {}
+            for score, _, n, _, _ in picked:
+                first.setdefault(n, -score)
+            picked.sort(key=lambda p: (first[p[2]], p[3]))
+        return self.compose(picked, context)
+
+    def compose(self, picked, context: Context) -> Draft:
+        """Keep the source's structure: what was a list item is a "- " line (an item's sentences on one
+        line), what was prose runs on as a paragraph; every sentence carries its [n]."""
         lines, known, previous = [], {}, None
         vectors = {p.n: p.unit_vectors for p in context.passages}
         items = {p.n: p.items for p in context.passages}
         for _, _, n, pos, unit in picked:
-            text = unit.rstrip()
+            text = unit.strip()
             item = items[n][pos] if len(items[n]) > pos else -1
-            key = (n, item) if item >= 0 else None
-            if lines and (key == previous if key else previous is None and not lines[-1].startswith("- ")):
+            key = (n, item) if item >= 0 else "prose"
+            if lines and key == previous:
                 lines[-1] += f" {text} [{n}]"
             else:
-                lines.append(f"- {text} [{n}]" if key else f"{text} [{n}]")
+                lines.append(f"{text} [{n}]" if key == "prose" else f"- {text} [{n}]")
             previous = key
             known[text] = vectors[n][pos]
         return Draft(text="\n".join(lines), known_vectors=known)
@@ -243,21 +245,9 @@ class ExtractiveAnswerer:
         if len(members) > self.w.max_list_items:
             keep = {m[3] for m in sorted(members, key=lambda m: -m[0])[:self.w.max_list_items]}
             members = [m for m in members if m[3] in keep]
-        lead = by_pos.get((n, start - 1)) or (0.0, 0.0, n, start - 1, passage.units[start - 1]) \
-            if start > 0 and passage.units[start - 1].rstrip().endswith(":") else None
+        # The lead-in, unless it was left out as a non-answer ("Resources:") or an injection.
+        lead = by_pos.get((n, start - 1)) if start > 0 and passage.units[start - 1].rstrip().endswith(":") else None
         return ([lead] if lead else []) + members
-
-    def compose_list(self, picked, context: Context) -> Draft:
-        """Markdown: the lead-in as a sentence, each item on its own "- " line, every line cited."""
-        vectors = {p.n: p.unit_vectors for p in context.passages}
-        lines, known = [], {}
-        for _, _, n, pos, unit in picked:
-            text = unit.strip()
-            items = next(p.items for p in context.passages if p.n == n)
-            bullet = 0 <= pos < len(items) and items[pos] >= 0
-            lines.append(f"- {text} [{n}]" if bullet else f"{text} [{n}]")
-            known[text] = vectors[n][pos]
-        return Draft(text="\n".join(lines), known_vectors=known)
 
     def select(self, scored, context: Context, wants_quantity: bool) -> list:
         """The units to quote: the best within a margin, whole list items, a list's siblings when the

@@ -63,9 +63,10 @@ def cmd_index(args) -> int:
 
 def cmd_search(args) -> int:
     from assistant.app import check_question
+    from assistant.domain import load_profile
 
     settings = _settings(args)
-    check_question(args.question, settings.max_question_chars)  # before any model or store is touched
+    check_question(args.question, settings.max_question_chars, load_profile(settings.domain_file).subject)  # before any model or store is touched
     hits = ready_assistant(settings).search(args.question, k=args.k).hits
     rows = [{"id": h.id, "source": h.source, "section": h.section, "text": h.text, "score": round(h.score, 6),
              "dense": h.dense, "bm25": h.bm25} for h in hits]
@@ -89,9 +90,10 @@ def render_answer(answer) -> str:
 
 def cmd_ask(args) -> int:
     from assistant.app import check_question
+    from assistant.domain import load_profile
 
     settings = _settings(args)
-    check_question(args.question, settings.max_question_chars)
+    check_question(args.question, settings.max_question_chars, load_profile(settings.domain_file).subject)
     answer = ready_assistant(settings).ask(args.question, history=args.history or [])
     print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else render_answer(answer))
     return 0

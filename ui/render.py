@@ -4,6 +4,7 @@ import bisect
 import html
 import re
 
+from assistant.chain import blocks
 from assistant.citations import MARKER, cited_numbers
 from assistant.text import STOPWORDS, stem
 from assistant.types import Answer, Citation
@@ -45,19 +46,12 @@ def answer_message(answer: Answer) -> str:
     known = {c.n for c in answer.citations}
     if not answer.sentences:
         return _cited(answer.text, known)
-    blocks: list[tuple[bool, list[str]]] = []
-    last_item = None
-    for s in answer.sentences:
-        piece = _cited(f"{s.text} " + "".join(f"[{n}]" for n in s.citations), known)
-        if blocks and blocks[-1][0] == s.bullet and not (s.bullet and s.item != last_item):
-            blocks[-1][1][-1] += " " + piece
-        elif blocks and blocks[-1][0] and s.bullet:
-            blocks[-1][1].append(piece)
-        else:
-            blocks.append((s.bullet, [piece]))
-        last_item = s.item
-    return "".join("<ul>" + "".join(f"<li>{p}</li>" for p in pieces) + "</ul>" if bullet
-                   else f"<p>{pieces[0]}</p>" for bullet, pieces in blocks)
+
+    def html_of(group) -> str:
+        return " ".join(_cited(f"{s.text} " + "".join(f"[{n}]" for n in s.citations), known) for s in group)
+
+    return "".join("<ul>" + "".join(f"<li>{html_of(g)}</li>" for g in groups) + "</ul>" if is_list
+                   else f"<p>{html_of(groups[0])}</p>" for is_list, groups in blocks(answer.sentences))
 
 
 def pending_message(pieces: str) -> str:
