@@ -10,7 +10,8 @@ from assistant.citations import neutralise
 from assistant.types import Chunk, Document
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+(.*)$")
+# A task-list box ("- [ ] Design reviews are ...") is markup, not part of the item's text.
+_LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?(.*)$")
 # An item that is only a Markdown link, maybe with trailing punctuation.
 _LINK_ONLY = re.compile(r"\[[^\]]+\]\([^)]*\)[\s.,;:]*")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")

@@ -43,7 +43,7 @@ class DomainProfile:
                                           r"\blet(’|')s (delve|dive|look)\b", r"\bhere are\b", r"\bas follows\b",
                                           r"\bthe following\b", r"\btable \d+\.")
     # Sentences that point elsewhere instead of saying something ("See the docs", "Read more on ...").
-    pointer_patterns: tuple[str, ...] = (r"^\W*(please\s+)?(see|read more|learn more|for more|more on|click|check out|refer to|"
+    pointer_patterns: tuple[str, ...] = (r"^\W*(please\s+)?(see|read more|learn more|for more|more on|more details|click|check out|refer to|"
                                          r"visit|watch|follow (this|the) link)\b",)
     # Sections that list links and references, never answers.
     reference_sections: tuple[str, ...] = ("resources", "references", "see also", "further reading", "links",

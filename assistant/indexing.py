@@ -17,7 +17,7 @@ from assistant.types import Chunk, IndexStats
 log = logging.getLogger(__name__)
 EMBED_BATCH = 256
 # Bump when what is stored per chunk or unit changes: an index of another format is rebuilt aside.
-INDEX_FORMAT = 5
+INDEX_FORMAT = 6
 
 
 def embedding_text(chunk: Chunk) -> str:

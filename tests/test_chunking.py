@@ -86,3 +86,10 @@ def test_reading_lists_are_shown_but_never_citable():
     assert "Understanding dataset shift" in chunk.text  # the reader still sees the links ...
     assert "Flux V2" in chunk.units and "Argo CD" in chunk.units  # ... a list a lead-in introduces is content
     assert not any("dataset shift" in u or "Concept Drift" in u for u in chunk.units)  # a reading list is not
+
+
+def test_task_list_boxes_are_not_part_of_the_item():
+    text = "# Checklist\n\n## Design\n\nBefore release, check:\n\n- [ ] Design reviews are documented.\n- [x] Tests run in CI.\n"
+    [chunk] = chunk_document(Document(source="c.md", title="Checklist", text=text))
+    assert "Design reviews are documented." in chunk.units and "Tests run in CI." in chunk.units
+    assert "[ ]" not in chunk.text and "[x]" not in chunk.text
