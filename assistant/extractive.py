@@ -323,4 +323,23 @@ class ExtractiveAnswerer:
                 if not following or items[n][nxt] >= 0 or following[0] < best - self.w.list_margin:
                     break
                 take(following)
-        return picked
+        return self.with_items(picked, by_unit, items)
+
+    def with_items(self, picked, by_unit, items) -> list:
+        """A lead-in never goes alone ("Some popular frameworks for Kubernetes:"): its list's items
+        (each one's first sentence, at most `max_list_items`) come right after it."""
+        out, seen = [], {(p[2], p[3]) for p in picked}
+        for unit in picked:
+            out.append(unit)
+            _, _, n, pos, text = unit
+            if not text.rstrip().endswith(":"):
+                continue
+            nxt, taken = pos + 1, 0
+            while nxt < len(items[n]) and items[n][nxt] >= 0 and taken < self.w.max_list_items:
+                first = nxt == pos + 1 or items[n][nxt] != items[n][nxt - 1]
+                if first and (n, nxt) in by_unit and (n, nxt) not in seen:
+                    out.append(by_unit[n, nxt])
+                    seen.add((n, nxt))
+                    taken += 1
+                nxt += 1
+        return out

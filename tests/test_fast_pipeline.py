@@ -413,3 +413,15 @@ def test_a_real_answer_renders_a_link_per_citation(runbooks):
     html = answer_message(answer)
     assert all(cite_link(c.n) in html for c in answer.citations)
     assert all(f'id="src-{c.n}"' in sources_panel(answer) for c in answer.citations)
+
+
+def test_a_lead_in_picked_as_a_sentence_brings_its_items():
+    from assistant.extractive import ExtractiveAnswerer
+
+    unit = lambda pos, text: (1.0 - pos / 10, 0.5, 1, pos, text)  # noqa: E731
+    by_unit = {(1, p): unit(p, t) for p, t in enumerate(["Popular frameworks:", "Flux", "Argo CD",
+                                                          "It syncs from Git.", "Fleet"])}
+    items = {1: (-1, 1, 2, 2, 3)}  # item 2 has two sentences: only its first is quoted
+    picked = ExtractiveAnswerer().with_items([by_unit[1, 0]], by_unit, items)
+    assert [p[4] for p in picked] == ["Popular frameworks:", "Flux", "Argo CD", "Fleet"]
+    assert ExtractiveAnswerer().with_items([by_unit[1, 1]], by_unit, items) == [by_unit[1, 1]]
