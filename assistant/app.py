@@ -31,9 +31,12 @@ def check_question(question: object, max_chars: int, subject: str = "the documen
 class Assistant:
     """The wired parts; built once per process by `from_settings`, with no side effects on the index."""
 
-    def __init__(self, settings: Settings, store, embedder, retriever, profile, chain=None):
+    def __init__(self, settings: Settings, store, embedder, retriever, profile, chain=None, links=None):
+        from assistant.links import SourceLinks
+
         self.settings, self.store, self.embedder, self.retriever = settings, store, embedder, retriever
         self.profile, self.chain = profile, chain
+        self.links = links or SourceLinks(settings.corpus_dir, settings.source_url_template, settings.public_url)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, embedder=None, chat_model=None) -> "Assistant":

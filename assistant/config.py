@@ -72,9 +72,18 @@ class Settings(BaseSettings):
     api_rate_limit_per_minute: int = 120
     api_max_body_bytes: int = 65536
 
-    slack_allowed_channels: list[str] = []
+    # Where citations link: a document's front matter `url:` wins, else this template over its corpus
+    # path ("https://github.com/org/repo/blob/main/{path}"), else the app's read-only copy at
+    # <public_url>/source/<path> (public_url: the address users reach the web app at; Slack and the
+    # API need it for absolute links, the web chat links relative to the page when it is empty).
+    source_url_template: str = ""
+    public_url: str = ""
 
-    @field_validator("chroma_url")
+    slack_allowed_channels: list[str] = []
+    # Slack's Web API base URL (slack_sdk's base_url): an Enterprise proxy, or a local stand-in in tests.
+    slack_api_url: str = "https://slack.com/api/"
+
+    @field_validator("chroma_url", "public_url")
     @classmethod
     def _strip_url(cls, value: str) -> str:
         return value.strip().rstrip("/")

@@ -69,6 +69,11 @@ def _strip_markup(text: str) -> str:
     return "".join(parts)
 
 
+def front_matter(path: Path) -> dict:
+    """A Markdown file's YAML front matter (title, url ...), {} when it has none."""
+    return _front_matter(clean_text(_decode(path.read_bytes(), path)))[0]
+
+
 def load_markdown(path: Path) -> tuple[str, dict]:
     meta, body = _front_matter(clean_text(_decode(path.read_bytes(), path)))
     return _strip_markup(body), meta
@@ -148,6 +153,26 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
                   and not (p.parent == corpus_dir and p.name.lower() == "readme.md")
                   and p.name.lower() not in legal
                   and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts))
+
+
+def collections(corpus_dir: Path) -> list[tuple[str, int, str]]:
+    """The corpus by top-level folder (or file): (name, documents, credit), where the credit is the
+    heading of the folder's NOTICE and the first line of its LICENSE; for the About view."""
+    counts: dict[str, int] = {}
+    for path in corpus_files(corpus_dir):
+        name = path.relative_to(corpus_dir).parts[0]
+        counts[name] = counts.get(name, 0) + 1
+    out = []
+    for name, count in counts.items():
+        folder, credit = corpus_dir / name, []
+        for legal in ("NOTICE.md", "NOTICE.txt", "LICENSE", "LICENSE.md", "LICENSE.txt"):
+            if folder.is_dir() and (folder / legal).is_file():
+                lines = [ln.strip("# \ufeff") for ln in (folder / legal).read_text(errors="replace").splitlines()]
+                first = next((ln for ln in lines if ln and not set(ln) <= set("=-")), "")
+                if first:
+                    credit.append(first if legal.startswith("NOTICE") else f"license: {first}")
+        out.append((name, count, " · ".join(dict.fromkeys(credit))))
+    return out
 
 
 def load_file(path: Path, corpus_dir: Path) -> Document:

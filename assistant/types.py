@@ -132,7 +132,7 @@ class Answer:
             "refused": self.refused,
             "citations": [
                 {"n": c.n, "id": c.id, "source": c.source, "title": c.title,
-                 "section": c.section, "text": c.text}
+                 "section": c.section, "text": c.text, "start": c.start, "end": c.end}
                 for c in self.citations
             ],
             "sentences": [
@@ -147,6 +147,22 @@ class Answer:
             "answerer": self.answerer,
             "reason": self.reason,
         }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Answer":
+        """The inverse of to_json (a reopened conversation, a stored turn); raises on a malformed record."""
+        citations = tuple(Citation(n=int(c["n"]), id=str(c["id"]), source=str(c["source"]), title=str(c["title"]),
+                                   section=str(c["section"]), text=str(c["text"]), start=int(c.get("start", 0)),
+                                   end=int(c.get("end", 0))) for c in data["citations"])
+        sentences = tuple(SentenceCheck(text=str(s["text"]), citations=tuple(int(n) for n in s["citations"]),
+                                        supported=bool(s["supported"]), score=float(s["score"]),
+                                        bullet=bool(s.get("bullet")), item=int(s.get("item", -1)))
+                          for s in data.get("sentences", ()))
+        return cls(question=str(data["question"]), text=str(data["answer"]), citations=citations,
+                   refused=bool(data["refused"]), sentences=sentences, removed=int(data.get("removed", 0)),
+                   reattributed=int(data.get("reattributed", 0)),
+                   retrieved=tuple(str(r) for r in data.get("retrieved", ())), query=str(data.get("query", "")),
+                   answerer=str(data.get("answerer", "extractive")), reason=str(data.get("reason", "")))
 
 
 @dataclass(frozen=True)

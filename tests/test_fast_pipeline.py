@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,7 @@ from assistant.types import Answer, Citation, SentenceCheck
 from assistant.verify import parse_sentences, verify
 from tests.conftest import make_settings
 from tests.fakes import HashEmbedder
+from assistant.links import SourceLinks
 from ui.render import answer_message, cite_link, sources_panel
 
 BACKUPS = """# Backup Runbook
@@ -383,21 +385,23 @@ def test_answer_message_links_known_citations_and_escapes_html():
     from dataclasses import replace
 
     # From the text alone (no checked sentences): an unknown number stays plain text, not a link.
-    html = answer_message(replace(rendered_answer(), sentences=()))
-    assert cite_link(1) in html and html.count('class="cite"') == 1
+    links = SourceLinks(Path("/nonexistent"))
+    html = answer_message(replace(rendered_answer(), sentences=()), links)
+    assert cite_link(rendered_answer().citations[0], links) in html and html.count('class="cite"') == 1
+    assert 'href="source/backups.md#schedule"' in html
     assert "[2]" not in html and "&#91;2&#93;" in html
     assert "<script>" not in html and "&#60;script&#62;" in html
     # From the checked sentences: only what the verifier kept, escaped, each with its link.
     hostile = SentenceCheck(text='Snapshots <script>alert("x")</script> are kept.', citations=(1,),
                             supported=True, score=0.9)
-    html = answer_message(replace(rendered_answer(), sentences=(hostile,)))
-    assert html.startswith("<p>") and html.count('href="#src-1"') == 1
+    html = answer_message(replace(rendered_answer(), sentences=(hostile,)), links)
+    assert html.startswith('<div class="answer"><p>') and html.count('class="cite" href="source/backups.md#schedule"') == 1
     assert "<script>" not in html and "&#60;script&#62;" in html
 
 
 def test_sources_panel_escapes_and_marks_the_supporting_words():
     panel = sources_panel(rendered_answer())
-    assert 'id="src-1"' in panel and "Backup &lt;Runbook&gt;" in panel and "<Runbook>" not in panel
+    assert 'class="src cited-1"' in panel and "Backup &lt;Runbook&gt;" in panel and "<Runbook>" not in panel
     assert "<mark>backups</mark>" in panel and "<mark>night</mark>" in panel
     assert "<mark>region</mark>" not in panel  # from a sentence the answer did not use
 
@@ -410,9 +414,11 @@ def test_refusal_renders_without_sources(runbooks):
 
 def test_a_real_answer_renders_a_link_per_citation(runbooks):
     answer = runbooks.ask("How often are database backups taken?")
-    html = answer_message(answer)
-    assert all(cite_link(c.n) in html for c in answer.citations)
-    assert all(f'id="src-{c.n}"' in sources_panel(answer) for c in answer.citations)
+    html = answer_message(answer, runbooks.links)
+    assert all(cite_link(c, runbooks.links) in html for c in answer.citations)
+    assert all(f'class="src cited-{c.n}"' in sources_panel(answer, runbooks.links) for c in answer.citations)
+    # Each citation opens the cited document, served by the app at the cited section.
+    assert all(f'href="source/{c.source}?at={c.start}-{c.end}#cited"' in html for c in answer.citations)
 
 
 def test_a_lead_in_picked_as_a_sentence_brings_its_items():

@@ -4,136 +4,47 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 import json
-import queue
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from slack_sdk import WebClient
 
 from assistant.app import Assistant
 from assistant.errors import StoreUnavailable, UserError
 from assistant.feedback import feedback_path
+from assistant.links import SourceLinks
+from assistant.types import Answer, Citation
 from tests.conftest import assistant_with, free_port
+from tests.slack_stub import BOT_ID, BOT_USER, SocketModeStandIn, StandIn, new_ts
 from ui import slack
-from ui.slack_format import escape, question_text
+from ui.slack_format import answer_message, escape, question_text
 
 pytestmark = pytest.mark.slow
 
 SECRET = "test-signing-secret"
-BOT_USER, BOT_ID = "UBOT", "BBOT"
 HOSTILE = """# Zephyr team notes
 
 ## Release pipeline
 
 <!channel> <@U999> The Zephyr release pipeline is reviewed every Tuesday by <http://evil.example|the platform group> & the QA guild.
 """
-_ts = itertools.count(1)
 
 
-def new_ts() -> str:
-    return f"{1_700_000_000 + next(_ts)}.000100"
-
-
-class StandIn:
-    """Slack's Web API on loopback: records every call and answers the way Slack does."""
-
-    def __init__(self):
-        self.calls: list[dict] = []
-        self.replies: dict[tuple[str, str], list[dict]] = {}  # (channel, thread ts) -> messages
-        self.replies_error = ""
-        self.auth_error = ""
-        self.socket_url = ""  # what apps.connections.open hands out
-        self.rate_limited: dict[str, int] = {}  # method -> how many 429s to answer first
-        self.lock = threading.Lock()
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                self.answer(dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query)))
-
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                if "json" in (self.headers.get("Content-Type") or ""):
-                    args = json.loads(raw or "{}")
-                else:
-                    args = dict(urllib.parse.parse_qsl(raw))
-                args.update(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
-                self.answer(args)
-
-            def answer(self, args):
-                method = urllib.parse.urlsplit(self.path).path.rsplit("/api/", 1)[-1]
-                status, headers, body = stand_in.respond(method, args)
-                with stand_in.lock:
-                    stand_in.calls.append({"method": method, "args": args, "status": status, "at": time.monotonic()})
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                for name, value in {**headers, "Content-Type": "application/json"}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def respond(self, method: str, args: dict):
-        with self.lock:
-            if self.rate_limited.get(method):
-                self.rate_limited[method] -= 1
-                return 429, {"Retry-After": "1"}, {"ok": False, "error": "ratelimited"}
-        if method == "auth.test" and self.auth_error:
-            return 200, {}, {"ok": False, "error": self.auth_error}
-        if method == "apps.connections.open":
-            return 200, {}, {"ok": True, "url": self.socket_url}
-        if method == "auth.test":
-            return 200, {}, {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": "T1", "user": "assistant"}
-        if method in ("chat.postMessage", "chat.update"):
-            return 200, {}, {"ok": True, "channel": args.get("channel"), "ts": args.get("ts") or new_ts(),
-                             "message": {"text": args.get("text")}}
-        if method == "chat.postEphemeral":
-            return 200, {}, {"ok": True, "message_ts": new_ts()}
-        if method == "conversations.replies":
-            if self.replies_error:
-                return 200, {}, {"ok": False, "error": self.replies_error}
-            return 200, {}, {"ok": True, "messages": self.replies.get((args.get("channel"), args.get("ts")), [])}
-        return 200, {}, {"ok": True}
-
-    def of(self, method: str, ok_only: bool = True) -> list[dict]:
-        with self.lock:
-            return [c for c in self.calls if c["method"] == method and (c["status"] == 200 or not ok_only)]
-
-    def wait(self, method: str, count: int = 1, timeout: float = 30.0) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(found := self.of(method)) >= count:
-                return found
-            time.sleep(0.02)
-        raise AssertionError(f"{count} x {method} not seen in {timeout}s; calls: {[c['method'] for c in self.calls]}")
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+def via(stand_in: StandIn, settings):
+    """The settings with Slack's Web API at the stand-in: the way an operator points the bot elsewhere."""
+    return settings.model_copy(update={"slack_api_url": stand_in.url})
 
 
 class Bot:
     """The Bolt app from ui.slack behind its own HTTP server, and a Slack-like sender of signed requests."""
 
     def __init__(self, assistant, settings, stand_in: StandIn):
-        client = WebClient(token="xoxb-test", base_url=stand_in.url, retry_handlers=slack.retry_handlers())
-        self.app = slack.build_app(assistant, settings, token="xoxb-test", signing_secret=SECRET, client=client,
+        self.app = slack.build_app(assistant, via(stand_in, settings), token="xoxb-test", signing_secret=SECRET,
                                    token_verification_enabled=False)
         self.server = slack.http_server(self.app, "127.0.0.1", free_port())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}{slack.EVENTS_PATH}"
@@ -207,43 +118,6 @@ def all_strings(value) -> list[str]:
     return []
 
 
-class SocketModeStandIn:
-    """Slack's Socket Mode WebSocket on loopback: says hello, pushes envelopes, records the acks."""
-
-    def __init__(self):
-        from websockets.exceptions import ConnectionClosed
-        from websockets.sync.server import serve
-
-        self.outbox: queue.Queue = queue.Queue()
-        self.acks: list[dict] = []
-
-        def session(connection):
-            connection.send(json.dumps({"type": "hello", "num_connections": 1,
-                                        "connection_info": {"app_id": "A1"}, "debug_info": {"host": "local"}}))
-            while True:
-                try:
-                    connection.send(json.dumps(self.outbox.get_nowait()))
-                except queue.Empty:
-                    pass
-                try:
-                    self.acks.append(json.loads(connection.recv(timeout=0.05)))
-                except TimeoutError:
-                    continue
-                except ConnectionClosed:
-                    return
-
-        self.server = serve(session, "127.0.0.1", free_port())
-        self.url = f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}/link"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def push(self, body: dict, envelope_id: str, retry: int = 0) -> None:
-        self.outbox.put({"envelope_id": envelope_id, "type": "events_api", "accepts_response_payload": False,
-                         "retry_attempt": retry, "retry_reason": "timeout" if retry else "", "payload": body})
-
-    def stop(self):
-        self.server.shutdown()
-
-
 @pytest.fixture
 def stand_in():
     server = StandIn()
@@ -306,8 +180,16 @@ def test_thread_follow_up_uses_earlier_questions(bot, stand_in):
     assert "ModelOps › Challenges" in blocks_text(reply)
 
 
-def test_follow_up_falls_back_to_memory_when_replies_fail(bot, stand_in):
-    stand_in.replies_error = "missing_scope"
+def feedback_key(call: dict) -> str:
+    [key] = {e["value"] for b in json.loads(blocks_text(call)) if b["type"] == "actions" for e in b["elements"]}
+    return key
+
+
+@pytest.mark.parametrize("replies", ["missing_scope", "channel_not_found", "empty"])
+def test_follow_up_falls_back_to_memory_when_replies_give_nothing(bot, stand_in, replies):
+    # An error (a missing history scope, a thread Slack no longer shows) or an empty thread: the bot
+    # still knows what it answered there.
+    stand_in.replies_error = "" if replies == "empty" else replies
     first = dm("What are the benefits of ModelOps?")
     bot.event(first)
     stand_in.wait("reactions.remove")
@@ -316,6 +198,24 @@ def test_follow_up_falls_back_to_memory_when_replies_fail(bot, stand_in):
     assert len(stand_in.of("conversations.replies", ok_only=False)) == 1
     second = stand_in.of("chat.postMessage")[1]
     assert second["args"]["thread_ts"] == first["ts"] and "ModelOps › Challenges" in blocks_text(second)
+    _, history, _ = bot.app.slack_bot.answers.get(feedback_key(second))
+    assert history == ["What are the benefits of ModelOps?"]
+
+
+def test_memory_is_per_thread_and_slack_wins_when_it_answers(bot, stand_in):
+    first, other = dm("What are the benefits of ModelOps?"), dm("Which tools are used in DevOps?")
+    for event in (first, other):
+        bot.event(event)
+    stand_in.wait("reactions.remove", 2)
+    stand_in.replies[("D1", first["ts"])] = [{"user": "U1", "text": "What is ModelOps?", "ts": first["ts"]}]
+    bot.event(dm("And its challenges?", thread_ts=first["ts"]))
+    stand_in.wait("reactions.remove", 3)
+    stand_in.replies_error = "missing_scope"
+    bot.event(dm("And its challenges?", thread_ts=other["ts"]))
+    stand_in.wait("reactions.remove", 4)
+    by_thread = {c["args"]["thread_ts"]: c for c in stand_in.of("chat.postMessage")[2:]}
+    histories = {t: bot.app.slack_bot.answers.get(feedback_key(c))[1] for t, c in by_thread.items()}
+    assert histories == {first["ts"]: ["What is ModelOps?"], other["ts"]: ["Which tools are used in DevOps?"]}
 
 
 def test_redelivered_event_is_answered_once(bot, stand_in):
@@ -474,13 +374,16 @@ def test_run_names_the_missing_variable(monkeypatch, shipped, http, missing):
         slack.run(shipped.settings, http=http, port=free_port())
 
 
-def test_the_client_bolt_makes_waits_out_429(shipped):
+def test_the_client_bolt_makes_waits_out_429_at_the_configured_url(shipped, caplog, monkeypatch):
     from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-    app = slack.build_app(shipped, shipped.settings, token="xoxb-test", signing_secret="s",
-                          token_verification_enabled=False)
-    assert app.client.token == "xoxb-test"
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")  # as in production, where Bolt reads it beside our client
+    settings = shipped.settings.model_copy(update={"slack_api_url": "https://slack.proxy.example/api"})
+    app = slack.build_app(shipped, settings, token="xoxb-test", signing_secret="s", token_verification_enabled=False)
+    assert app.client.token == "xoxb-test" and app.client.base_url == "https://slack.proxy.example/api/"
     assert any(isinstance(h, RateLimitErrorRetryHandler) and h.max_retry_count == 2 for h in app.client.retry_handlers)
+    assert shipped.settings.slack_api_url == "https://slack.com/api/"
+    assert "will be unused" not in caplog.text
 
 
 def test_slack_text_in_and_out():
@@ -502,8 +405,7 @@ def test_manifest_matches_what_the_bot_listens_to():
 def test_socket_mode_answers_once_and_acks_every_envelope(shipped, stand_in):
     socket = SocketModeStandIn()
     stand_in.socket_url = socket.url
-    client = WebClient(token="xoxb-test", base_url=stand_in.url, retry_handlers=slack.retry_handlers())
-    app = slack.build_app(shipped, shipped.settings, token="xoxb-test", signing_secret="", client=client,
+    app = slack.build_app(shipped, via(stand_in, shipped.settings), token="xoxb-test", signing_secret="",
                           token_verification_enabled=False)
     handler = slack.socket_mode_handler(app, "xapp-test")
     try:
@@ -540,23 +442,147 @@ class Recorder:
         pass
 
 
-@pytest.mark.parametrize("http", [True, False])
-def test_run_checks_the_token_and_starts_the_chosen_mode(monkeypatch, shipped, stand_in, http):
+@pytest.fixture
+def factory(monkeypatch, shipped, stand_in):
+    """Assistant.from_settings (where the embedding model loads), recording how many auth.test calls
+    the stand-in had seen when it was called."""
+    calls = []
+
+    def from_settings(settings):
+        calls.append(len(stand_in.of("auth.test", ok_only=False)))
+        return shipped
+
+    monkeypatch.setattr(Assistant, "from_settings", staticmethod(from_settings))
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
         monkeypatch.setenv(name, f"{name.lower()}-value")
+    return calls
+
+
+@pytest.mark.parametrize("http", [True, False])
+def test_run_checks_the_token_first_and_starts_the_chosen_mode(monkeypatch, shipped, stand_in, factory, http):
     started = []
-    monkeypatch.setattr(Assistant, "from_settings", staticmethod(lambda settings: shipped))
-    build_app = slack.build_app
-    monkeypatch.setattr(slack, "build_app", lambda *args, token, **kw: build_app(
-        *args, token=token, client=WebClient(token=token, base_url=stand_in.url), **kw))
     monkeypatch.setattr(slack, "http_server", lambda *args: started.append(Recorder(*args)) or started[-1])
     monkeypatch.setattr(slack, "socket_mode_handler", lambda *args: started.append(Recorder(*args)) or started[-1])
-    slack.run(shipped.settings, http=http, port=3999)
-    [auth] = stand_in.of("auth.test")  # the bot token is checked before anything listens
+    slack.run(via(stand_in, shipped.settings), http=http, port=3999)
+    assert factory == [1]  # the token was checked, at the configured URL, before the model loaded
+    assert {c["token"] for c in stand_in.of("auth.test")} == {"slack_bot_token-value"}
     [server] = started
     assert server.started and server.args[0].client.token == "slack_bot_token-value"
+    assert server.args[0].client.base_url == stand_in.url
     assert server.args[1:] == ((shipped.settings.host, 3999) if http else ("slack_app_token-value",))
 
+
+@pytest.mark.parametrize("http", [True, False])
+def test_a_rejected_token_fails_in_one_line_before_the_model_loads(shipped, stand_in, factory, http):
     stand_in.auth_error = "invalid_auth"
-    with pytest.raises(UserError, match="SLACK_BOT_TOKEN was not accepted"):
-        slack.run(shipped.settings, http=http, port=3999)
+    started = time.monotonic()
+    with pytest.raises(UserError, match=r"SLACK_BOT_TOKEN was not accepted by Slack \(invalid_auth\)") as caught:
+        slack.run(via(stand_in, shipped.settings), http=http, port=free_port())
+    assert factory == [] and time.monotonic() - started < 10
+    assert "\n" not in str(caught.value)
+    [check] = stand_in.of("auth.test")
+    assert check["token"] == "slack_bot_token-value"
+
+
+def test_an_unreachable_api_url_fails_before_the_model_loads(shipped, factory):
+    settings = shipped.settings.model_copy(update={"slack_api_url": f"http://127.0.0.1:{free_port()}/api/"})
+    with pytest.raises(UserError, match="cannot reach Slack's Web API at http://127.0.0.1"):
+        slack.run(settings, http=True, port=free_port())
+    assert factory == []
+
+
+def cite(n: int, source: str, section: str, title: str = "Doc A & <Co>", text: str = "A passage.") -> Citation:
+    return Citation(n=n, id=f"{source}#{n}", source=source, title=title, section=section, text=text)
+
+
+LIST_ANSWER = ("The benefits include: [1, 3]\n\n"
+               "- Infrastructure as Code (IaC): IaC defines servers in code. [1]\n"
+               "- Faster releases come from automation, testing: and more. [2]\n"
+               "- Monitoring <b>: what & when. [3]")
+CITATIONS = (cite(1, "a.md", "Practices > Section A"), cite(2, "b.md", "Intro", title="Doc B"),
+             cite(3, "a.md", "Practices > Section B"), cite(4, "a.md", "Practices > Section A"))
+
+
+def sources_of(blocks: list[dict]) -> list[str]:
+    [context] = [b for b in blocks if b["type"] == "context"]
+    return context["elements"][0]["text"].split("\n")
+
+
+def test_answer_is_readable_mrkdwn_with_bullets_bold_lead_ins_and_plain_markers(tmp_path):
+    blocks, text = answer_message(Answer(question="q", text=LIST_ANSWER, citations=CITATIONS, refused=False), "k",
+                                  SourceLinks(tmp_path))
+    assert blocks[0]["text"]["text"].split("\n") == [
+        "*The benefits include:* [1][3]",
+        "",
+        "• *Infrastructure as Code (IaC):* IaC defines servers in code. [1]",
+        "• Faster releases come from automation, testing: and more. [2]",  # a sentence, not a term
+        "• *Monitoring &lt;b&gt;:* what &amp; when. [3]",
+    ]
+    assert text.startswith(blocks[0]["text"]["text"])
+    paragraph = answer_message(Answer(question="q", text="Key tools: Jenkins, Git. [1]", citations=CITATIONS[:1],
+                                      refused=False), "k")[0]
+    assert paragraph[0]["text"]["text"] == "Key tools: Jenkins, Git. [1]"  # no list follows: not a lead-in
+
+
+def test_sources_are_one_line_per_document_linked_when_an_absolute_url_is_known(tmp_path):
+    answer = Answer(question="q", text=LIST_ANSWER, citations=CITATIONS, refused=False)
+    blocks, text = answer_message(answer, "k", SourceLinks(tmp_path, base="https://assistant.example"))
+    assert sources_of(blocks) == [
+        "*Sources*",
+        "[1][3][4] <https://assistant.example/source/a.md|Doc A &amp; &lt;Co&gt;> › Practices › Section A; "
+        "Practices › Section B",
+        "[2] <https://assistant.example/source/b.md#intro|Doc B> › Intro",  # one section: linked at it
+    ]
+    assert text.endswith("\n\nSources:\n" + "\n".join(sources_of(blocks)[1:]))
+
+    # No canonical URL and no public_url: a link Slack could not open is no link; the path says where.
+    plain = sources_of(answer_message(answer, "k", SourceLinks(tmp_path))[0])
+    assert plain[1:] == ["[1][3][4] Doc A &amp; &lt;Co&gt; (a.md) › Practices › Section A; Practices › Section B",
+                         "[2] Doc B (b.md) › Intro"]
+    refused = Answer(question="q", text="The documents do not cover that.", citations=(), refused=True)
+    assert [b["type"] for b in answer_message(refused, "k")[0]] == ["section", "actions"]
+
+
+def test_long_section_paths_keep_the_heading_that_tells_them_apart():
+    outer = "Will Your Model Performance be Different in Production than During the Training Phase"
+    citations = (cite(1, "m.md", f"{outer} > How Will Drift be Monitored?", title="Checklist"),
+                 cite(2, "m.md", f"{outer} > How Will Quality be Monitored?", title="Checklist"),
+                 cite(3, "m.md", f"{outer} > How Will Drift be Monitored?", title="Checklist"))
+    [line] = sources_of(answer_message(Answer(question="q", text="x [1][2][3]", citations=citations, refused=False),
+                                       "k")[0])[1:]
+    assert line == ("[1][2][3] Checklist (m.md) › … › How Will Drift be Monitored?; "
+                    "… › How Will Quality be Monitored?")
+
+
+def test_a_canonical_url_is_linked_safely(tmp_path):
+    (tmp_path / "c.md").write_text("---\ntitle: Runbook\nurl: https://wiki.example/run book?a=1&b=<2>|x\n---\n"
+                                   "# Runbook\n")
+    line = sources_of(answer_message(Answer(question="q", text="Run it. [1]", refused=False,
+                                            citations=(cite(1, "c.md", "Steps > Restart", title="Runbook"),)),
+                                     "k", SourceLinks(tmp_path, base="https://assistant.example"))[0])[1]
+    assert line == "[1] <https://wiki.example/run%20book?a=1&amp;b=%3C2%3E%7Cx#restart|Runbook> › Steps › Restart"
+
+
+LINKED = """---
+title: Zephyr <ops> & release notes
+url: https://wiki.example/zephyr?team=rel&view=full
+---
+# Zephyr <ops> & release notes
+
+## Release pipeline
+
+The Zephyr release pipeline is reviewed every Tuesday by the platform group.
+"""
+
+
+def test_posted_sources_link_to_the_canonical_url_once_per_document(make_bot, tmp_path, embedder, stand_in):
+    bot = make_bot(assistant_with(tmp_path, embedder, {"zephyr.md": LINKED}, public_url="https://assistant.example"))
+    bot.event(mention("When is the Zephyr release pipeline reviewed?"))
+    stand_in.wait("reactions.remove")
+    [reply] = stand_in.of("chat.postMessage")
+    lines = sources_of(json.loads(blocks_text(reply)))[1:]
+    assert any("<https://wiki.example/zephyr?team=rel&amp;view=full#release-pipeline|Zephyr &lt;ops&gt; &amp; "
+               "release notes> › Release pipeline" in line for line in lines), lines
+    sources = [line.split("|", 1)[0] for line in lines]
+    assert len(sources) == len(set(sources))
+    assert all("<https://" in line for line in lines)  # public_url set: every document links

@@ -10,6 +10,7 @@ import pytest
 
 from assistant.errors import StoreUnavailable, UserError
 from assistant.types import Answer, Citation, SentenceCheck
+from assistant.links import SourceLinks
 from tests.conftest import free_port
 from ui import render
 from ui.web import build_app, is_loopback, launch_options, new_state, parse_auth, record_vote, serve
@@ -57,11 +58,16 @@ def shown(message: dict) -> str:
 
 
 def cited(chat_html: str, sources_html: str) -> set[int]:
-    """Every [n] link in the answer must have a source entry with id src-n."""
-    links = {int(n) for n in re.findall(r'href="#src-(\d+)"', chat_html)}
-    entries = {int(n) for n in re.findall(r'id="src-(\d+)"', sources_html)}
-    assert links and links <= entries, (links, entries)
-    return links
+    """Every [n] in the answer links to a document of the corpus (never a "#" anchor) and has a source
+    entry in the answer's own Sources block and in the side panel."""
+    links = re.findall(r'<a class="cite" href="([^"]+)"[^>]*>&#91;(\d+)&#93;</a>', chat_html)
+    assert links and all(href.startswith("source/") for href, _ in links), links
+    numbers = {int(n) for _, n in links}
+    own = {int(n) for n in re.findall(r'class="src cited-(\d+)"', chat_html)}
+    panel = {int(n) for n in re.findall(r'class="src cited-(\d+)"', sources_html)}
+    assert numbers <= own and numbers <= panel, (numbers, own, panel)
+    assert 'href="#' not in chat_html + sources_html
+    return numbers
 
 
 def test_two_turns_with_citations_and_follow_up(client, settings):
@@ -76,23 +82,14 @@ def test_two_turns_with_citations_and_follow_up(client, settings):
     assert "ModelOps &gt; Challenges" in sources
     assert "challeng" in content(chat[3]).lower() or "difficult" in content(chat[3]).lower()
 
-    status, comment = client.predict("too long", api_name="/vote_down")
-    assert "recorded" in status and comment == ""
-    [line] = feedback_lines(settings)
-    assert line["vote"] == "down" and line["question"] == "And its challenges?" and line["comment"] == "too long"
-    assert line["history"] == ["What are the benefits of ModelOps?"] and line["channel"] == "web"
-    assert line["citations"] and line["citations"][0]["section"] == "ModelOps > Challenges"
-    assert line["index_version"] and line["answer"].count("[1]") >= 1
-
-    chat, sources, box, status = client.predict(api_name="/new_conversation")
-    assert chat == [] and 'id="src-' not in sources and status == ""
-    assert client.predict("ok", api_name="/vote_up")[0] == "There is no answer to rate yet."
+    # The first answer keeps its own sources after the second arrives.
+    assert "ModelOps &#62; Benefits" in content(chat[1]) or "Benefits" in content(chat[1])
 
 
 def test_refused_answer_looks_different_and_has_no_sources(client):
     chat, sources, _ = client.predict("What is the capital of France?", [], api_name="/ask")
     assert 'class="refusal"' in content(chat[-1]) and "topics the sources cover" in content(chat[-1])
-    assert "refused" in sources and 'id="src-' not in sources
+    assert "refused" in sources and 'class="src"' not in sources and 'class="src"' not in content(chat[-1])
 
 
 @pytest.mark.parametrize("question, message", [
@@ -153,9 +150,39 @@ def test_record_vote_appends_the_answer_it_was_given(shipped, settings):
     assert record_vote(shipped, settings, new_state(), "up") == "There is no answer to rate yet."
 
 
-def test_about_lists_index_and_corpus_files(client):
+def test_a_comment_replaces_the_vote_of_the_same_answer(shipped, settings):
+    from assistant.feedback import export_candidates
+
+    answer = shipped.ask("What are the benefits of ModelOps?")
+    state = {**new_state(), "id": "c1", "questions": [answer.question], "answers": [answer]}
+    record_vote(shipped, settings, state, "down", turn=0)
+    assert "comment on answer 1" in record_vote(shipped, settings, state, "down", comment="misses costs", turn=0)
+    first, second = feedback_lines(settings)
+    assert first["turn_id"] == second["turn_id"] == f"{state['id']}:0"
+    [candidate] = export_candidates(settings)
+    assert candidate["question"] == answer.question and candidate["note"] == "misses costs"
+
+
+def test_conversations_saved_in_the_browser_reopen_with_their_answers(shipped):
+    from ui.web import conversation_choices, restore_conversation, save_conversation
+
+    answer = shipped.ask("What are the benefits of ModelOps?")
+    state = {**new_state(), "id": "c1", "questions": [answer.question, "   "], "answers": [answer, None]}
+    saved = save_conversation([], state)
+    saved = save_conversation(saved, {**new_state(), "id": "c2", "questions": ["x"], "answers": [None]})  # nothing answered
+    assert len(saved) == 1 and saved[0]["title"] == answer.question
+    assert conversation_choices(saved)[0][1] == state["id"]
+    restored = restore_conversation(json.loads(json.dumps(saved)), state["id"])  # as the browser stores it
+    assert restored["questions"] == [answer.question]
+    assert [a.to_json() for a in restored["answers"]] == [answer.to_json()]
+    saved[0]["turns"][0]["answer"] = {"broken": True}
+    assert restore_conversation(saved, state["id"]) is None and restore_conversation(saved, "gone") is None
+
+
+def test_about_shows_counts_models_and_credits_not_paths(client, settings):
     about = client.predict(api_name="/about")
-    assert "documents" in about and "mlops-devops-modelops.md" in about and "extractive" in about
+    assert "Documents" in about and "mlops-devops-modelops.md" in about and "extractive" in about
+    assert "Index version" in about and str(settings.corpus_dir) not in about and str(settings.index_dir) not in about
 
 
 def test_queue_is_bounded(shipped, settings):
@@ -185,7 +212,7 @@ HOSTILE = ('Pipelines <script>window.__xss=1</script> and <img src=x onerror="wi
            'report ![tracker](http://127.0.0.1:9/pixel.png) and [click](javascript:alert(1)) $x$ **b** # h')
 
 
-def test_rendering_escapes_html_and_neutralises_markdown():
+def test_rendering_escapes_html_and_neutralises_markdown(tmp_path):
     citation = Citation(n=1, id="c1", source="notes.md", title="Notes <b>", section="MLOps > Pipelines", text=HOSTILE)
     answer = Answer(question="q", text=f"{HOSTILE} [1] [7]", citations=(citation,), refused=False,
                     sentences=(SentenceCheck(text=HOSTILE, citations=(1,), supported=True, score=0.9),))
@@ -196,13 +223,17 @@ def test_rendering_escapes_html_and_neutralises_markdown():
     for out in chat_messages:  # chat messages are Markdown too: no link, image or autolink syntax left
         assert "](" not in out and "![" not in out and "http://" not in out and "$" not in out
     assert HOSTILE in html.unescape(render.text(HOSTILE))
-    chat = render.answer_message(answer)
-    assert chat.count('href="#src-1"') == 1 and "#src-7" not in chat  # only verified citations link
+    links = SourceLinks(tmp_path)
+    chat = render.answer_message(answer, links)
+    assert chat.count('href="source/notes.md#pipelines"') == 2  # the [1] link and the title in Sources
+    body = chat.split("<details")[0]
+    assert "source/notes.md" in body and "&#91;7&#93;" not in body  # only verified citations link
+    assert "\n" not in chat  # a newline could end the message's HTML block
     unverified = render.answer_message(Answer(question="q", text=f"{HOSTILE} [1] [7]", citations=(citation,),
-                                              refused=False))
-    assert unverified.count('href="#src-1"') == 1 and "#src-7" not in unverified and "&#91;7&#93;" in unverified
-    panel = render.sources_panel(answer)
-    assert 'id="src-1"' in panel and "MLOps &gt; Pipelines" in panel
+                                              refused=False), links)
+    assert unverified.count('class="cite" href="source/notes.md#pipelines"') == 1 and "&#91;7&#93;" in unverified
+    panel = render.sources_panel(answer, links)
+    assert 'class="src cited-1"' in panel and "MLOps &gt; Pipelines" in panel
     assert "<script>window.__xss=1</script>" in html.unescape(re.sub(r"<[^>]+>", "", panel))  # shown as text
     assert "<mark>Pipelines</mark>" in panel and "<mark>and</mark>" not in panel
     refused = render.answer_message(Answer(question="q", text="I can't find <that>.", citations=(), refused=True))

@@ -59,13 +59,11 @@ def _error(status: int, message: str, kind: str, headers: dict | None = None) ->
     return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status, headers=headers)
 
 
-def chat_content(answer) -> str:
+def chat_content(answer, links=None) -> str:
     """The cited Markdown answer followed by its sources, as a chat front end shows one message."""
-    if answer.refused or not answer.citations:
-        return answer.text
-    lines = [f"[{c.n}] {c.title} › {c.section} ({c.source})" if c.section and c.section != c.title
-             else f"[{c.n}] {c.title} ({c.source})" for c in answer.citations]
-    return answer.text + "\n\nSources:\n" + "\n".join(lines)
+    from ui.render import plain_text
+
+    return plain_text(answer, links)
 
 
 def create_api(assistant, settings, api_key: str = "") -> FastAPI:
@@ -129,9 +127,10 @@ def create_api(assistant, settings, api_key: str = "") -> FastAPI:
                 "chunks": about.get("chunks", 0), "answerer": about.get("answerer", "")}
 
     @app.post("/api/ask", tags=["api"], dependencies=[Depends(guard)])
-    def ask(body: AskRequest):
-        """The `assistant ask --json` contract."""
-        return run(assistant.ask, body.question, history=body.history).to_json()
+    def ask(body: AskRequest, request: Request):
+        """The `assistant ask --json` contract; each citation also has `url`, where it opens."""
+        answer = run(assistant.ask, body.question, history=body.history)
+        return {**answer.to_json(), "citations": cited(answer, assistant.links.rebased(str(request.base_url)))}
 
     @app.post("/api/search", tags=["api"], dependencies=[Depends(guard)])
     def search(body: SearchRequest):
@@ -145,7 +144,7 @@ def create_api(assistant, settings, api_key: str = "") -> FastAPI:
         return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "local"}]}
 
     @app.post("/v1/chat/completions", tags=["openai"], dependencies=[Depends(guard)])
-    def chat(body: ChatRequest):
+    def chat(body: ChatRequest, request: Request):
         """The last user message is the question, earlier user messages its history. The reply is the
         cited Markdown answer with its sources; `citations` carries them structured."""
         users = [m.text() for m in body.messages if m.role == "user"]
@@ -154,8 +153,9 @@ def create_api(assistant, settings, api_key: str = "") -> FastAPI:
                            "invalid_request_error")
         answer = run(assistant.ask, users[-1], history=users[:-1])
         completion_id, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
-        content = chat_content(answer)
-        extra = {"citations": answer.to_json()["citations"], "refused": answer.refused, "answerer": answer.answerer}
+        links = assistant.links.rebased(str(request.base_url))
+        content = chat_content(answer, links)
+        extra = {"citations": cited(answer, links), "refused": answer.refused, "answerer": answer.answerer}
         if body.stream:
             return StreamingResponse(_stream(completion_id, created, content, extra), media_type="text/event-stream")
         return {"id": completion_id, "object": "chat.completion", "created": created, "model": MODEL_ID,
@@ -164,6 +164,10 @@ def create_api(assistant, settings, api_key: str = "") -> FastAPI:
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}, **extra}
 
     return app
+
+
+def cited(answer, links) -> list[dict]:
+    return [{**c, "url": links.cite(citation)} for c, citation in zip(answer.to_json()["citations"], answer.citations)]
 
 
 def _stream(completion_id: str, created: int, content: str, extra: dict) -> Iterator[str]:

@@ -16,23 +16,29 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
+from slack_bolt.version import __version__ as bolt_version
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import default_retry_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from assistant import feedback
 from assistant.errors import StoreUnavailable, UserError, user_message
+from assistant.links import SourceLinks
 from assistant.ratelimit import RateLimiter
 from ui.slack_format import HOURGLASS, answer_message, notice, question_text
 
 log = logging.getLogger("assistant.slack")
+# The start-up token check says what failed in one line of its own; the SDK's error log would repeat it.
+quiet = logging.getLogger("assistant.slack.token_check")
+quiet.setLevel(logging.CRITICAL)
 
 EVENTS_PATH = "/slack/events"
 # Subtypes a person produces; every other one (message_changed, bot_message, channel_join, ...)
 # is not a question.
 HUMAN_SUBTYPES = {None, "file_share", "thread_broadcast"}
 BUSY = "The assistant is busy right now; try again in a minute."
+CHECK_TIMEOUT = 10  # seconds for the start-up auth.test: a wrong ASSISTANT_SLACK_API_URL fails fast too
 
 
 class Bounded:
@@ -77,16 +83,58 @@ def retry_handlers() -> list:
     return default_retry_handlers() + [RateLimitErrorRetryHandler(max_retry_count=2)]
 
 
+def web_client(token: str | None, api_url: str, timeout: int = 30, logger: logging.Logger | None = None) -> WebClient:
+    """A Web API client at `api_url` (settings.slack_api_url: Slack, an Enterprise proxy, a test stand-in)."""
+    return WebClient(token=token, base_url=api_url, timeout=timeout, retry_handlers=retry_handlers(),
+                     user_agent_prefix=f"Bolt/{bolt_version}", logger=logger)
+
+
+def check_token(client: WebClient) -> dict:
+    """auth.test with the bot token: who the bot is, or a UserError that says in one line what is wrong."""
+    try:
+        return client.auth_test().data
+    except SlackApiError as exc:
+        if exc.response.status_code != 200:
+            raise UserError(f"Slack's Web API at {client.base_url} answered auth.test with HTTP "
+                            f"{exc.response.status_code}: check ASSISTANT_SLACK_API_URL") from None
+        raise UserError(f"SLACK_BOT_TOKEN was not accepted by Slack ({exc.response.get('error')}): export the "
+                        "Bot User OAuth Token (xoxb-...) from OAuth & Permissions (see docs/slack.md)") from None
+    except OSError as exc:
+        raise UserError(f"cannot reach Slack's Web API at {client.base_url} to check SLACK_BOT_TOKEN: "
+                        f"{getattr(exc, 'reason', exc)}") from None
+    except SlackClientError as exc:  # e.g. a base URL that is not http(s)
+        raise UserError(f"cannot call Slack's Web API at {client.base_url}: {exc} (ASSISTANT_SLACK_API_URL)") from None
+
+
+def _not_token_unused(record: logging.LogRecord) -> bool:
+    # Given our client, Bolt still reads SLACK_BOT_TOKEN and warns that it is unused; it is the client's token.
+    return "`token` will be unused" not in record.getMessage()
+
+
 def is_dm(event: dict) -> bool:
     return event.get("channel_type") == "im" or str(event.get("channel", "")).startswith("D")
+
+
+def thread_questions(client: WebClient, channel: str, thread: str, before: str, bot_user: str | None) -> list[str]:
+    """The human messages of a thread older than `before`, oldest first, as plain questions; [] when
+    conversations.replies fails (a missing scope, a deleted thread, Slack down)."""
+    try:
+        reply = client.conversations_replies(channel=channel, ts=thread, limit=200)
+    except Exception as exc:
+        log.warning("conversations.replies failed (%s); using the bot's own memory of the thread", exc)
+        return []
+    texts = [question_text(m.get("text", "")) for m in reply.get("messages") or []
+             if m.get("user") and m.get("user") != bot_user and not m.get("bot_id")
+             and m.get("subtype") in HUMAN_SUBTYPES and float(m.get("ts", 0)) < float(before)]
+    return [t for t in texts if t]
 
 
 class SlackBot:
     """What the listeners do. Answers run on a pool of their own, so a slow answer never delays the
     3-second acknowledgement of a button click in Bolt's listener pool."""
 
-    def __init__(self, assistant, settings):
-        self.assistant, self.settings = assistant, settings
+    def __init__(self, assistant, settings, links: SourceLinks):
+        self.assistant, self.settings, self.links = assistant, settings, links
         self.seen = Bounded(10_000)  # event ids and channel/ts already taken
         self.answers = Bounded(5_000)  # feedback key -> (Answer, history, index version)
         self.threads = Bounded(5_000)  # (channel, thread_ts) -> questions, if conversations.replies fails
@@ -151,7 +199,7 @@ class SlackBot:
                 key = secrets.token_hex(6)
                 self.answers.put(key, (answer, history, self.assistant.index_version))
                 self.threads.append((channel, thread), question, keep=max(1, self.settings.history_turns))
-                blocks, text = answer_message(answer, key)
+                blocks, text = answer_message(answer, key, self.links)
             self.post(client, channel, thread, blocks, text)
             self.react(client, "reactions_remove", channel, ts)
         except Exception:
@@ -165,15 +213,12 @@ class SlackBot:
         turns, thread, ts = self.settings.history_turns, event.get("thread_ts"), event["ts"]
         if not turns or not thread or thread == ts:
             return []
-        try:
-            reply = client.conversations_replies(channel=event["channel"], ts=thread, limit=200)
-            texts = [question_text(m.get("text", "")) for m in reply.get("messages") or []
-                     if m.get("user") and m.get("user") != bot_user and not m.get("bot_id")
-                     and m.get("subtype") in HUMAN_SUBTYPES and float(m.get("ts", 0)) < float(ts)]
-        except Exception as exc:
-            log.warning("conversations.replies failed (%s); using the bot's own memory of the thread", exc)
+        texts = thread_questions(client, event["channel"], thread, ts, bot_user)
+        if not texts:
+            # Nothing usable from Slack (an error, a missing history scope, an empty reply): the
+            # questions this bot already answered in the thread are history it knows for certain.
             texts = self.threads.get((event["channel"], thread), [])
-        return [t for t in texts if t][-turns:]
+        return texts[-turns:]
 
     def on_feedback(self, ack, body, action, client):
         ack()
@@ -214,19 +259,19 @@ class SlackBot:
             log.info("%s failed: %s", method, exc)
 
 
-def build_app(assistant, settings, *, token: str | None, signing_secret: str, client: WebClient | None = None,
+def build_app(assistant, settings, *, token: str | None, signing_secret: str,
               token_verification_enabled: bool = True) -> App:
-    """The Bolt app. `process_before_response=False`: events are acknowledged before any work."""
-    bot = SlackBot(assistant, settings)
-    options = dict(signing_secret=signing_secret or "", token_verification_enabled=token_verification_enabled,
-                   process_before_response=False, name="methodology-assistant")
-    if client is not None:
-        app = App(client=client, **options)
-    else:
-        # Given a client, Bolt still reads SLACK_BOT_TOKEN and warns that it is unused; given the
-        # token, it makes the client, and every per-request client copies these handlers.
-        app = App(token=token, **options)
-        app.client.retry_handlers = retry_handlers()
+    """The Bolt app, talking to the Web API at settings.slack_api_url (every per-request client Bolt
+    makes copies this client's base URL and retry handlers). `process_before_response=False`: events
+    are acknowledged before any work."""
+    # An assistant without links of its own (a test double) links the way the settings say.
+    links = getattr(assistant, "links", None) or SourceLinks(settings.corpus_dir, settings.source_url_template,
+                                                             settings.public_url)
+    bot = SlackBot(assistant, settings, links)
+    logging.getLogger("slack_bolt.App").addFilter(_not_token_unused)  # idempotent: the same function
+    app = App(client=web_client(token, settings.slack_api_url), signing_secret=signing_secret or "",
+              token_verification_enabled=token_verification_enabled, process_before_response=False,
+              name="methodology-assistant")
     app.use(bot.gate)
     app.event("app_mention")(bot.on_question)
     app.event("message")(bot.on_question)
@@ -274,6 +319,9 @@ def run(settings, http: bool, port: int) -> None:
     from ui.starter import ready_assistant
 
     tokens = tokens_from_env(http)
+    # Seconds, before the embedding model's ~35 s load: a bad or revoked token is one line at once.
+    me = check_token(web_client(tokens["SLACK_BOT_TOKEN"], settings.slack_api_url, CHECK_TIMEOUT, quiet))
+    log.info("SLACK_BOT_TOKEN accepted: bot %s (%s) in team %s", me.get("user"), me.get("user_id"), me.get("team_id"))
     assistant = ready_assistant(settings, warm=True)
     try:
         app = build_app(assistant, settings, token=tokens["SLACK_BOT_TOKEN"],

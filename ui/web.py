@@ -4,6 +4,7 @@ import ipaddress
 import logging
 import sys
 import time
+import uuid
 
 import gradio as gr
 
@@ -23,13 +24,51 @@ THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
 
 def new_state() -> dict:
     """One entry per turn, aligned with the chat's (user, assistant) message pairs; `answers[i]` is
-    None for a turn that produced no answer (bad input, rate limit, error)."""
-    return {"questions": [], "answers": []}
+    None for a turn that produced no answer (bad input, rate limit, error). `id` names the
+    conversation in the browser's list of past conversations; it is given at the first question,
+    because gr.State copies one default into every session."""
+    return {"id": "", "questions": [], "answers": []}
 
 
 def history_of(state: dict, turns: int) -> list[str]:
     asked = [q for q, a in zip(state["questions"], state["answers"]) if a is not None]
     return asked[-turns:] if turns else []
+
+
+MAX_SAVED_CONVERSATIONS = 30
+MAX_SAVED_TURNS = 50
+
+
+def save_conversation(saved: list | None, state: dict) -> list:
+    """The browser's conversation list with this conversation first (newest first, bounded); only
+    answered turns are kept, as the `ask --json` records they came from."""
+    saved = [c for c in (saved or []) if isinstance(c, dict) and c.get("id") != state.get("id")]
+    turns = [{"question": q, "answer": a.to_json()} for q, a in zip(state["questions"], state["answers"])
+             if a is not None][-MAX_SAVED_TURNS:]
+    if not turns:
+        return saved[:MAX_SAVED_CONVERSATIONS]
+    entry = {"id": state["id"], "title": turns[0]["question"][:80], "updated": time.strftime("%Y-%m-%d %H:%M"),
+             "turns": turns}
+    return [entry, *saved][:MAX_SAVED_CONVERSATIONS]
+
+
+def restore_conversation(saved: list | None, conversation_id: str) -> dict | None:
+    """The state of a saved conversation, or None when it is gone or its record is damaged."""
+    for entry in saved or []:
+        if isinstance(entry, dict) and entry.get("id") == conversation_id:
+            try:
+                answers = [Answer.from_json(t["answer"]) for t in entry["turns"]]
+                return {"id": entry["id"], "questions": [str(t["question"]) for t in entry["turns"]],
+                        "answers": answers}
+            except (KeyError, TypeError, ValueError):
+                log.warning("saved conversation %s is damaged; ignored", conversation_id)
+                return None
+    return None
+
+
+def conversation_choices(saved: list | None) -> list[tuple[str, str]]:
+    return [(f"{c.get('title', '?')} · {c.get('updated', '')}", c["id"]) for c in saved or []
+            if isinstance(c, dict) and "id" in c]
 
 
 def is_loopback(host: str) -> bool:
@@ -59,7 +98,8 @@ def client_key(request: gr.Request | None) -> str:
 
 
 def record_vote(assistant, settings, state: dict, vote: str, comment: str = "", turn: int | None = None) -> str:
-    """Log a vote for one turn's answer (the latest answered turn by default); returns the status line."""
+    """Log a vote (and optional comment) for one turn's answer; returns the status line. A later
+    vote or comment on the same answer replaces the earlier one (they share the turn id)."""
     answers = state["answers"]
     if turn is None:
         turn = max((i for i, a in enumerate(answers) if a is not None), default=-1)
@@ -67,20 +107,27 @@ def record_vote(assistant, settings, state: dict, vote: str, comment: str = "", 
         return "There is no answer to rate yet."
     history = history_of({"questions": state["questions"][:turn], "answers": answers[:turn]},
                          settings.history_turns)
-    feedback.record(settings, answers[turn], vote, comment=comment or "", channel="web", history=history,
-                    index_version=assistant.index_version)
-    return f"Thanks: your {'thumbs-up' if vote == 'up' else 'thumbs-down'} was recorded."
+    try:
+        feedback.record(settings, answers[turn], vote, comment=comment or "", channel="web", history=history,
+                        index_version=assistant.index_version, turn_id=f"{state.get('id', '')}:{turn}")
+    except OSError:
+        log.exception("feedback write failed")
+        return "Your feedback could not be saved (the server cannot write its log); please try again later."
+    what = "comment" if comment else ("thumbs-up" if vote == "up" else "thumbs-down")
+    return f"Thanks: your {what} on answer {turn + 1} was recorded."
 
 
 def build_app(assistant, settings) -> gr.Blocks:
     limiter = RateLimiter(settings.rate_limit_per_minute)
     examples = assistant.profile.example_questions
+    links = assistant.links
 
     def respond(question, chat, state, request: gr.Request):
         chat, state = list(chat or []), state or new_state()
         text = question[:settings.max_question_chars + 100] if isinstance(question, str) else ""
         chat.append({"role": "user", "content": render.text(text if text.strip() else "(empty question)")})
-        state = {"questions": [*state["questions"], text], "answers": [*state["answers"], None]}
+        state = {**state, "id": state.get("id") or uuid.uuid4().hex[:12],
+                 "questions": [*state["questions"], text], "answers": [*state["answers"], None]}
 
         def fail(message, kind="error"):
             chat.append({"role": "assistant", "content": render.notice_message(message, kind)})
@@ -104,8 +151,8 @@ def build_app(assistant, settings) -> gr.Blocks:
             for piece in assistant.stream(question, history=history):
                 if isinstance(piece, Answer):
                     state["answers"][-1] = piece
-                    chat[-1] = {"role": "assistant", "content": render.answer_message(piece)}
-                    yield chat, state, render.sources_panel(piece), ""
+                    chat[-1] = {"role": "assistant", "content": render.answer_message(piece, links)}
+                    yield chat, state, render.sources_panel(piece, links, len(state["answers"]) - 1), ""
                     return
                 pieces += piece
                 # Every update re-sends the whole chat: show pieces only as fast as a reader needs
@@ -124,92 +171,136 @@ def build_app(assistant, settings) -> gr.Blocks:
             yield fail(user_message(exc))
 
     def restart():
-        return [], new_state(), render.sources_panel(None), "", ""
+        return [], new_state(), render.sources_panel(None), "", gr.update(visible=False), None
 
-    def vote(kind):
-        def handler(comment, state):
-            return record_vote(assistant, settings, state or new_state(), kind, comment), ""
-        return handler
+    def show_sources(state, data: gr.SelectData):
+        """The side panel follows the answer the user clicks."""
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        answers = (state or new_state())["answers"]
+        turn = index // 2 if isinstance(index, int) else -1
+        if not 0 <= turn < len(answers) or answers[turn] is None:
+            return gr.skip()
+        return render.sources_panel(answers[turn], links, turn)
 
-    def on_like(comment, state, data: gr.LikeData):
+    def on_like(state, data: gr.LikeData):
+        """One feedback control per answer: the thumbs log the vote at once, then offer a comment on
+        that same answer."""
         kind = {True: "up", "Like": "up", False: "down", "Dislike": "down"}.get(data.liked)
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
         if kind is None or not isinstance(index, int):
-            return gr.skip(), gr.skip()
-        return record_vote(assistant, settings, state or new_state(), kind, comment, turn=index // 2), ""
+            return gr.skip(), gr.skip(), gr.skip()
+        turn = index // 2
+        status = record_vote(assistant, settings, state or new_state(), kind, turn=turn)
+        box = gr.update(visible=True, value="", label=f"Add a comment to your {'👍' if kind == 'up' else '👎'} "
+                                                        f"on answer {turn + 1} (optional)")
+        return status, box, {"turn": turn, "vote": kind}
+
+    def on_comment(comment, state, pending):
+        if not pending or not (comment or "").strip():
+            return gr.skip(), gr.skip(), gr.skip()
+        status = record_vote(assistant, settings, state or new_state(), pending["vote"], comment,
+                             turn=pending["turn"])
+        return status, gr.update(visible=False, value=""), None
+
+    def remember(saved, state):
+        saved = save_conversation(saved, state or new_state())
+        return saved, gr.update(choices=conversation_choices(saved), value=(state or {}).get("id"))
+
+    def reopen(conversation_id, saved, state):
+        if not conversation_id or conversation_id == (state or {}).get("id"):
+            return gr.skip(), gr.skip(), gr.skip()
+        restored = restore_conversation(saved, conversation_id)
+        if restored is None:
+            return gr.skip(), gr.skip(), render.notice_panel("That conversation can no longer be opened.")
+        chat = []
+        for question, answer in zip(restored["questions"], restored["answers"]):
+            chat += [{"role": "user", "content": render.text(question)},
+                     {"role": "assistant", "content": render.answer_message(answer, links)}]
+        last = len(restored["answers"]) - 1
+        return chat, restored, render.sources_panel(restored["answers"][last], links, last)
+
+    def load_saved(saved):
+        return gr.update(choices=conversation_choices(saved), value=None)
 
     def about():
-        from assistant.corpus import corpus_files
+        from assistant.corpus import collections
 
         try:
-            files = [str(p.relative_to(settings.corpus_dir)) for p in corpus_files(settings.corpus_dir)]
-            return render.about_panel(assistant.about(), files)
+            return render.about_panel(assistant.about(), collections(settings.corpus_dir))
         except Exception:
             log.exception("about failed")
             return render.notice_panel(user_message(StoreUnavailable()))
 
     with gr.Blocks(title="Methodology assistant", analytics_enabled=False) as demo:
         gr.Markdown(f"## {assistant.profile.name}\nAsk about {assistant.profile.subject}; every "
-                    "answer cites the passages it comes from.")
+                    "answer cites the passages it comes from. Click an answer to see its sources.")
         state = gr.State(new_state())
+        saved = gr.BrowserState([], storage_key="methodology-assistant-conversations")
+        pending = gr.State(None)
         with gr.Tab("Chat"):
             with gr.Row():
                 with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(elem_id="chat", label="Chat", height=480, sanitize_html=True,
+                    with gr.Row():
+                        past = gr.Dropdown(choices=[], value=None, label="Past conversations", elem_id="past",
+                                           scale=4, interactive=True)
+                        clear = gr.Button("New conversation", elem_id="new-conversation", scale=1, min_width=120)
+                    chatbot = gr.Chatbot(elem_id="chat", label="Chat", height=520, sanitize_html=True,
                                          render_markdown=True, latex_delimiters=[], allow_tags=False,
-                                         buttons=["copy"])
+                                         buttons=[], feedback_options=("Like", "Dislike"))
                     with gr.Row():
                         question = gr.Textbox(elem_id="question", show_label=False, scale=5, lines=1,
                                               placeholder="Ask a question and press Enter", autofocus=True)
                         send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
+                    comment = gr.Textbox(elem_id="comment", visible=False, lines=1, max_length=2000,
+                                         placeholder="What was wrong or useful? Press Enter to send")
+                    status = gr.Markdown(elem_id="status")
                     gr.Markdown("**Try an example:**")
                     with gr.Row():
                         example_buttons = [gr.Button(q, size="sm") for q in examples]
-                    with gr.Row():
-                        comment = gr.Textbox(elem_id="comment", show_label=False, scale=4,
-                                             placeholder="Optional comment on the latest answer")
-                        up = gr.Button("👍 Helpful", elem_id="vote-up", scale=1, min_width=90)
-                        down = gr.Button("👎 Not helpful", elem_id="vote-down", scale=1, min_width=90)
-                    status = gr.Markdown(elem_id="status")
-                    clear = gr.Button("New conversation", elem_id="new-conversation")
-                with gr.Column(scale=2):
+                with gr.Column(scale=2, elem_id="sources-column"):
                     sources = gr.HTML(render.sources_panel(None), elem_id="sources", js_on_load=None,
                                       css_template=render.CSS)
         with gr.Tab("About"):
             gr.HTML(about, elem_id="about", js_on_load=None, css_template=render.CSS)
 
         ask = dict(fn=respond, inputs=[question, chatbot, state], outputs=[chatbot, state, sources, question])
-        question.submit(**ask, api_name="ask")
-        send.click(**ask, api_visibility="private")
+        keep = dict(fn=remember, inputs=[saved, state], outputs=[saved, past], queue=False, api_visibility="private")
+        question.submit(**ask, api_name="ask").then(**keep)
+        send.click(**ask, api_visibility="private").then(**keep)
         for button, text in zip(example_buttons, examples):
             button.click(lambda text=text: text, None, question, queue=False,
-                         api_visibility="private").then(**ask, api_visibility="private")
-        quick = dict(concurrency_limit=None)
-        up.click(vote("up"), [comment, state], [status, comment], api_name="vote_up", **quick)
-        down.click(vote("down"), [comment, state], [status, comment], api_name="vote_down", **quick)
-        chatbot.like(on_like, [comment, state], [status, comment], api_visibility="private", **quick)
-        reset = dict(fn=restart, inputs=None, outputs=[chatbot, state, sources, question, status], **quick)
-        clear.click(**reset, api_name="new_conversation")
-        chatbot.clear(**reset, api_visibility="private")  # the chat's own bin icon must reset history too
+                         api_visibility="private").then(**ask, api_visibility="private").then(**keep)
+        quick = dict(concurrency_limit=None, api_visibility="private")
+        chatbot.select(show_sources, [state], [sources], **quick)
+        chatbot.like(on_like, [state], [status, comment, pending], **quick)
+        comment.submit(on_comment, [comment, state, pending], [status, comment, pending], **quick)
+        past.input(reopen, [past, saved, state], [chatbot, state, sources], **quick)
+        demo.load(load_saved, [saved], [past], **quick)
+        reset = dict(fn=restart, inputs=None, outputs=[chatbot, state, sources, question, comment, pending], **quick)
+        clear.click(**reset).then(lambda: gr.update(value=None), None, past, queue=False, api_visibility="private")
+        chatbot.clear(**reset)  # the chat's own bin icon must reset history too
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     return demo
 
 
 def launch_options() -> dict:
     """What every launch uses (tests too): never a share link, the app's CSS and offline theme."""
-    return {"share": False, "css": render.CSS, "theme": THEME, "footer_links": ["api"]}
+    return {"share": False, "css": render.CSS, "theme": THEME, "footer_links": ["api"], "head": render.HEAD}
 
 
 def build_server(assistant, settings, auth: str = ""):
     """One FastAPI app: the JSON and OpenAI-compatible API (ui/api.py) with the web chat mounted at "/"."""
     from ui.api import create_api
+    from ui.documents import add_document_routes
 
     credentials = parse_auth(auth)
     app = create_api(assistant, settings, api_key=settings.api_key)
+    add_document_routes(app, assistant, credentials, settings.api_key)
     demo = build_app(assistant, settings)
+    options = {k: v for k, v in launch_options().items() if k != "share"}
     return gr.mount_gradio_app(app, demo, path="/", auth=credentials,
                                auth_message="The methodology assistant: sign in" if credentials else None,
-                               theme=THEME, css=render.CSS, footer_links=["api"])
+                               **options)
 
 
 def serve(settings, host: str, port: int, auth: str) -> None:
