@@ -53,6 +53,10 @@ def test_health_ask_and_search_keep_the_cli_contracts(url, shipped):
     answer = httpx.post(f"{url}/api/ask", json={"question": "Which tools are used in DevOps?"}).json()
     assert {"question", "answer", "refused", "citations", "sentences", "format"} <= set(answer)
     assert answer["answer"] == shipped.ask("Which tools are used in DevOps?").text and answer["citations"]
+    # Each citation says where it opens: the app's read-only copy, at the cited passage.
+    opened = httpx.get(answer["citations"][0]["url"])
+    assert answer["citations"][0]["url"].startswith(f"{url}/source/") and opened.status_code == 200
+    assert 'id="cited"' in opened.text
     hits = httpx.post(f"{url}/api/search", json={"question": "configuration management tools", "k": 3}).json()
     assert len(hits) == 3 and {"id", "source", "section", "text", "score"} <= set(hits[0])
     assert httpx.get(f"{url}/docs").status_code == 200 and "/v1/chat/completions" in httpx.get(
@@ -89,6 +93,7 @@ def test_openai_sdk_plain_and_streaming(url, shipped):
     citations = reply.model_extra["citations"]
     assert [c["n"] for c in citations] == [c.n for c in expected.citations]
     assert any("ModelOps" in c["section"] for c in citations)  # the follow-up used the earlier question
+    assert all(c["url"] in content and c["url"].startswith(f"{url}/source/") for c in citations)
 
     stream = client.chat.completions.create(model="methodology-assistant", messages=messages, stream=True)
     chunks = list(stream)
