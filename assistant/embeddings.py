@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import lru_cache
 
@@ -9,6 +10,8 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from assistant.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 def default_model_path() -> str:
@@ -41,16 +44,59 @@ def load_model(name: str = "", offline: bool = True):
 class Embedder(Embeddings):
     """Normalised embeddings as numpy arrays (fast path) and lists (LangChain's Embeddings API).
 
-    The model loads on first use: an unchanged re-index or a refused empty question never pays for it."""
+    The model loads on first use: an unchanged re-index or a refused empty question never pays for it.
+    With an ONNX export of the model beside the index (made by `assistant index`), it runs on
+    onnxruntime and never imports torch: a serving process starts in about a second and a third of
+    the memory."""
 
-    def __init__(self, model=None, batch_size: int = 64, loader=None):
+    def __init__(self, model=None, batch_size: int = 64, loader=None, torch_loader=None, export_to=None):
         self._model, self._loader = model, loader
+        self._torch_loader, self.export_to = torch_loader, export_to
         self.batch_size = batch_size
 
     @classmethod
     def from_settings(cls, settings) -> "Embedder":
-        return cls(batch_size=settings.embedding_batch_size,
-                   loader=lambda: load_model(settings.embedding_model, settings.hf_offline))
+        from assistant.onnx_embed import OnnxEncoder, export_dir, is_exported
+
+        folder = export_dir(settings.index_dir, settings.embedding_model or default_model_path())
+        runtime = settings.embedding_runtime
+
+        def torch_model():
+            return load_model(settings.embedding_model, settings.hf_offline)
+
+        def loader():
+            if runtime != "torch" and is_exported(folder):
+                try:
+                    return OnnxEncoder(folder, settings.embedding_threads)
+                except Exception as exc:  # a damaged export: torch still gives the same vectors
+                    log.warning("ONNX embedder in %s unusable (%s); using sentence-transformers", folder, exc)
+            if runtime == "onnx":
+                raise UserError("ASSISTANT_EMBEDDING_RUNTIME=onnx but the model has no ONNX export yet: "
+                                "run `assistant index` first")
+            return torch_model()
+
+        return cls(batch_size=settings.embedding_batch_size, loader=loader, torch_loader=torch_model,
+                   export_to=None if runtime == "torch" else folder)
+
+    @property
+    def runtime(self) -> str:
+        return "onnx" if type(self._model).__name__ == "OnnxEncoder" else "torch"
+
+    def ensure_export(self) -> bool:
+        """Export the model for torch-free serving when it has no export yet (at index time, where
+        torch is loaded anyway); True when an export was written. A model that cannot be exported
+        keeps serving on torch."""
+        from assistant.onnx_embed import export, is_exported
+
+        if self.export_to is None or self._torch_loader is None or is_exported(self.export_to):
+            return False
+        try:
+            export(self._torch_loader(), self.export_to)
+        except Exception as exc:
+            log.warning("no ONNX export of the embedding model (%s): serving keeps torch", exc)
+            return False
+        log.info("exported the embedding model to ONNX in %s", self.export_to)
+        return True
 
     @property
     def model(self):

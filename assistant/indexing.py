@@ -116,5 +116,8 @@ def index_corpus(settings, store, embedder, rebuild: bool = False, progress: boo
         if fresh or to_embed or to_update or to_delete:
             store.activate(generation, model=model_name, chunks=total, documents=len(documents),
                            format=INDEX_FORMAT)
+    ensure_export = getattr(embedder, "ensure_export", None)  # test embedders have none
+    if ensure_export is not None:
+        ensure_export()  # serving then embeds queries on onnxruntime, without torch
     return IndexStats(documents=len(documents), chunks=total, embedded=len(to_embed), deleted=len(to_delete),
                       seconds=time.perf_counter() - started, skipped=tuple(skipped))
