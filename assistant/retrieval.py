@@ -23,21 +23,26 @@ class HybridRetriever:
         self.generic_headings = generic_headings  # never offered as topics ("Introduction", ...)
         self.k, self.candidates, self.rrf_k = k, candidates, rrf_k
         self.generation: str | None = None
+        self.revision = ""
+        self.known: frozenset[str] = frozenset()
         self._bm25 = None
         self._checked = 0.0
 
     def refresh(self, max_age_s: float = 1.0) -> None:
-        """Follow the store's active generation: a re-index is picked up within `max_age_s`, without
-        asking the store on every call of the hot path."""
+        """Follow the store's committed index: a rebuild (new generation) or an incremental change
+        (new revision, same generation) is picked up within `max_age_s`, without asking the store on
+        every call of the hot path."""
         now = time.monotonic()
         if self.generation is not None and now - self._checked < max_age_s:
             return
         self._checked = now
-        generation = self.store.active_generation()
+        generation, revision = self.store.active_version()
         if generation is None:
             raise UserError("the index is empty: run `assistant index` first")
-        if generation == self.generation:
+        if (generation, revision) == (self.generation, self.revision):
             return
+        if self.generation is not None:
+            self.store.reopen()  # another process changed the index: drop this process' stale copy
         from assistant.bm25 import SparseBM25
 
         ids: list[str] = []
@@ -54,9 +59,12 @@ class HybridRetriever:
 
         self._bm25 = SparseBM25(corpus())
         self.ids = ids
+        # The committed chunks: an index run still writing (it commits with a new revision) adds
+        # chunks the dense search may already see; they are served only once committed.
+        self.known = frozenset(ids)
         self._vocabulary = set(self._bm25.vocab)
         self._topics = [t for t in topics if t not in titles]
-        self.generation = generation
+        self.generation, self.revision = generation, revision
 
     def vocabulary(self) -> set[str]:
         """Every stemmed term of the indexed chunks (answerers refuse names the corpus never uses)."""
@@ -126,6 +134,7 @@ class HybridRetriever:
         units = self.dense_units(vector, 3 * n)
         fused: dict[str, float] = {}
         for ranked in (dense, units, sparse):
+            ranked = [(cid, score) for cid, score in ranked if cid in self.known]
             for rank, (cid, _) in enumerate(ranked):
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         dense_score, bm25_score = dict(dense), dict(sparse)

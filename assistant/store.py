@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlparse
@@ -22,7 +23,10 @@ def _connection_errors() -> tuple[type[BaseException], ...]:
     return (httpx.TransportError, ConnectionError, TimeoutError)
 
 
-def _client(settings):
+def _client(settings, view: int = 0):
+    """A Chroma client. `view` > 0 opens the embedded store under another spelling of its path:
+    Chroma keeps one in-memory copy of a store per path and process, and only a fresh copy sees
+    vectors another process has written since (see Store.reopen)."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -39,7 +43,15 @@ def _client(settings):
             raise StoreUnavailable(f"Chroma server at {settings.chroma_url} is unreachable "
                                    f"({exc.__class__.__name__}); is `chroma run` up?") from exc
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    path = str(settings.chroma_path) + "/." * (view % 64)  # a spelling is reused only after 64 reopens
+    return chromadb.PersistentClient(path=path, settings=chroma_settings)
+
+
+def _close(client) -> None:
+    try:
+        client.close()
+    except Exception:  # a client already closed, or a store gone: nothing left to free
+        pass
 
 
 def _hit(cid: str, text: str, meta: dict, dense: float | None = None) -> Hit:
@@ -60,14 +72,29 @@ class Store:
     and switches only when it is complete: a half-built index never serves.
     """
 
-    def __init__(self, client, name: str, where: str):
+    def __init__(self, client, name: str, where: str, connect=None):
         self.client, self.name, self.where = client, name, where
         self._collections: dict[str, tuple] = {}
+        self._connect, self._views = connect, 0
 
     @classmethod
     def open(cls, settings) -> "Store":
         where = settings.chroma_url or str(settings.chroma_path)
-        return cls(_client(settings), settings.collection, where)
+        connect = None if settings.chroma_url else (lambda view: _client(settings, view))
+        return cls(_client(settings), settings.collection, where, connect)
+
+    def reopen(self) -> None:
+        """See the index as committed now. A Chroma server always does; an embedded store keeps an
+        in-memory copy per process that misses what another process (`assistant index`) wrote since,
+        so a fresh copy is opened and the old one closed once queries in flight are done with it."""
+        if self._connect is None:
+            return
+        self._views += 1
+        old, self.client = self.client, self._connect(self._views)
+        self._collections = {}
+        closer = threading.Timer(30.0, _close, args=(old,))
+        closer.daemon = True
+        closer.start()
 
     def _call(self, fn, *args, **kwargs):
         """Run one Chroma operation: a lost connection becomes a retryable StoreUnavailable, a
@@ -92,9 +119,16 @@ class Store:
     def active_generation(self) -> str | None:
         return self.info().get("generation")
 
+    def active_version(self) -> tuple[str | None, str]:
+        """(generation, revision): the revision changes on every committed index change, also the
+        incremental ones that keep the generation, so serving processes know to reload."""
+        info = self.info()
+        return info.get("generation"), str(info.get("revision", ""))
+
     def activate(self, generation: str, **info) -> None:
         old = self.active_generation()
-        meta = {"generation": generation, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **info}
+        meta = {"generation": generation, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "revision": str(time.time_ns()), **info}
         self._call(self._pointer().modify, metadata=meta)
         if old and old != generation:
             self.drop(old)
