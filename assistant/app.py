@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
 from assistant.config import Settings
 from assistant.errors import UserError
 from assistant.types import Answer, IndexStats, Retrieval
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def check_question(question: object, max_chars: int, subject: str = "the documents in the corpus") -> str:
@@ -18,6 +22,10 @@ def check_question(question: object, max_chars: int, subject: str = "the documen
             raise UserError("the question is not text (it contains bytes that are not UTF-8)") from None
     if not isinstance(question, str):
         raise UserError("the question must be text")
+    if _SURROGATE.search(question):
+        # Lone surrogates: undecodable bytes of a command line (Python's surrogateescape) or "\ud800"
+        # sent as JSON. No tokenizer accepts them, and guessing the encoding would change the question.
+        raise UserError("the question is not valid UTF-8 text (check your terminal's or client's encoding)")
     from assistant.corpus import clean_text
 
     cleaned = " ".join(clean_text(question).split())

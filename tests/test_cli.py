@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from assistant.config import PROJECT_ROOT
+from assistant.errors import UserError
 from ui.cli import main
 from tests.conftest import copy_corpus, free_port
 
@@ -103,3 +105,19 @@ def test_terminal_chat_keeps_history(corpus):
     assert result.stdout.count("you>") == 3
     second = result.stdout.split("you>")[2]
     assert "ModelOps > Challenges" in second
+
+
+def test_a_question_that_is_not_utf8_is_one_line_not_a_traceback(tmp_path):
+    # The bytes of "café" in Latin-1 and a stray 0xff, as a terminal in another encoding sends them.
+    result = subprocess.run([sys.executable.encode(), b"-m", b"assistant", b"ask", b"caf\xe9 \xff pipelines?"],
+                            capture_output=True, timeout=120, cwd=PROJECT_ROOT)
+    assert result.returncode == 2, result.stderr[-1500:]
+    assert result.stderr.decode().strip() == ("error: the question is not valid UTF-8 text "
+                                              "(check your terminal's or client's encoding)")
+
+
+def test_lone_surrogates_from_json_clients_are_refused_cleanly():
+    from assistant.app import check_question
+
+    with pytest.raises(UserError, match="not valid UTF-8"):
+        check_question("deploy \ud800 now", 2000)

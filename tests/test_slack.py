@@ -586,3 +586,16 @@ def test_posted_sources_link_to_the_canonical_url_once_per_document(make_bot, tm
     sources = [line.split("|", 1)[0] for line in lines]
     assert len(sources) == len(set(sources))
     assert all("<https://" in line for line in lines)  # public_url set: every document links
+
+
+@pytest.mark.parametrize("body, timestamp, signed, status", [
+    ('{"type": "event_callback", "event": ', None, True, 400),  # signed, cut short
+    ("[1, 2, 3]", None, True, 400),  # signed JSON that is not an object
+    ('{"type": "event_callback", "event": ', None, False, 401),  # unsigned: rejected before parsing
+    ('{"type": "url_verification", "challenge": "x"}', "soon", True, 401),  # a timestamp that is no number
+    ('{"type": "url_verification", "challenge": "x"}', "1e99", True, 401),
+])
+def test_malformed_requests_get_4xx_not_a_server_error(bot, body, timestamp, signed, status):
+    code, text = bot.post(body, timestamp=timestamp, secret=SECRET if signed else "not-the-secret")
+    assert code == status, (code, text)
+    assert "Traceback" not in text
