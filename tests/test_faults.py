@@ -210,3 +210,50 @@ def test_serving_process_follows_a_rebuild_by_another_process(tmp_path):
     assert result.returncode == 0, result.stderr
     after = assistant.ask("Which tools are used in DevOps?")  # the generation it held was dropped
     assert after.text == before.text and assistant.retriever.generation != old
+
+
+def _rewrite(source: Path, dest: Path, edit) -> Path:
+    """A copy of a backup with its lines changed by `edit(lines) -> lines`."""
+    import gzip
+
+    with gzip.open(source, "rt", encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    with gzip.open(dest, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(edit(lines)) + "\n")
+    return dest
+
+
+def _set(line: str, **changes) -> str:
+    row = json.loads(line)
+    for key, value in changes.items():
+        if key == "meta":
+            row["meta"].update(value)
+        else:
+            row[key] = value
+    return json.dumps(row)
+
+
+@pytest.mark.parametrize("name, edit", [
+    ("cut to 60 lines", lambda lines: lines[:60]),
+    ("header only", lambda lines: lines[:1]),
+    ("units only", lambda lines: [lines[0]] + [ln for ln in lines[1:] if '"kind": "unit"' in ln] + [lines[-1]]),
+    ("a changed text", lambda lines: [lines[0], _set(lines[1], text="PWNED"), *lines[2:]]),
+    ("a short vector", lambda lines: [lines[0], _set(lines[1], vector=[0.1, 0.2]), *lines[2:]]),
+    ("a bad metadata value", lambda lines: [lines[0], _set(lines[1], meta={"start": {"nested": 1}}), *lines[2:]]),
+    ("a line that is no object", lambda lines: [lines[0], "[1, 2]", *lines[1:]]),
+    ("a row of unknown kind", lambda lines: [lines[0], _set(lines[1], kind="thing"), *lines[2:]]),
+])
+def test_a_tampered_or_incomplete_backup_is_refused_and_the_index_untouched(tmp_path, shipped, name, edit):
+    good = tmp_path / "good.jsonl.gz"
+    export_index(shipped.store, good)
+    bad = _rewrite(good, tmp_path / "bad.jsonl.gz", edit)
+    settings = make_settings(tmp_path / "target", copy_corpus(tmp_path / "target" / "corpus"))
+    store = Store.open(settings)
+    import_index(store, good)
+    generation, counts = store.active_generation(), store.count(store.active_generation())
+    collections = sorted(c if isinstance(c, str) else c.name for c in store.client.list_collections())
+    with pytest.raises(UserError) as raised:
+        import_index(store, bad)
+    assert "\n" not in str(raised.value) and "current index is unchanged" in str(raised.value), name
+    assert store.active_generation() == generation and store.count(generation) == counts
+    assert sorted(c if isinstance(c, str) else c.name for c in store.client.list_collections()) == collections
