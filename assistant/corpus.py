@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import unicodedata
 from collections.abc import Callable
@@ -141,18 +142,40 @@ LOADERS: dict[str, Callable[[Path], tuple[str, dict]]] = {
 }
 
 
-def corpus_files(corpus_dir: Path) -> list[Path]:
+def corpus_files(corpus_dir: Path, warn: bool = False) -> list[Path]:
     """Every loadable file under the folder, in a stable order. A README at the top describes the
     folder, not the subject (in subfolders a README is usually content and is kept); a NOTICE or
-    LICENSE is a legal file wherever it is (a copied corpus must carry them, but they answer nothing)."""
+    LICENSE is a legal file wherever it is (a copied corpus must carry them, but they answer nothing).
+    Symlinked folders are not followed (a loop, or a tree outside the corpus), symlinked files only
+    when they point inside it; with `warn`, each folder or link left out is logged by name."""
     if not corpus_dir.is_dir():
         return []
+    root = corpus_dir.resolve()
     legal = {"notice.md", "notice.txt", "license", "license.md", "license.txt"}
-    return sorted(p for p in corpus_dir.rglob("*")
-                  if p.is_file() and p.suffix.lower() in SUFFIXES
-                  and not (p.parent == corpus_dir and p.name.lower() == "readme.md")
-                  and p.name.lower() not in legal
-                  and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts))
+    note = log.warning if warn else log.debug
+
+    def unreadable(error: OSError) -> None:
+        note("skipped unreadable folder %s: %s", error.filename, error.strerror)
+
+    found = []
+    for folder, dirs, files in os.walk(corpus_dir, onerror=unreadable):
+        here = Path(folder)
+        for name in list(dirs):
+            if (here / name).is_symlink():
+                note("skipped symlinked folder %s (links to folders are not followed)", here / name)
+                dirs.remove(name)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            path = here / name
+            if path.suffix.lower() not in SUFFIXES or name.startswith(".") or name.lower() in legal \
+                    or (here == corpus_dir and name.lower() == "readme.md"):
+                continue
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                note("skipped %s: a link to a file outside the corpus folder", path)
+                continue
+            if path.is_file():
+                found.append(path)
+    return sorted(found)
 
 
 def collections(corpus_dir: Path) -> list[tuple[str, int, str]]:
@@ -191,7 +214,7 @@ def load_file(path: Path, corpus_dir: Path) -> Document:
 def load_corpus(corpus_dir: Path) -> tuple[list[Document], list[str]]:
     """All readable documents, plus the relative paths of the files skipped (each logged)."""
     documents, skipped = [], []
-    for path in corpus_files(corpus_dir):
+    for path in corpus_files(corpus_dir, warn=True):
         try:
             documents.append(load_file(path, corpus_dir))
         except Exception as exc:  # one broken file must not stop the rest from indexing

@@ -53,3 +53,11 @@ def key_terms(text: str, profile=None) -> set[str]:
             continue
         out.add(low)
     return out
+
+
+def visible(name: str) -> str:
+    """A file name or title with control and format characters (bidi overrides, zero-width marks)
+    shown as \\uXXXX: "report\u202egpj.md" must not display as "reportdm.jpg"."""
+    import unicodedata
+
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf") else c for c in str(name))

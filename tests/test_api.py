@@ -143,3 +143,15 @@ def test_store_outage_is_503_with_retry_after(shipped, monkeypatch):
                               json={"messages": [{"role": "user", "content": "What is MLOps?"}]})
         assert response.status_code == 503 and response.headers["retry-after"] == "30"
         assert "temporarily unavailable" in response.json()["error"]["message"]
+
+
+def test_web_login_form_and_document_pages_share_the_password(shipped):
+    from ui.web import build_server
+
+    with running(build_server(shipped, shipped.settings, auth="ann:s3cret")) as base:
+        wrong = httpx.post(f"{base}/login", data={"username": "ann", "password": "guess"})
+        right = httpx.post(f"{base}/login", data={"username": "ann", "password": "s3cret"})
+        assert wrong.status_code >= 400 and right.status_code == 200 and right.cookies
+        document = "/source/mlops-devops-modelops.md"
+        assert httpx.get(base + document).status_code == 401
+        assert httpx.get(base + document, auth=("ann", "s3cret")).status_code == 200

@@ -101,3 +101,21 @@ def test_legal_files_are_skipped_at_any_depth_and_nested_readmes_kept(tmp_path):
     (corpus / "playbook" / "docs" / "README.md").write_text("# Testing\n\nUnit tests run on every commit.\n")
     docs, skipped = load_corpus(corpus)
     assert [d.source for d in docs] == ["playbook/docs/README.md"] and skipped == []
+
+
+def test_symlinks_are_contained_and_named_in_warnings(tmp_path, caplog):
+    import logging
+
+    from assistant.corpus import corpus_files
+
+    corpus = tmp_path / "corpus"
+    (corpus / "team").mkdir(parents=True)
+    (corpus / "team" / "guide.md").write_text("# Guide\n\nText.\n")
+    (corpus / "team" / "loop").symlink_to(corpus, target_is_directory=True)  # a folder loop
+    (tmp_path / "outside.md").write_text("# Secret\n\nNot corpus.\n")
+    (corpus / "leak.md").symlink_to(tmp_path / "outside.md")  # a file link out of the corpus
+    (corpus / "alias.md").symlink_to(corpus / "team" / "guide.md")  # a link inside it is fine
+    with caplog.at_level(logging.WARNING, logger="assistant.corpus"):
+        files = corpus_files(corpus, warn=True)
+    assert [p.relative_to(corpus).as_posix() for p in files] == ["alias.md", "team/guide.md"]
+    assert "loop" in caplog.text and "leak.md" in caplog.text

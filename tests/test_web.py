@@ -117,7 +117,7 @@ def test_store_down_and_unexpected_errors(client, shipped, monkeypatch):
     assert len(chat) == 4
 
 
-def test_rate_limit_per_client(shipped, settings):
+def test_rate_limit_per_client_address_not_per_session(shipped, settings):
     from gradio_client import Client
 
     demo, url = launch(shipped, settings.model_copy(update={"rate_limit_per_minute": 2}))
@@ -128,11 +128,29 @@ def test_rate_limit_per_client(shipped, settings):
             assert "Too many" not in content(chat[-1])
         chat, _, _ = first.predict("What is DataOps?", [], api_name="/ask")
         assert re.search(r"Too many questions: wait \d+ s", shown(chat[-1]))
-        chat, _, _ = second.predict("What is DataOps?", [], api_name="/ask")  # another session is not limited
-        assert "Too many" not in content(chat[-1])
+        chat, _, _ = second.predict("What is DataOps?", [], api_name="/ask")  # a new session is the same client
+        assert re.search(r"Too many questions: wait \d+ s", shown(chat[-1]))
     finally:
         first.close(), second.close()
         demo.close()
+
+
+def test_wrong_logins_get_slower_and_the_right_one_still_works():
+    import asyncio
+
+    from ui.web import LoginGuard
+
+    guard = LoginGuard(("ann", "s3cret"), base_delay_s=0.05, max_delay_s=0.4)
+
+    async def attempts():
+        started = asyncio.get_running_loop().time()
+        results = [await guard.check("ann", f"guess{i}") for i in range(6)]
+        return results, asyncio.get_running_loop().time() - started, await guard.check("ann", "s3cret")
+
+    results, elapsed, right = asyncio.run(attempts())
+    assert results == [False] * 6 and right is True
+    assert elapsed >= 0.05 + 0.1 + 0.2 + 0.4 + 0.4 + 0.4 - 0.05  # doubling, capped
+    assert "ann" not in guard.failures  # a right login resets that user's count
 
 
 def test_record_vote_appends_the_answer_it_was_given(shipped, settings):
@@ -253,3 +271,12 @@ def test_highlight_stays_in_the_matching_passage_sentence():
     marked = render.highlight(passage, ["Machine learning models have a complex lifecycle."])
     first, second = marked.split("\n")
     assert first.count("<mark>") == 5 and "<mark>" not in second
+
+
+def test_control_and_bidi_characters_in_file_names_are_shown_not_obeyed(tmp_path):
+    name = "invoice\u202egpj.md"  # displays as "invoicedm.jpg" when the override is obeyed
+    citation = Citation(n=1, id="c1", source=name, title="invoice\u202egpj", section="Costs", text="Costs rise.")
+    answer = Answer(question="q", text="Costs rise. [1]", citations=(citation,), refused=False,
+                    sentences=(SentenceCheck(text="Costs rise.", citations=(1,), supported=True, score=0.9),))
+    for out in (render.answer_message(answer), render.sources_panel(answer), render.plain_text(answer)):
+        assert "\u202e" not in out and "\\u202e" in html.unescape(out)

@@ -6,7 +6,7 @@ import re
 
 from assistant.chain import blocks
 from assistant.citations import MARKER, cited_numbers
-from assistant.text import STOPWORDS, stem
+from assistant.text import STOPWORDS, stem, visible
 from assistant.types import Answer, Citation
 
 _SEGMENT = re.compile(r".+?(?:[.!?](?=\s)|$)", re.M)  # sentences, and lines (list items, table rows)
@@ -32,7 +32,7 @@ def cite_link(citation: Citation, links=None) -> str:
     """[n] as a link that opens the cited document at its section, in a new tab: a real address,
     never a "#" anchor (Gradio's <base href> turns those into page reloads that lose the chat)."""
     href = links.cite(citation) if links else ""
-    where = html.escape(" › ".join(p for p in (citation.title, citation.section) if p), quote=True)
+    where = html.escape(visible(" › ".join(p for p in (citation.title, citation.section) if p)), quote=True)
     label = f"&#91;{citation.n}&#93;"
     if not href:
         return f'<sup class="cite" title="{where}">{label}</sup>'
@@ -60,9 +60,9 @@ def plain_text(answer: Answer, links=None) -> str:
         return answer.text
     lines = []
     for c in answer.citations:
-        title = c.title or c.source
+        title = visible(c.title or c.source)
         where = f"{title} › {c.section}" if c.section and c.section != title else title
-        lines.append(f"[{c.n}] {where} ({links.cite(c) if links else c.source})")
+        lines.append(f"[{c.n}] {where} ({links.cite(c) if links else visible(c.source)})")
     return answer.text + "\n\nSources:\n" + "\n".join(lines)
 
 
@@ -151,7 +151,7 @@ def _support(answer: Answer, citation: Citation) -> list[str]:
 def _source(citation: Citation, support: list[str], links=None, escape=html.escape) -> str:
     """One source entry; `escape` is html.escape in the side panel (plain HTML) and block_text in a
     chat message (HTML inside Markdown)."""
-    title = escape(citation.title or citation.source)
+    title = escape(visible(citation.title or citation.source))
     href = links.cite(citation) if links else ""
     if href:
         title = (f'<a class="src-title" href="{html.escape(href, quote=True)}" target="_blank" '
@@ -161,7 +161,7 @@ def _source(citation: Citation, support: list[str], links=None, escape=html.esca
     section = escape(citation.section or "(no section)")
     return (f'<div class="src cited-{citation.n}">'
             f'<div class="src-head"><span class="src-n">&#91;{citation.n}&#93;</span> {title}</div>'
-            f'<div class="src-section">{section} · <code>{escape(citation.source)}</code></div>'
+            f'<div class="src-section">{section} · <code>{escape(visible(citation.source))}</code></div>'
             f'<blockquote class="passage">{highlight(citation.text, support, escape)}</blockquote></div>')
 
 

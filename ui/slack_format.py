@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from assistant.citations import MARKER, cited_numbers, markers
+from assistant.text import visible
 from assistant.types import Answer, Citation
 
 TITLE_CHARS = 60
@@ -146,14 +147,14 @@ def source_line(group: list[Citation], links=None) -> str:
     """One document: `[1][3] <url|Title> › Section A; Section B`. Slack can only open an absolute
     http(s) address, so without a canonical URL or `public_url` the title is plain, with its path."""
     first = group[0]
-    title = first.title or first.source
+    title = visible(first.title or first.source)
     sections = list(dict.fromkeys(c.section for c in group if c.section and c.section != title))
     href = links.href(first.source, sections[0] if len(sections) == 1 else "") if links else ""
     label = escape(shorten(title, TITLE_CHARS))
     if href.startswith(("https://", "http://")):
         where = f"<{_link_url(href)}|{label}>"
     else:
-        where = label if title == first.source else f"{label} ({escape(first.source)})"
+        where = label if title == visible(first.source) else f"{label} ({escape(visible(first.source))})"
     if sections:
         where += " › " + "; ".join(escape(part) for part in dict.fromkeys(map(section_label, sections)))
     return f"{markers(c.n for c in group)} {where}"

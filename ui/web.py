@@ -91,10 +91,46 @@ def parse_auth(auth: str) -> tuple[str, str] | None:
 
 
 def client_key(request: gr.Request | None) -> str:
+    """Whom a rate limit counts: the signed-in user, else the client address (a new browser session
+    must not reset the count)."""
     if request is None:
         return "local"
-    host = request.client.host if request.client else "?"
-    return f"{host}:{request.session_hash}"
+    user = getattr(request, "username", None)
+    if user:
+        return f"user:{user}"
+    return f"ip:{request.client.host if request.client else '?'}"
+
+
+class LoginGuard:
+    """The web password check, slower after each wrong attempt: 0.5 s, 1 s, 2 s ... up to 5 s per
+    attempt for that user name, and for everyone once wrong attempts pile up across names. Async, so
+    a delayed attempt never holds up other requests."""
+
+    def __init__(self, credentials: tuple[str, str], base_delay_s: float = 0.5, max_delay_s: float = 5.0):
+        self.user, self.password = credentials
+        self.base, self.max = base_delay_s, max_delay_s
+        self.failures: dict[str, int] = {}
+
+    async def check(self, username: str, password: str) -> bool:
+        """Gradio's auth callable. A bound coroutine function, not an object with an async __call__:
+        Gradio awaits only what inspect.iscoroutinefunction recognises, and any other coroutine
+        object it got back would be truthy, i.e. a wrong password let in."""
+        import asyncio
+        import secrets
+
+        ok = secrets.compare_digest(str(username).encode(), self.user.encode()) \
+            & secrets.compare_digest(str(password).encode(), self.password.encode())
+        if ok:
+            self.failures.pop(username, None)
+            return True
+        for key in (username, "*"):
+            self.failures[key] = self.failures.get(key, 0) + 1
+        count = max(self.failures[username], self.failures["*"] // 5)
+        log.warning("wrong web login for %r (%d wrong in a row)", str(username)[:64], self.failures[username])
+        if len(self.failures) > 10_000:  # bounded: a spray of names must not grow memory
+            self.failures = {"*": self.failures["*"]}
+        await asyncio.sleep(min(self.max, self.base * 2 ** min(count - 1, 8)))
+        return False
 
 
 def record_vote(assistant, settings, state: dict, vote: str, comment: str = "", turn: int | None = None) -> str:
@@ -298,7 +334,7 @@ def build_server(assistant, settings, auth: str = ""):
     add_document_routes(app, assistant, credentials, settings.api_key)
     demo = build_app(assistant, settings)
     options = {k: v for k, v in launch_options().items() if k != "share"}
-    return gr.mount_gradio_app(app, demo, path="/", auth=credentials,
+    return gr.mount_gradio_app(app, demo, path="/", auth=LoginGuard(credentials).check if credentials else None,
                                auth_message="The methodology assistant: sign in" if credentials else None,
                                **options)
 
