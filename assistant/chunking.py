@@ -22,6 +22,10 @@ _SENTENCE_END = re.compile(_ABBREV + r"(?<=[.!?])[\"”’)]?\s+(?=[\"“(\[]?[A
 _WORD = re.compile(r"\w+")
 
 
+MAX_UNITS_PER_CHUNK = 40  # sentences, items or rows one chunk can cite on its own
+BIG_TABLE_ROWS = 200  # past this, a table's rows are packed into chunks instead of one chunk each
+
+
 def words(text: str) -> int:
     return len(_WORD.findall(text))
 
@@ -160,15 +164,36 @@ def _drop_reading_lists(blocks: list[_Block]) -> None:
         i = max(j, i + 1)
 
 
-def _table_chunks(block: _Block, table_name: str) -> list[tuple[str, list[str]]]:
+def _packed_rows(header: list[str], body: list[list[str]], table_name: str,
+                 max_words: int) -> list[tuple[str, list[str]]]:
+    """A big table (a data dump more than a comparison): rows packed into chunks of about max_words,
+    one unit per row ("host: host-1; owner: team-1; region: eu"), so its cost grows with its words,
+    not with rows times cells."""
+    out, lines, size = [], [], 0
+    for row in body:
+        line = "; ".join(f"{h}: {c}" for h, c in zip(header, row) if c.strip()) or " | ".join(row)
+        if lines and (size + words(line) > max_words or len(lines) >= MAX_UNITS_PER_CHUNK):
+            out.append((f"{table_name}\n" + "\n".join(f"- {x}" for x in lines), lines))
+            lines, size = [], 0
+        lines.append(line)
+        size += words(line)
+    if lines:
+        out.append((f"{table_name}\n" + "\n".join(f"- {x}" for x in lines), lines))
+    return out
+
+
+def _table_chunks(block: _Block, table_name: str, max_words: int = 250) -> list[tuple[str, list[str]]]:
     """Standalone texts for a table, each unit one cell ("Key Tools of Approach A: Jenkins, ...").
 
     A small comparison table (3+ columns, at most 12 rows) gives one chunk per compared column, so
-    "Approach A" with its focus, components and tools is found together; other tables one chunk per row."""
+    "Approach A" with its focus, components and tools is found together; other tables one chunk per
+    row, and tables of more than BIG_TABLE_ROWS rows packed rows per chunk."""
     rows = block.rows or []
     if len(rows) < 2:
         return [(" | ".join(r), [" | ".join(r)]) for r in rows if any(r)]
     header, body = rows[0], rows[1:]
+    if len(body) > BIG_TABLE_ROWS:
+        return _packed_rows(header, body, table_name, max_words)
     if len(header) <= 2:
         out = []
         for row in body:
@@ -230,7 +255,7 @@ def chunk_document(doc: Document, min_words: int = 60, max_words: int = 250,
     for block in _parse(doc):
         if block.kind == "table":
             name = block.section.split(" > ")[-1]
-            tables += [(block, text, units) for text, units in _table_chunks(block, name)]
+            tables += [(block, text, units) for text, units in _table_chunks(block, name, max_words)]
             groups.append([])  # a table ends the paragraph group before it
             continue
         pieces = _windows(block, max_words, overlap_words) if words(block.text) > max_words else [block]
@@ -261,10 +286,11 @@ def chunk_document(doc: Document, min_words: int = 60, max_words: int = 250,
         key = f"{section}\x1f{text}"
         ordinal = seen.get(key, 0)
         seen[key] = ordinal + 1
-        kept = tuple(u for u, _ in units if u)
+        units = [(u, item) for u, item in units if u][:MAX_UNITS_PER_CHUNK]  # a bound on vectors per chunk
+        kept = tuple(u for u, _ in units)
         chunks.append(Chunk(id=chunk_id(doc.source, section, text, kept, ordinal), source=doc.source,
                             title=doc.title, section=section, text=text, start=start, end=end, kind=kind,
-                            units=kept, unit_items=tuple(item for u, item in units if u)))
+                            units=kept, unit_items=tuple(item for _, item in units)))
 
     for group in merged:
         kind = "list" if any(b.kind == "item" for b in group) else "text"

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     chunk_min_words: int = 60
     chunk_max_words: int = 250
     chunk_overlap_words: int = 30
+    # A bound on the work one file can cause (a 10 MB dump would otherwise take an hour to embed);
+    # past it the file is cut, with a warning naming it.
+    max_chunks_per_file: int = Field(2000, ge=1)
 
     k: int = Field(5, ge=1, le=50)
     candidates: int = Field(20, ge=1, le=200)

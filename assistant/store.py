@@ -125,6 +125,30 @@ class Store:
         info = self.info()
         return info.get("generation"), str(info.get("revision", ""))
 
+    # the writers' lease (a Chroma server has no lock: this record is one, see indexing.index_lock)
+    def _lease_col(self):
+        return self._call(self.client.get_or_create_collection, f"{self.name}-lease", embedding_function=None)
+
+    def lease(self) -> dict:
+        """The current lease record ({"owner", "expires"}), {} when none."""
+        got = self._call(self._lease_col().get, ids=["writer"], include=["metadatas"])
+        return dict(got["metadatas"][0]) if got["ids"] else {}
+
+    def put_lease(self, owner: str, expires: float) -> None:
+        self._call(self._lease_col().upsert, ids=["writer"], embeddings=[[1.0]],
+                   metadatas=[{"owner": owner, "expires": expires}])
+
+    def drop_lease(self, owner: str) -> None:
+        if self.lease().get("owner") == owner:
+            self._call(self._lease_col().delete, ids=["writer"])
+
+    def mark_building(self, generation: str, **info) -> None:
+        """Record the generation a fresh build is writing, beside the active one: if the build is
+        interrupted, the next run resumes it instead of starting from zero."""
+        meta = {k: v for k, v in self.info().items() if not k.startswith("building")}
+        meta.update({"building": generation, **{f"building_{k}": v for k, v in info.items()}})
+        self._call(self._pointer().modify, metadata=meta)
+
     def activate(self, generation: str, **info) -> None:
         old = self.active_generation()
         meta = {"generation": generation, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

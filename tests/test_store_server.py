@@ -71,3 +71,44 @@ def test_dead_server_gives_a_clear_retryable_error(tmp_path, chroma_server):
     stop(proc)
     with pytest.raises(StoreUnavailable, match=url.replace(".", r"\.")):
         assistant.search("What is ModelOps?")
+
+
+def test_writers_on_a_chroma_server_take_turns_through_the_lease(tmp_path, chroma_server):
+    import threading
+
+    from assistant.errors import UserError
+    from assistant.indexing import Lease, index_corpus
+    from assistant.store import Store
+    from tests.fakes import HashEmbedder
+
+    url, _ = chroma_server
+    settings = make_settings(tmp_path, copy_corpus(tmp_path / "corpus"), chroma_url=url)
+    first, second = Lease(Store.open(settings)), Lease(Store.open(settings))
+    first.acquire()
+    with pytest.raises(UserError, match="another `assistant index`"):
+        second.acquire()
+    first.release()
+    second.acquire()  # free again
+    second.store.put_lease("a dead writer", 0.0)  # a lapsed lease is taken over
+    first.acquire()
+    first.release()
+
+    # Two rebuilds at once: one waits its turn (refused), the other switches to a complete index.
+    outcomes = []
+
+    def rebuild():
+        try:
+            outcomes.append(index_corpus(settings, Store.open(settings), HashEmbedder(), rebuild=True, progress=False))
+        except UserError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=rebuild) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    done = [o for o in outcomes if not isinstance(o, Exception)]
+    refused = [o for o in outcomes if isinstance(o, UserError)]
+    assert len(done) == 1 and len(refused) == 1 and "another" in str(refused[0])
+    store = Store.open(settings)
+    assert store.count(store.active_generation())[0] == done[0].chunks and store.leftovers() == []

@@ -43,8 +43,8 @@ def cmd_index(args) -> int:
         from assistant.backup import export_index, import_index
         from assistant.indexing import index_lock
 
-        with index_lock(settings):
-            store = Store.open(settings)
+        store = Store.open(settings)
+        with index_lock(settings, store):
             counts = export_index(store, Path(args.export)) if args.export else import_index(store, Path(args.import_))
         print(json.dumps(counts) if args.json else f"{'exported' if args.export else 'imported'} "
               f"{counts['chunks']} chunks and {counts['units']} units")
