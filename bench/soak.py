@@ -1,6 +1,10 @@
 """Soak: mixed web, Slack and eval load for a long run; counts errors and samples memory.
 
-Usage: python bench/soak.py [--minutes 30]   (not in CI; writes bench/results/soak.json)
+Usage: python bench/soak.py [--minutes 30] [--index-every 5]   (not in CI; writes bench/results/soak.json)
+Every --index-every minutes a document with a fresh, unique fact is added to (then removed from) a
+copy of the corpus and `assistant index` runs in a process of its own; the web server and the Slack
+bot must answer from the new index within --stale-after seconds: an answer still missing the added
+fact, or still citing the removed document, counts as stale.
 The web chat runs as `assistant serve` in its own process; the Slack bot (HTTP mode, against a
 local stand-in for Slack's Web API, driven by signed Events API requests) and the eval runs share
 this process. Everything stays on loopback and stops by itself.
@@ -34,6 +38,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--web-sessions", type=int, default=4)
     parser.add_argument("--think", type=float, default=2.0)
+    parser.add_argument("--index-every", type=float, default=5.0, help="minutes between index changes (0: none)")
+    parser.add_argument("--stale-after", type=float, default=5.0, help="seconds a serving process may lag")
     args = parser.parse_args()
     from gradio_client import Client
 
@@ -44,9 +50,22 @@ def main() -> int:
     from tests.conftest import free_port
     from tests.test_slack import Bot, StandIn, mention
 
+    import shutil
+    import subprocess
+
+    import httpx
+
+    from assistant.config import PROJECT_ROOT
+
     data = Path(os.environ.get("TMPDIR", "/tmp")) / f"soak-{os.getpid()}"
-    env = {**os.environ, "ASSISTANT_RATE_LIMIT_PER_MINUTE": "0", "ASSISTANT_DATA_DIR": str(data)}
-    settings = Settings(data_dir=data, rate_limit_per_minute=0)
+    # A copy of the corpus and of the built index: the soak changes both, never the checkout's.
+    corpus, index = data / "corpus", data / "index"
+    shutil.copytree(PROJECT_ROOT / "corpus", corpus)
+    if (PROJECT_ROOT / "index" / "chroma").exists():
+        shutil.copytree(PROJECT_ROOT / "index", index, ignore=shutil.ignore_patterns(".index.lock"))
+    env = {**os.environ, "ASSISTANT_RATE_LIMIT_PER_MINUTE": "0", "ASSISTANT_API_RATE_LIMIT_PER_MINUTE": "0",
+           "ASSISTANT_DATA_DIR": str(data), "ASSISTANT_CORPUS_DIR": str(corpus), "ASSISTANT_INDEX_DIR": str(index)}
+    settings = Settings(data_dir=data, corpus_dir=corpus, index_dir=index, rate_limit_per_minute=0)
     assistant = Assistant.from_settings(settings)
     assistant.ensure_index(progress=False)
     assistant.warm_up()
@@ -55,7 +74,9 @@ def main() -> int:
     stand_in = StandIn()
     bot = Bot(assistant, settings, stand_in)
     deadline = time.time() + args.minutes * 60
-    counts = {"web_ok": 0, "web_errors": 0, "slack_sent": 0, "slack_rejected": 0, "eval_runs": 0, "eval_errors": 0}
+    counts = {"web_ok": 0, "web_errors": 0, "slack_sent": 0, "slack_rejected": 0, "eval_runs": 0, "eval_errors": 0,
+              "index_changes": 0, "index_errors": 0, "stale_answers": 0, "fresh_checks": 0}
+    changes: list[dict] = []
     latencies, errors, memory, lock = [], [], [], threading.Lock()
     questions = itertools.cycle(QUESTIONS)
     eval_set = load_questions(Path(__file__).resolve().parent.parent / "eval" / "questions.jsonl")[:20]
@@ -102,7 +123,55 @@ def main() -> int:
                     errors.append(f"eval: {exc}"[:120])
             time.sleep(30)
 
+    def served(question: str) -> list[tuple[str, dict]]:
+        """What each serving process answers now: the web server (through its API) and the bot's assistant."""
+        web_answer = httpx.post(f"http://127.0.0.1:{port}/api/ask", json={"question": question}, timeout=30).json()
+        return [("web", web_answer), ("slack", assistant.ask(question).to_json())]
+
+    def wait_until(question: str, fresh) -> dict[str, float]:
+        """Seconds until each serving process answers `fresh`ly; a process still stale after
+        --stale-after is counted once."""
+        started, lag = time.monotonic(), {}
+        while len(lag) < 2 and time.monotonic() - started < args.stale_after + 30:
+            for who, answer in served(question):
+                if who not in lag and fresh(answer):
+                    lag[who] = round(time.monotonic() - started, 2)
+            time.sleep(0.25)
+        with lock:
+            counts["fresh_checks"] += 2
+            counts["stale_answers"] += sum(1 for who in ("web", "slack") if lag.get(who, 1e9) > args.stale_after)
+        return lag
+
+    def index_changes() -> None:
+        n = 0
+        while args.index_every and time.time() + args.index_every * 60 < deadline:
+            time.sleep(args.index_every * 60 / 2)
+            n += 1
+            name, code = f"soak-canary-{n}.md", f"Quokka-{n}-{os.getpid()}"
+            question = f"What is the rollout window of the {code} service?"
+            for step in ("add", "remove"):
+                if step == "add":
+                    (corpus / name).write_text(f"# {code} service\n\n## Rollout\n\nThe {code} service rolls out "
+                                               f"during a window of {n + 2} hours every Friday, after the {code} "
+                                               "canary has run clean for a day.\n")
+                else:
+                    (corpus / name).unlink()
+                out = subprocess.run([sys.executable, "-m", "assistant", "index", "--json"], env=env,
+                                     capture_output=True, text=True, timeout=600)
+                with lock:
+                    counts["index_changes"] += 1
+                    if out.returncode:
+                        counts["index_errors"] += 1
+                        errors.append(f"index: {out.stderr.strip()[-120:]}")
+                        continue
+                cites = lambda a: any(c["source"] == name for c in a.get("citations", []))  # noqa: E731
+                lag = wait_until(question, cites if step == "add" else (lambda a: not cites(a)))
+                changes.append({"step": step, "document": name, "index": out.stdout.strip(), "lag_s": lag})
+                if step == "add":
+                    time.sleep(args.index_every * 60 / 2)
+
     threads = [threading.Thread(target=web, args=(i,), daemon=True) for i in range(args.web_sessions)]
+    threads.append(threading.Thread(target=index_changes, daemon=True))
     threads += [threading.Thread(target=slack_load, daemon=True), threading.Thread(target=evals, daemon=True)]
     for thread in threads:
         thread.start()
@@ -125,12 +194,16 @@ def main() -> int:
     growth = {key: round(memory[-1][key] - memory[half - 1][key], 1) for key in ("web_rss_mb", "bot_eval_rss_mb")}
     result = {"minutes": args.minutes, **counts, "slack_replies": replies, "slack_missing": slack_missing,
               "web_p50_ms": round(percentile(latencies, 50), 1), "web_p95_ms": round(percentile(latencies, 95), 1),
-              "memory": memory, "rss_growth_second_half_mb": growth, "errors": errors[:20]}
+              "memory": memory, "rss_growth_second_half_mb": growth, "index_change_log": changes,
+              "errors": errors[:20]}
     path = save("soak", result)
-    total_errors = counts["web_errors"] + counts["slack_rejected"] + max(0, slack_missing) + counts["eval_errors"]
+    total_errors = (counts["web_errors"] + counts["slack_rejected"] + max(0, slack_missing) + counts["eval_errors"]
+                    + counts["index_errors"] + counts["stale_answers"])
     print(table([
         (f"{args.minutes} min mixed load", f"{total_errors} errors",
          f"web {counts['web_ok']} answers, slack {replies} replies, eval {counts['eval_runs']} runs", "0 errors"),
+        (f"index changes (add/remove a document)", f"{counts['index_changes']} runs, {counts['index_errors']} failed",
+         f"{counts['stale_answers']} stale of {counts['fresh_checks']} checks (after {args.stale_after} s)", "0 stale"),
         ("web latency p50 / p95 (ms)", f"{result['web_p50_ms']} / {result['web_p95_ms']}", "", ""),
         ("RSS web / bot+eval (MB), start -> end", f"{memory[0]['web_rss_mb']} -> {memory[-1]['web_rss_mb']} / "
          f"{memory[0]['bot_eval_rss_mb']} -> {memory[-1]['bot_eval_rss_mb']}",

@@ -257,3 +257,15 @@ def test_a_tampered_or_incomplete_backup_is_refused_and_the_index_untouched(tmp_
     assert "\n" not in str(raised.value) and "current index is unchanged" in str(raised.value), name
     assert store.active_generation() == generation and store.count(generation) == counts
     assert sorted(c if isinstance(c, str) else c.name for c in store.client.list_collections()) == collections
+
+
+def test_a_failed_feedback_write_is_a_sentence_not_an_error(tmp_path, shipped):
+    from ui.web import new_state, record_vote
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the data folder should be")
+    settings = shipped.settings.model_copy(update={"data_dir": blocked})
+    answer = shipped.ask("What are the benefits of ModelOps?")
+    state = {**new_state(), "id": "c1", "questions": [answer.question], "answers": [answer]}
+    status = record_vote(shipped, settings, state, "up", turn=0)
+    assert status.startswith("Your feedback could not be saved") and "Errno" not in status
