@@ -261,8 +261,11 @@ class Store:
         chunk_col, _ = self._cols(generation)
         got = self._call(chunk_col.query, query_embeddings=[vector], n_results=max(1, n),
                          include=["distances", "documents", "metadatas"])
+        # A row another process deleted a moment ago can still come back from the vector index
+        # without its text and metadata: it is gone, so it is left out.
         return [_hit(cid, doc, meta, 1.0 - float(dist)) for cid, dist, doc, meta in
-                zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])]
+                zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])
+                if doc is not None and meta is not None]
 
     def query_units(self, generation: str, vector: np.ndarray, n: int, where: dict | None = None) -> list[UnitMatch]:
         """The n units (sentences, items, cells) nearest to `vector`, best first."""
@@ -278,7 +281,8 @@ class Store:
             return []
         chunk_col, _ = self._cols(generation)
         got = self._call(chunk_col.get, ids=list(ids), include=["documents", "metadatas"])
-        found = {cid: _hit(cid, doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
+        found = {cid: _hit(cid, doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])
+                 if doc is not None and meta is not None}
         return [found[cid] for cid in ids if cid in found]
 
     def units_of(self, generation: str, chunk_ids: list[str]) -> list[Unit]:
