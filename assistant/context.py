@@ -34,7 +34,7 @@ class Context:
         """Passages as the generative answerer sees them: numbered, fenced as data."""
         parts = []
         for p in self.passages:
-            body = mask_injections(p.hit.text[:max_chars]).replace("</passage>", "")
+            body = mask_injections(p.hit.text)[:max_chars].replace("</passage>", "")  # mask first: a cut must not split an instruction past the detector
             parts.append(f'<passage n="{p.n}" source="{p.hit.source}" section="{p.hit.section}">\n'
                          f"{body}\n</passage>")
         return "\n".join(parts)

@@ -19,8 +19,6 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 _INVISIBLE = re.compile("[\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff\u00ad]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0(?![.\d])|"
-                           r"(?<![-\w])color\s*:\s*(?:white|#fff\b|#ffffff\b|rgba?\(\s*255\s*,\s*255\s*,\s*255)", re.I)
 _INVISIBLE_ELEMENTS = re.compile(r"<(script|style|iframe|noscript|template|object|embed)\b.*?(?:</\1\s*>|\Z)", re.I | re.S)
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
@@ -85,45 +83,13 @@ def load_text(path: Path) -> tuple[str, dict]:
 
 
 def load_html(path: Path) -> tuple[str, dict]:
-    from bs4 import BeautifulSoup, Comment
+    """What a reader of the page sees, as Markdown: text a browser does not render (scripts, styles,
+    comments, hidden elements, CSS-hidden text from style attributes or the page's own stylesheet) never
+    comes out. One pass, linear in the input however deep the nesting (see assistant/html_text.py)."""
+    from assistant.html_text import html_to_markdown
 
-    soup = BeautifulSoup(_decode(path.read_bytes(), path), "html.parser")
-    title = soup.title.get_text(strip=True) if soup.title else None
-    for node in soup(["script", "style", "noscript", "template", "iframe", "head"]):
-        node.decompose()
-    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
-        comment.extract()
-    # Text a reader never sees (hidden, zero-size, white on white) must not reach the model either.
-    for node in soup.find_all(style=_HIDDEN_STYLE):
-        node.decompose()
-    for node in soup.find_all(attrs={"hidden": True}):
-        node.decompose()
-    for node in soup.find_all(attrs={"aria-hidden": "true"}):
-        node.decompose()
-    lines: list[str] = []
-    for node in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "table", "pre"]):
-        if node.find_parent(["table", "li"]) and node.name != "table":
-            if node.name != "li" or node.find_parent("table"):
-                continue
-        text = " ".join(node.get_text(" ", strip=True).split())
-        if node.name == "table":
-            rows = [[" ".join(c.get_text(" ", strip=True).split()) for c in tr.find_all(["th", "td"])]
-                    for tr in node.find_all("tr")]
-            rows = [r for r in rows if r]
-            if rows:
-                width = max(len(r) for r in rows)
-                rows = [r + [""] * (width - len(r)) for r in rows]
-                lines.append("| " + " | ".join(rows[0]) + " |")
-                lines.append("|" + " --- |" * width)
-                lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-                lines.append("")
-        elif text and node.name.startswith("h"):
-            lines += ["#" * int(node.name[1]) + " " + text, ""]
-        elif text and node.name == "li":
-            lines.append("- " + text)
-        elif text:
-            lines += [text, ""]
-    return clean_text("\n".join(lines)), ({"title": title} if title else {})
+    text, title = html_to_markdown(_decode(path.read_bytes(), path))
+    return clean_text(text), ({"title": title} if title else {})
 
 
 def load_pdf(path: Path) -> tuple[str, dict]:
