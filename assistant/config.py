@@ -87,6 +87,16 @@ class Settings(BaseSettings):
     source_url_template: str = ""
     public_url: str = ""
 
+    # The shared database (conversations, feedback, Slack delivery claims, rate-limit counters). Empty:
+    # a SQLite file, data_dir/assistant.db. Replicas share one PostgreSQL:
+    # postgresql+psycopg://user:password@host:5432/assistant (see assistant/storage.py).
+    database_url: str = ""
+    # Seconds to connect (PostgreSQL) or to wait for the write lock (SQLite); under Slack's 3 s acknowledgement.
+    database_timeout_s: float = Field(2.0, gt=0)
+    # How long conversations (by last activity) and feedback are kept; 0: until `assistant data purge`.
+    conversation_retention_days: int = Field(0, ge=0)
+    feedback_retention_days: int = Field(0, ge=0)
+
     slack_allowed_channels: list[str] = []
     # Slack's Web API base URL (slack_sdk's base_url): an Enterprise proxy, or a local stand-in in tests.
     slack_api_url: str = "https://slack.com/api/"
@@ -95,6 +105,11 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_url(cls, value: str) -> str:
         return value.strip().rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
 
     @property
     def chroma_path(self) -> Path:

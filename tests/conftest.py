@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import glob
+import itertools
 import os
 import shutil
 import socket
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -83,3 +87,87 @@ def stored_ids_and_texts(store) -> tuple[list[str], list[str]]:
     """Ids and texts of every chunk in the active generation, read through the store's typed rows."""
     hits = [h for batch in store.iter_chunks(store.active_generation()) for h in batch]
     return [h.id for h in hits], [h.text for h in hits]
+
+
+def feedback_rows(settings) -> list[dict]:
+    """The stored votes as the old feedback.jsonl lines were (same keys), in the order first given."""
+    from dataclasses import asdict
+
+    from assistant.feedback import entries
+
+    return [asdict(entry) for entry in entries(settings)]
+
+
+PG_USER = "assistant-pg"  # PostgreSQL refuses to run as root; as root the server runs as this user
+
+
+def postgres_bindir() -> Path | None:
+    found = shutil.which("pg_ctl")
+    if found and shutil.which("initdb"):
+        return Path(os.path.realpath(found)).parent
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(p.split("/")[4]))
+    return Path(versions[-1]).parent if versions else None
+
+
+class Postgres:
+    """A throw-away PostgreSQL server: its own data folder in /tmp, trust authentication, listening on
+    127.0.0.1 only, on a free port; fsync off (nothing in it outlives the session)."""
+
+    def __init__(self, bindir: Path):
+        self.bindir, self.port, self.names = bindir, free_port(), itertools.count()
+        self.runas = []
+        if os.geteuid() == 0:
+            if subprocess.run(["id", "-u", PG_USER], capture_output=True).returncode != 0:
+                subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER],
+                               check=True, capture_output=True)
+            self.runas = ["runuser", "-u", PG_USER, "--"]
+        self.root = Path(tempfile.mkdtemp(prefix="assistant-pg-"))  # pytest's tmp folders are root-only
+        if self.runas:
+            shutil.chown(self.root, PG_USER, PG_USER)
+        self.data = self.root / "data"
+        self._run("initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
+
+    def _run(self, tool: str, *args) -> None:
+        done = subprocess.run([*self.runas, str(self.bindir / tool), *map(str, args)], cwd=self.root,
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            log = (self.root / "server.log").read_text() if (self.root / "server.log").exists() else ""
+            raise RuntimeError(f"{tool} failed: {done.stderr or done.stdout}\n{log[-2000:]}")
+
+    def start(self) -> None:
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        self._run("pg_ctl", "-D", self.data, "-l", self.root / "server.log", "-o", options, "-w", "-t", "60", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "60", "stop")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        """A new, empty database on the server: one per test."""
+        import psycopg
+
+        name = f"t{os.getpid()}_{next(self.names)}"
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for the session (the binaries of the machine: initdb, pg_ctl, postgres);
+    skipped only where none is installed."""
+    bindir = postgres_bindir()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server binaries (pg_ctl, initdb) on PATH or in /usr/lib/postgresql/*/bin")
+    server = Postgres(bindir)
+    server.start()
+    yield server
+    try:
+        server.stop("immediate")
+    except RuntimeError:
+        pass  # a test left it stopped
+    shutil.rmtree(server.root, ignore_errors=True)

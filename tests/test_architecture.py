@@ -46,6 +46,15 @@ def test_only_the_store_speaks_chroma():
     assert speakers == ["store.py"]
 
 
+def test_only_the_storage_modules_speak_the_database():
+    speakers = sorted(p.name for p in LIBRARY if any(m.split(".")[0] in ("sqlalchemy", "psycopg")
+                                                     for m in imported_modules(p)))
+    assert speakers == ["database.py", "storage.py"]  # the schema, and the operations on it
+    faces = [p.name for p in (LIBRARY[0].parent.parent / "ui").glob("*.py")
+             if any(m.split(".")[0] in ("sqlalchemy", "psycopg") for m in imported_modules(p))]
+    assert faces == []
+
+
 def test_only_the_llm_module_builds_chat_models():
     builders = [p.name for p in LIBRARY if any(m.startswith(("langchain.chat_models", "langchain_community"))
                                                for m in imported_modules(p))]

@@ -16,10 +16,9 @@ import pytest
 
 from assistant.app import Assistant
 from assistant.errors import StoreUnavailable, UserError
-from assistant.feedback import feedback_path
 from assistant.links import SourceLinks
 from assistant.types import Answer, Citation
-from tests.conftest import assistant_with, free_port
+from tests.conftest import assistant_with, feedback_rows, free_port
 from tests.slack_stub import BOT_ID, BOT_USER, SocketModeStandIn, StandIn, new_ts
 from ui import slack
 from ui.slack_format import answer_message, escape, question_text
@@ -126,11 +125,14 @@ def stand_in():
 
 
 @pytest.fixture
-def make_bot(stand_in):
+def make_bot(stand_in, tmp_path):
+    """Bots with this test's own database (the shared index's settings would share one across tests);
+    bots made with the same settings are replicas of one deployment."""
     bots = []
 
     def make(assistant, settings=None):
-        bots.append(Bot(assistant, settings or assistant.settings, stand_in))
+        settings = (settings or assistant.settings).model_copy(update={"data_dir": tmp_path / "bot-data"})
+        bots.append(Bot(assistant, settings, stand_in))
         return bots[-1]
 
     yield make
@@ -292,6 +294,10 @@ def test_rate_limited_post_is_retried_after_retry_after(bot, stand_in):
     assert "Sources" in blocks_text(posts[1])
 
 
+def bot_votes(bot) -> list[dict]:
+    return feedback_rows(bot.app.slack_bot.settings)
+
+
 def test_feedback_button_is_logged(bot, stand_in, shipped):
     event = mention("What are the benefits of ModelOps?", user="UFEEDBACK")
     bot.event(event)
@@ -303,20 +309,22 @@ def test_feedback_button_is_logged(bot, stand_in, shipped):
     assert status == 200
     [thanks] = stand_in.wait("chat.postEphemeral")
     assert thanks["args"]["user"] == "UFEEDBACK" and "Thanks" in thanks["args"]["text"]
-    entries = [json.loads(line) for line in Path(feedback_path(shipped.settings)).read_text().splitlines()]
-    [entry] = [e for e in entries if e["user"] == "UFEEDBACK"]
+    [entry] = [e for e in bot_votes(bot) if e["user"] == "UFEEDBACK"]
     assert entry["vote"] == "down" and entry["channel"] == "slack"
     assert entry["question"] == "What are the benefits of ModelOps?" and entry["citations"]
     assert entry["index_version"] == shipped.index_version
+    # A changed mind replaces the vote (one per user and answer); another user's vote is its own.
+    bot.click("feedback_up", key, "UFEEDBACK", "C1", new_ts(), event["ts"])
+    bot.click("feedback_up", key, "UOTHER", "C1", new_ts(), event["ts"])
+    stand_in.wait("chat.postEphemeral", 3)
+    assert sorted((e["user"], e["vote"]) for e in bot_votes(bot)) == [("UFEEDBACK", "up"), ("UOTHER", "up")]
 
 
 def test_unknown_feedback_key_is_answered_not_logged(bot, stand_in, shipped):
-    before = feedback_path(shipped.settings).read_text() if feedback_path(shipped.settings).exists() else ""
-    assert bot.click("feedback_up", "nope", "U2", "C1", new_ts(), new_ts())[0] == 200
-    [note] = stand_in.wait("chat.postEphemeral")
-    assert "too old" in note["args"]["text"]
-    after = feedback_path(shipped.settings).read_text() if feedback_path(shipped.settings).exists() else ""
-    assert after == before
+    for n, key in enumerate(["nope", "slack:C1:1.2:U2#1", "slack:C1:1.2:U2#x"], 1):
+        assert bot.click("feedback_up", key, "U2", "C1", new_ts(), new_ts())[0] == 200
+        assert "too old" in stand_in.wait("chat.postEphemeral", n)[-1]["args"]["text"]
+    assert bot_votes(bot) == []
 
 
 def test_per_user_rate_limit(make_bot, shipped, stand_in):
@@ -402,10 +410,11 @@ def test_manifest_matches_what_the_bot_listens_to():
     assert manifest["settings"]["interactivity"]["is_enabled"] and manifest["settings"]["socket_mode_enabled"]
 
 
-def test_socket_mode_answers_once_and_acks_every_envelope(shipped, stand_in):
+def test_socket_mode_answers_once_and_acks_every_envelope(shipped, stand_in, tmp_path):
     socket = SocketModeStandIn()
     stand_in.socket_url = socket.url
-    app = slack.build_app(shipped, via(stand_in, shipped.settings), token="xoxb-test", signing_secret="",
+    settings = shipped.settings.model_copy(update={"data_dir": tmp_path / "bot-data"})  # its own claims
+    app = slack.build_app(shipped, via(stand_in, settings), token="xoxb-test", signing_secret="",
                           token_verification_enabled=False)
     handler = slack.socket_mode_handler(app, "xapp-test")
     try:
@@ -599,3 +608,55 @@ def test_malformed_requests_get_4xx_not_a_server_error(bot, body, timestamp, sig
     code, text = bot.post(body, timestamp=timestamp, secret=SECRET if signed else "not-the-secret")
     assert code == status, (code, text)
     assert "Traceback" not in text
+
+
+def test_replicas_answer_each_question_once(make_bot, shipped, stand_in):
+    """Two replicas behind one load balancer: a redelivery, or the message and app_mention events of a
+    DM mention, may reach either; the database's claim lets exactly one answer."""
+    one, two = make_bot(shipped), make_bot(shipped)
+    event = mention("Which tools are used in DevOps?")
+    assert one.event(event, event_id="EvTWICE")[0] == 200
+    assert two.event(event, event_id="EvTWICE", headers={"X-Slack-Retry-Num": "1"})[0] == 200
+    in_dm = dm(f"<@{BOT_USER}> What is DataOps?")
+    two.event(in_dm)
+    one.event({**in_dm, "type": "app_mention"})
+    stand_in.wait("reactions.remove", 2)
+    time.sleep(0.5)  # a second answer, if any, would be posted by now
+    assert sorted(r["args"]["thread_ts"] for r in stand_in.of("chat.postMessage")) == sorted([event["ts"], in_dm["ts"]])
+
+
+def test_replicas_share_the_rate_limit_and_take_each_others_votes(make_bot, shipped, stand_in):
+    settings = shipped.settings.model_copy(update={"rate_limit_per_minute": 1})
+    one, two = make_bot(shipped, settings), make_bot(shipped, settings)
+    first = mention("What is DataOps?", user="USHARED")
+    one.event(first)
+    stand_in.wait("reactions.remove")
+    two.event(mention("What is MLOps?", user="USHARED"))
+    replies = stand_in.wait("chat.postMessage", 2)
+    assert "asking too fast; try again in" in replies[1]["args"]["text"]
+    # The answer came from replica one; the click reaches replica two, which reads the stored turn.
+    key = feedback_key(replies[0])
+    assert key.startswith("slack:C1:") and two.app.slack_bot.answers.get(key) is None
+    two.click("feedback_down", key, "USHARED", "C1", new_ts(), first["ts"])
+    assert "Thanks" in stand_in.wait("chat.postEphemeral")[0]["args"]["text"]
+    [vote] = bot_votes(two)
+    assert (vote["question"], vote["vote"], vote["user"]) == ("What is DataOps?", "down", "USHARED")
+    assert vote["citations"] and vote["index_version"] == shipped.index_version
+
+
+def test_a_database_that_is_down_costs_no_answer(make_bot, shipped, stand_in):
+    """Claims, rate limits and stored turns fall back to the replica's memory; a vote says it was not saved."""
+    down = shipped.settings.model_copy(update={"database_url": f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/x",
+                                               "rate_limit_per_minute": 1})
+    bot = make_bot(shipped, down)
+    event = mention("What is DataOps?", user="UDOWN")
+    bot.event(event, event_id="EvDOWN")
+    bot.event(event, event_id="EvDOWN")  # a redelivery: this replica's memory still knows it
+    stand_in.wait("reactions.remove")
+    bot.event(mention("What is MLOps?", user="UDOWN"))  # the in-memory rate limit still holds
+    first, limited = stand_in.wait("chat.postMessage", 2)
+    assert "Sources" in blocks_text(first) and "asking too fast" in limited["args"]["text"]
+    key = feedback_key(first)
+    assert key.startswith("local:")
+    bot.click("feedback_up", key, "UDOWN", "C1", new_ts(), event["ts"])
+    assert "could not be saved" in stand_in.wait("chat.postEphemeral")[0]["args"]["text"]

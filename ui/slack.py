@@ -1,4 +1,5 @@
-"""Slack: the Bolt app that answers mentions and DMs in threads, with sources and feedback buttons."""
+"""Slack: the Bolt app that answers mentions and DMs in threads, with sources and feedback buttons; replicas
+share the database, so each question is answered once and a vote reaches any of them."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from assistant import feedback
 from assistant.errors import StoreUnavailable, UserError, user_message
 from assistant.links import SourceLinks
 from assistant.ratelimit import RateLimiter
+from assistant.storage import Storage, StorageUnavailable, open_storage
 from ui.slack_format import HOURGLASS, answer_message, notice, question_text
 
 log = logging.getLogger("assistant.slack")
@@ -134,10 +136,12 @@ def thread_questions(client: WebClient, channel: str, thread: str, before: str, 
 
 class SlackBot:
     """What the listeners do. Answers run on a pool of their own, so a slow answer never delays the
-    3-second acknowledgement of a button click in Bolt's listener pool."""
+    3-second acknowledgement of a button click in Bolt's listener pool. The database is the authority
+    for what was claimed, how fast a user asks and what was answered; the in-memory copies are a fast
+    path, and the fallback while the database is down (answering beats perfect once-only delivery)."""
 
-    def __init__(self, assistant, settings, links: SourceLinks):
-        self.assistant, self.settings, self.links = assistant, settings, links
+    def __init__(self, assistant, settings, links: SourceLinks, storage: Storage):
+        self.assistant, self.settings, self.links, self.storage = assistant, settings, links, storage
         self.seen = Bounded(10_000)  # event ids and channel/ts already taken
         self.answers = Bounded(5_000)  # feedback key -> (Answer, history, index version)
         self.threads = Bounded(5_000)  # (channel, thread_ts) -> questions, if conversations.replies fails
@@ -168,13 +172,34 @@ class SlackBot:
         if not self.seen.first_time(*keys):
             log.info("duplicate delivery of %s ignored", keys[-1])
             return BoltResponse(status=200, body="")
+        if not self.claim(keys):
+            log.info("%s is answered by another replica", keys[-1])
+            return BoltResponse(status=200, body="")
         return next()
+
+    def claim(self, keys: list[str]) -> bool:
+        """The first replica to insert the delivery's keys answers it: the message's channel/ts covers
+        a redelivery and the two events of a DM mention alike."""
+        try:
+            return self.storage.claim(keys)
+        except StorageUnavailable as exc:
+            log.warning("answering %s unclaimed: %s", keys[-1], exc)
+            return True
+
+    def rate(self, user: str) -> tuple[bool, float]:
+        """(allowed, seconds to wait) from the counters every replica shares, else this replica's own."""
+        try:
+            return self.storage.allow(f"slack:{user}", self.settings.rate_limit_per_minute)
+        except StorageUnavailable as exc:
+            log.warning("rate limit from this replica's memory: %s", exc)
+            return self.limiter.allow(user), self.limiter.retry_after(user)
 
     def on_question(self, event, context, client):
         user, channel = event["user"], event["channel"]
         thread = event.get("thread_ts") or event["ts"]
-        if not self.limiter.allow(user):
-            wait = max(1, round(self.limiter.retry_after(user)))
+        allowed, wait = self.rate(user)
+        if not allowed:
+            wait = max(1, round(wait))
             return self.post(client, channel, thread, *notice(f"You're asking too fast; try again in {wait} s."))
         with self._lock:
             busy = self._pending >= max(1, self.settings.queue_size)
@@ -199,8 +224,7 @@ class SlackBot:
                     log.exception("answering %r failed", question)
                 blocks, text = notice(user_message(exc))
             else:
-                key = secrets.token_hex(6)
-                self.answers.put(key, (answer, history, self.assistant.index_version))
+                key = self.remember(event, answer, history)
                 self.threads.append((channel, thread), question, keep=max(1, self.settings.history_turns))
                 blocks, text = answer_message(answer, key, self.links)
             self.post(client, channel, thread, blocks, text)
@@ -211,6 +235,32 @@ class SlackBot:
             with self._lock:
                 self._pending -= 1
 
+    @staticmethod
+    def conversation(event: dict) -> str:
+        """One stored conversation per user and thread: `data purge --user` forgets exactly theirs."""
+        return f"slack:{event['channel']}:{event.get('thread_ts') or event['ts']}:{event['user']}"
+
+    def remember(self, event: dict, answer, history: list[str]) -> str:
+        """The answer's feedback key: its turn in the database (a vote then reaches any replica), or a
+        key only this replica knows while the database is down."""
+        key, version = "local:" + secrets.token_hex(6), self.assistant.index_version
+        try:
+            turn = self.storage.save_turn(self.conversation(event), event["user"], answer, history=history,
+                                          index_version=version)
+            key = f"{turn.conversation_id}#{turn.n}"
+        except StorageUnavailable as exc:
+            log.warning("answer kept in memory only: %s", exc)
+        self.answers.put(key, (answer, history, version))
+        return key
+
+    def stored(self, key: str):
+        """(Answer, history, index version) of a turn another replica (or this one, before a restart) answered."""
+        conversation, _, n = key.rpartition("#")
+        if not conversation.startswith("slack:") or not n.isdigit():
+            return None
+        turn = self.storage.load_turn(conversation, int(n))
+        return (turn.to_answer(), turn.history, turn.index_version) if turn else None
+
     def history(self, client: WebClient, event: dict, bot_user: str | None) -> list[str]:
         """The thread's earlier human messages, oldest first (the follow-up's own context)."""
         turns, thread, ts = self.settings.history_turns, event.get("thread_ts"), event["ts"]
@@ -220,8 +270,17 @@ class SlackBot:
         if not texts:
             # Nothing usable from Slack (an error, a missing history scope, an empty reply): the
             # questions this bot already answered in the thread are history it knows for certain.
-            texts = self.threads.get((event["channel"], thread), [])
+            texts = self.threads.get((event["channel"], thread), []) or self.asked(event)
         return texts[-turns:]
+
+    def asked(self, event: dict) -> list[str]:
+        """The user's earlier questions in the thread as stored (another replica may have answered them)."""
+        try:
+            found = self.storage.load_conversation(self.conversation(event), event["user"])
+        except StorageUnavailable as exc:
+            log.warning("no stored thread history: %s", exc)
+            return []
+        return [turn.question for turn in found[1]] if found else []
 
     def on_feedback(self, ack, body, action, client):
         ack()
@@ -229,18 +288,23 @@ class SlackBot:
         user = (body.get("user") or {}).get("id", "")
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
         message = body.get("message") or {}
-        kept = self.answers.get(action.get("value", ""))
-        if kept is None:
-            text = "That answer is too old to rate here (the bot restarted or has answered many questions since)."
-        else:
-            answer, history, version = kept
-            try:
+        key = action.get("value", "")
+        try:
+            kept = self.answers.get(key) or self.stored(key)
+            if kept is None:
+                text = "That answer is too old to rate here (it is no longer stored)."
+            else:
+                answer, history, version = kept
+                # One vote per user and answer: a changed mind replaces the earlier vote.
                 feedback.record(self.settings, answer, vote, channel="slack", user=user, history=history,
-                                index_version=version)
+                                index_version=version, turn_id=f"{key}:{user}", storage=self.storage)
                 text = "Thanks for the feedback."
-            except OSError:
-                log.exception("writing feedback failed")
-                text = "Sorry, the feedback could not be saved."
+        except StorageUnavailable as exc:
+            log.warning("feedback not saved: %s", exc)
+            text = "Sorry, the feedback could not be saved; please try again in a minute."
+        except OSError:
+            log.exception("writing feedback failed")
+            text = "Sorry, the feedback could not be saved."
         if channel and user:
             try:
                 client.chat_postEphemeral(channel=channel, user=user, text=text,
@@ -263,14 +327,15 @@ class SlackBot:
 
 
 def build_app(assistant, settings, *, token: str | None, signing_secret: str,
-              token_verification_enabled: bool = True) -> App:
+              token_verification_enabled: bool = True, storage: Storage | None = None) -> App:
     """The Bolt app, talking to the Web API at settings.slack_api_url (every per-request client Bolt
     makes copies this client's base URL and retry handlers). `process_before_response=False`: events
-    are acknowledged before any work."""
+    are acknowledged before any work. `storage`: the shared database (default: the settings' one,
+    opened on first use, so a database that is down delays nothing here)."""
     # An assistant without links of its own (a test double) links the way the settings say.
     links = getattr(assistant, "links", None) or SourceLinks(settings.corpus_dir, settings.source_url_template,
                                                              settings.public_url)
-    bot = SlackBot(assistant, settings, links)
+    bot = SlackBot(assistant, settings, links, storage or open_storage(settings))
     logging.getLogger("slack_bolt.App").addFilter(_not_token_unused)  # idempotent: the same function
     app = App(client=web_client(token, settings.slack_api_url), signing_secret=signing_secret or "",
               token_verification_enabled=token_verification_enabled, process_before_response=False,
@@ -373,10 +438,15 @@ def run(settings, http: bool, port: int) -> None:
     # Seconds, before the embedding model's ~35 s load: a bad or revoked token is one line at once.
     me = check_token(web_client(tokens["SLACK_BOT_TOKEN"], settings.slack_api_url, CHECK_TIMEOUT, quiet))
     log.info("SLACK_BOT_TOKEN accepted: bot %s (%s) in team %s", me.get("user"), me.get("user_id"), me.get("team_id"))
+    storage = open_storage(settings)
+    try:
+        storage.check()  # a schema of another version is one line now; a database that is down is retried later
+    except StorageUnavailable as exc:
+        log.warning("%s; answering without it until it is back", exc)
     assistant = ready_assistant(settings, warm=True)
     try:
         app = build_app(assistant, settings, token=tokens["SLACK_BOT_TOKEN"],
-                        signing_secret=tokens.get("SLACK_SIGNING_SECRET", ""))
+                        signing_secret=tokens.get("SLACK_SIGNING_SECRET", ""), storage=storage)
     except BoltError as exc:
         raise UserError(f"SLACK_BOT_TOKEN was not accepted by Slack: {exc}") from None
     except OSError as exc:

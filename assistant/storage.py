@@ -1,0 +1,347 @@
+"""Storage: what the faces keep in the shared database (conversations, feedback, Slack claims, rate counters)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from assistant import database as m
+from assistant.database import Conversation, Feedback, Purged, Turn, database_url, make_engine
+from assistant.types import Answer
+
+__all__ = ["Conversation", "Feedback", "Purged", "Storage", "StorageUnavailable", "Turn", "open_storage"]
+
+log = logging.getLogger(__name__)
+
+SWEEP_EVERY_S = 3600  # retention runs at most this often per process, after a write
+CLAIMS_KEPT = timedelta(days=1)  # Slack stops redelivering an event after minutes; a day is plenty
+WINDOW_S, BUCKET_S = 60, 10  # rate limits are per minute, counted in 10 s buckets
+# After a PostgreSQL outage, calls fail at once for this long instead of each waiting out the connect
+# timeout (Slack wants its acknowledgement within 3 s).
+COOLDOWN_S = 5.0
+
+
+class StorageUnavailable(OSError):
+    """The database cannot be used right now (server down, disk full, locked past the busy timeout):
+    log it and retry later. An OSError, so the faces' "could not be saved" paths handle it as they are."""
+
+
+class Storage:
+    """One database, shared by every face and replica. Every method is one transaction; a database
+    that is down raises StorageUnavailable and a later call tries again."""
+
+    def __init__(self, engine, *, conversation_days: int = 0, feedback_days: int = 0, replica: str = "",
+                 cooldown_s: float = COOLDOWN_S):
+        self.engine, self.dialect = engine, engine.dialect.name
+        self.where = engine.url.render_as_string(hide_password=True)
+        self.conversation_days, self.feedback_days = conversation_days, feedback_days
+        self.replica = replica or f"{socket.gethostname()}:{os.getpid()}"
+        self.cooldown_s, self._down_until, self._down_why = cooldown_s, 0.0, ""
+        self._ready, self._lock, self._next_sweep = False, threading.Lock(), 0.0
+
+    @contextmanager
+    def _errors(self):
+        try:
+            yield
+        except (StorageUnavailable, IntegrityError, ProgrammingError, DataError):
+            raise  # a conflict the caller expects, or a bug: not an outage
+        except (DBAPIError, PoolTimeout, OSError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+            if self.dialect == "postgresql":  # a server that does not answer: fail fast for a while
+                self._down_until, self._down_why = time.monotonic() + self.cooldown_s, reason
+            raise StorageUnavailable(f"the database at {self.where} is unavailable: {reason}") from exc
+
+    def check(self) -> None:
+        """Create the tables on first use; raise UserError for a schema of another version."""
+        if time.monotonic() < self._down_until:
+            raise StorageUnavailable(f"the database at {self.where} is unavailable (retried within "
+                                     f"{self.cooldown_s:g} s): {self._down_why}")
+        if self._ready:
+            return
+        with self._lock, self._errors():
+            if not self._ready:
+                if self.dialect == "sqlite" and self.engine.url.database:
+                    Path(self.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+                with self.engine.begin() as conn:
+                    m.ensure_schema(conn)
+                self._ready = True
+
+    @contextmanager
+    def _begin(self):
+        self.check()
+        with self._errors(), self.engine.begin() as conn:
+            yield conn
+
+    def _upsert(self, table):
+        return (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+
+    # Feedback -------------------------------------------------------------------------------------
+    def add_feedback(self, entries: Iterable[Feedback]) -> None:
+        """Insert votes; one whose turn_id was voted before replaces that row (its id and place stay)."""
+        rows = [{"turn_key": e.turn_id or None, "question": e.question, "answer": e.answer, "vote": e.vote,
+                 "comment": e.comment, "refused": e.refused, "channel": e.channel, "user": e.user,
+                 "citations": list(e.citations), "history": list(e.history), "index_version": e.index_version,
+                 "at": _parse_at(e.at)} for e in entries]
+        with self._begin() as conn:
+            for row in rows:
+                stmt = self._upsert(m.feedback).values(**row)
+                if row["turn_key"] is not None:
+                    stmt = stmt.on_conflict_do_update(index_elements=[m.feedback.c.turn_key],
+                                                      set_={k: stmt.excluded[k] for k in row if k != "turn_key"})
+                conn.execute(stmt)
+        self._sweep()
+
+    def feedback_entries(self, vote: str | None = None) -> list[Feedback]:
+        """Votes in the order they were first given."""
+        query = select(m.feedback).order_by(m.feedback.c.id)
+        if vote:
+            query = query.where(m.feedback.c.vote == vote)
+        with self._begin() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [Feedback(question=r["question"], answer=r["answer"], vote=r["vote"], citations=r["citations"],
+                         refused=r["refused"], comment=r["comment"], channel=r["channel"], user=r["user"],
+                         history=r["history"], index_version=r["index_version"], turn_id=r["turn_key"] or "",
+                         at=r["at"].strftime("%Y-%m-%dT%H:%M:%SZ")) for r in rows]
+
+    # Conversations --------------------------------------------------------------------------------
+    def save_turn(self, conversation_id: str, owner: str, answer: Answer, *, history: Iterable[str] = (),
+                  index_version: str = "", title: str = "") -> Turn:
+        """Append an answered turn (numbered 1, 2, ...), creating the conversation on its first turn.
+        Raises ValueError when the conversation belongs to another owner."""
+        record, history = answer.to_json(), list(history)
+        for _ in range(5):  # two writers took the same id or number at once: the loser reads again
+            try:
+                with self._begin() as conn:
+                    now = utcnow()
+                    found = conn.execute(select(m.conversations.c.owner)
+                                         .where(m.conversations.c.id == conversation_id)).scalar()
+                    if found is None:
+                        conn.execute(insert(m.conversations).values(
+                            id=conversation_id, owner=owner, title=(title or answer.question)[:200], created=now,
+                            updated=now))
+                    elif found != owner:
+                        raise ValueError(f"conversation {conversation_id} belongs to another owner")
+                    else:
+                        conn.execute(update(m.conversations).where(m.conversations.c.id == conversation_id)
+                                     .values(updated=now))
+                    n = 1 + (conn.execute(select(func.max(m.turns.c.n))
+                                          .where(m.turns.c.conversation_id == conversation_id)).scalar() or 0)
+                    row = {"conversation_id": conversation_id, "n": n, "question": answer.question,
+                           "answer": answer.text, "citations": record["citations"], "refused": answer.refused,
+                           "history": history, "record": record, "index_version": index_version, "created": now}
+                    conn.execute(insert(m.turns).values(**row))
+                break
+            except IntegrityError:
+                continue
+        else:
+            raise StorageUnavailable(f"the database at {self.where} kept refusing turn {conversation_id}")
+        self._sweep()
+        return Turn(**row)
+
+    def list_conversations(self, owner: str, limit: int = 50) -> list[Conversation]:
+        """The owner's conversations, most recently updated first, with their number of turns."""
+        c, t = m.conversations, m.turns
+        count = select(func.count()).where(t.c.conversation_id == c.c.id).scalar_subquery()
+        query = select(c, count.label("turns")).where(c.c.owner == owner).order_by(c.c.updated.desc()).limit(limit)
+        with self._begin() as conn:
+            return [Conversation(**r) for r in conn.execute(query).mappings()]
+
+    def load_conversation(self, conversation_id: str, owner: str) -> tuple[Conversation, list[Turn]] | None:
+        """The conversation and its turns in order; None when it is gone or is someone else's."""
+        with self._begin() as conn:
+            head = conn.execute(select(m.conversations).where(m.conversations.c.id == conversation_id,
+                                                              m.conversations.c.owner == owner)).mappings().first()
+            if head is None:
+                return None
+            rows = conn.execute(select(m.turns).where(m.turns.c.conversation_id == conversation_id)
+                                .order_by(m.turns.c.n)).mappings().all()
+        return Conversation(**head, turns=len(rows)), [Turn(**r) for r in rows]
+
+    def load_turn(self, conversation_id: str, n: int) -> Turn | None:
+        with self._begin() as conn:
+            row = conn.execute(select(m.turns).where(m.turns.c.conversation_id == conversation_id,
+                                                     m.turns.c.n == n)).mappings().first()
+        return Turn(**row) if row else None
+
+    def delete_conversation(self, conversation_id: str, owner: str) -> bool:
+        with self._begin() as conn:
+            mine = select(m.conversations.c.id).where(m.conversations.c.id == conversation_id,
+                                                      m.conversations.c.owner == owner)
+            conn.execute(delete(m.turns).where(m.turns.c.conversation_id.in_(mine)))
+            return conn.execute(delete(m.conversations).where(m.conversations.c.id.in_(mine))).rowcount > 0
+
+    # Slack deliveries and rate limits -------------------------------------------------------------
+    def claim(self, keys: Iterable[str]) -> bool:
+        """True for the one caller, in any replica, that inserts these delivery keys first."""
+        now = utcnow()
+        rows = [{"event_id": k, "claimed_at": now, "claimed_by": self.replica} for k in sorted(set(keys)) if k]
+        try:
+            with self._begin() as conn:  # sorted: two replicas never wait on each other in opposite orders
+                conn.execute(insert(m.slack_deliveries), rows)
+        except IntegrityError:
+            return False
+        self._sweep()
+        return True
+
+    def allow(self, key: str, per_minute: int, now: float | None = None) -> tuple[bool, float]:
+        """(allowed, seconds to wait): at most `per_minute` in any minute for `key`, across replicas.
+        Counters per 10 s bucket; the minute is the buckets inside it, the oldest weighed by its share.
+        Past buckets no longer change, so one conditional upsert of the current one decides atomically."""
+        if per_minute <= 0:
+            return True, 0.0
+        now = time.time() if now is None else now
+        start = int(now // BUCKET_S) * BUCKET_S
+        c = m.rate_counters
+
+        def inside(bucket: int) -> float:  # share of a bucket's hits still within the last minute
+            return min(1.0, (bucket + BUCKET_S - (now - WINDOW_S)) / BUCKET_S)
+
+        with self._begin() as conn:
+            counts = dict(conn.execute(select(c.c.window_start, c.c.count).where(
+                c.c.key == key, c.c.window_start >= start - WINDOW_S, c.c.window_start < start)).all())
+            cap = per_minute - sum(n * inside(b) for b, n in counts.items())  # room left in this bucket
+            stmt = self._upsert(c).values(key=key, window_start=start, count=1)
+            got = conn.execute(stmt.on_conflict_do_update(
+                index_elements=[c.c.key, c.c.window_start], set_={"count": c.c.count + 1},
+                where=c.c.count + 1 <= cap).returning(c.c.count)).scalar() if cap >= 1 else None
+            current = 0 if got else conn.execute(select(c.c.count).where(c.c.key == key,
+                                                                          c.c.window_start == start)).scalar() or 0
+        self._sweep()
+        if got is not None:
+            return True, 0.0
+        # Wait until enough of the oldest hits have left the minute (a bucket's leave over its 10 s).
+        need = current + 1 - cap
+        for bucket, n in sorted({**counts, start: current}.items()):
+            weight = n * inside(bucket) if bucket < start else n
+            if weight >= need:
+                return False, max(1.0, min(float(WINDOW_S), bucket + WINDOW_S + BUCKET_S * need / n - now))
+            need -= weight
+        return False, float(WINDOW_S)
+
+    # Retention ------------------------------------------------------------------------------------
+    def purge(self, *, before: datetime | None = None, user: str | None = None, dry_run: bool = False) -> Purged:
+        """Delete conversations, turns and feedback older than `before` (naive UTC) and/or of `user`;
+        with `before` alone also old Slack claims and rate counters. `dry_run` counts and rolls back."""
+        if before is None and not user:
+            raise ValueError("purge needs a date, a user, or both")
+        c, t, f = m.conversations, m.turns, m.feedback
+        old_turns, old_convs, old_votes = [], [], []
+        if before is not None:
+            old_turns, old_convs, old_votes = [t.c.created < before], [c.c.updated < before], [f.c.at < before]
+        if user:
+            old_turns.append(t.c.conversation_id.in_(select(c.c.id).where(c.c.owner == user)))
+            old_convs.append(c.c.owner == user)
+            old_votes.append(f.c.user == user)
+
+        def work(conn) -> dict:
+            done = {"turns": conn.execute(delete(t).where(*old_turns)).rowcount,
+                    "conversations": conn.execute(delete(c).where(*old_convs)).rowcount,
+                    "feedback": conn.execute(delete(f).where(*old_votes)).rowcount}
+            return {**done, **self._expire(conn, before, before)} if before is not None and not user else done
+
+        return self._deleting(work, dry_run)
+
+    def apply_retention(self, now: datetime | None = None, dry_run: bool = False) -> Purged:
+        """What the retention settings say (0 days: kept forever), plus day-old claims and old counters."""
+        now = now or utcnow()
+
+        def work(conn) -> dict:
+            done = self._expire(conn, now - CLAIMS_KEPT, now - timedelta(seconds=WINDOW_S + BUCKET_S))
+            if self.conversation_days:
+                cutoff = now - timedelta(days=self.conversation_days)
+                done["turns"] = conn.execute(delete(m.turns).where(m.turns.c.created < cutoff)).rowcount
+                done["conversations"] = conn.execute(delete(m.conversations)
+                                                     .where(m.conversations.c.updated < cutoff)).rowcount
+            if self.feedback_days:
+                cutoff = now - timedelta(days=self.feedback_days)
+                done["feedback"] = conn.execute(delete(m.feedback).where(m.feedback.c.at < cutoff)).rowcount
+            return done
+
+        return self._deleting(work, dry_run)
+
+    def _deleting(self, work, dry_run: bool) -> Purged:
+        """One transaction of deletes; a dry run counts them and rolls back."""
+        try:
+            with self._begin() as conn:
+                counts = Purged(**work(conn))
+                if dry_run:
+                    raise _RollBack(counts)
+        except _RollBack as rolled:
+            return rolled.counts
+        return counts
+
+    @staticmethod
+    def _expire(conn, claims_before: datetime, counters_before: datetime) -> dict:
+        epoch = (counters_before - datetime(1970, 1, 1)).total_seconds()
+        return {"deliveries": conn.execute(delete(m.slack_deliveries)
+                                           .where(m.slack_deliveries.c.claimed_at < claims_before)).rowcount,
+                "counters": conn.execute(delete(m.rate_counters)
+                                         .where(m.rate_counters.c.window_start < epoch)).rowcount}
+
+    def _sweep(self) -> None:
+        if time.monotonic() < self._next_sweep:
+            return
+        self._next_sweep = time.monotonic() + SWEEP_EVERY_S
+        try:
+            self.apply_retention()
+        except StorageUnavailable as exc:
+            log.warning("retention sweep skipped: %s", exc)
+
+    # Operations -----------------------------------------------------------------------------------
+    def upgrade(self) -> tuple[int | None, int]:
+        with self._errors(), self.engine.begin() as conn:
+            return m.upgrade(conn)
+
+    def status(self) -> dict:
+        with self._begin() as conn:
+            counts = {table.name: conn.execute(select(func.count()).select_from(table)).scalar()
+                      for table in m.metadata.sorted_tables if table is not m.schema_version}
+            return {"database": self.where, "schema_version": m.stored_version(conn), **counts}
+
+
+class _RollBack(Exception):
+    def __init__(self, counts: Purged):
+        self.counts = counts
+
+
+def utcnow() -> datetime:
+    return m.utcnow()
+
+
+def _parse_at(at: str) -> datetime:
+    try:
+        return datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ")
+    except (TypeError, ValueError):
+        return utcnow()
+
+
+_OPEN: OrderedDict[tuple, Storage] = OrderedDict()
+_OPEN_LOCK = threading.Lock()
+MAX_OPEN = 8  # tests open one database each; a serving process opens one
+
+
+def open_storage(settings) -> Storage:
+    """The process's Storage for the settings' database: one engine (and pool) per database, reused."""
+    key = (database_url(settings), settings.database_timeout_s, settings.conversation_retention_days,
+           settings.feedback_retention_days)
+    with _OPEN_LOCK:
+        storage = _OPEN.pop(key, None) or Storage(make_engine(key[0], key[1]), conversation_days=key[2],
+                                                  feedback_days=key[3])
+        _OPEN[key] = storage
+        while len(_OPEN) > MAX_OPEN:
+            _OPEN.popitem(last=False)[1].engine.dispose()
+    return storage
