@@ -89,12 +89,13 @@ def main() -> int:
             started = time.perf_counter()
             try:
                 chat = client.predict(question, api_name="/ask")[0]
-                ok = 'href="#src-1"' in str(chat[-1]) or "refusal" in str(chat[-1])
+                ok = 'class="cite"' in str(chat[-1]) or "refusal" in str(chat[-1])
                 with lock:
                     counts["web_ok" if ok else "web_errors"] += 1
                     latencies.append((time.perf_counter() - started) * 1000)
-                if len(chat) > 12:
-                    client.predict(api_name="/new_conversation")
+                if len(chat) > 12:  # a new browser session: a new conversation
+                    client.close()
+                    client = Client(f"http://127.0.0.1:{port}/", verbose=False)
             except Exception as exc:  # noqa: BLE001 - counted and reported
                 with lock:
                     counts["web_errors"] += 1
