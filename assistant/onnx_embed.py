@@ -77,6 +77,9 @@ class OnnxEncoder:
             raise RuntimeError("onnxruntime and tokenizers are needed: pip install onnxruntime tokenizers") from exc
         self.config = json.loads((folder / "config.json").read_text())
         options = ort.SessionOptions()
+        # No busy-waiting between queries: a serving process embeds one short query at a time, and
+        # spinning threads burned more CPU than the inference (about 14 ms per answer under load).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])

@@ -82,7 +82,7 @@ def main() -> int:
     eval_set = load_questions(Path(__file__).resolve().parent.parent / "eval" / "questions.jsonl")[:20]
 
     def web(i: int) -> None:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, ssl_verify=False)
         while time.time() < deadline:
             with lock:
                 question = next(questions)
@@ -95,7 +95,7 @@ def main() -> int:
                     latencies.append((time.perf_counter() - started) * 1000)
                 if len(chat) > 12:  # a new browser session: a new conversation
                     client.close()
-                    client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                    client = Client(f"http://127.0.0.1:{port}/", verbose=False, ssl_verify=False)
             except Exception as exc:  # noqa: BLE001 - counted and reported
                 with lock:
                     counts["web_errors"] += 1

@@ -1,4 +1,5 @@
-"""The web chat through the official gradio_client: cited two-turn answers, bad input, rate limit, feedback."""
+"""The web chat through the official gradio_client: cited two-turn answers, bad input, rate limit, feedback,
+a model's streamed answer, and what one question costs the server."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from assistant.errors import StoreUnavailable, UserError
 from assistant.types import Answer, Citation, SentenceCheck
 from assistant.links import SourceLinks
-from tests.conftest import free_port
+from tests.conftest import feedback_rows, free_port
 from ui import render
 from ui.web import build_app, is_loopback, launch_options, new_state, parse_auth, record_vote, serve
 
@@ -43,8 +44,8 @@ def client(shipped, settings):
 
 
 def feedback_lines(settings) -> list[dict]:
-    path = settings.data_dir / "feedback.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    """The stored votes, with the keys of the old feedback.jsonl lines."""
+    return feedback_rows(settings)
 
 
 def content(message: dict) -> str:
@@ -71,12 +72,12 @@ def cited(chat_html: str, sources_html: str) -> set[int]:
 
 
 def test_two_turns_with_citations_and_follow_up(client, settings):
-    chat, sources, box = client.predict("What are the benefits of ModelOps?", [], api_name="/ask")
+    chat, sources, box = client.predict("What are the benefits of ModelOps?", api_name="/ask")
     assert [m["role"] for m in chat] == ["user", "assistant"] and box == ""
     cited(content(chat[1]), sources)
     assert "ModelOps &gt; Benefits" in sources and "<mark>" in sources
 
-    chat, sources, _ = client.predict("And its challenges?", chat, api_name="/ask")
+    chat, sources, _ = client.predict("And its challenges?", api_name="/ask")
     assert [m["role"] for m in chat] == ["user", "assistant"] * 2
     cited(content(chat[3]), sources)
     assert "ModelOps &gt; Challenges" in sources
@@ -86,8 +87,58 @@ def test_two_turns_with_citations_and_follow_up(client, settings):
     assert "ModelOps &#62; Benefits" in content(chat[1]) or "Benefits" in content(chat[1])
 
 
+def test_the_chat_lives_on_the_server_so_a_question_uploads_only_itself(client):
+    """/ask takes the question alone; the session keeps the conversation and sends it back whole, once
+    per extractive answer (no placeholder update); "/new_conversation" starts over."""
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert [p["parameter_name"] for p in endpoints["/ask"]["parameters"]] == ["question"]
+    job = client.submit("What are the benefits of ModelOps?", api_name="/ask")
+    chat, _, _ = job.result()
+    assert len(job.outputs()) == 1 and len(chat) == 2  # the extractive answer comes whole, in one update
+    chat, _, _ = client.predict("And its challenges?", api_name="/ask")
+    assert [shown(m) for m in chat[::2]] == ["What are the benefits of ModelOps?", "And its challenges?"]
+    assert "ModelOps &gt; Challenges" in client.predict("And its challenges?", api_name="/ask")[1]  # a follow-up
+
+    chat, sources, box, _ = client.predict(api_name="/new_conversation")
+    assert chat == [] and box == "" and "Sources appear here" in sources
+    chat, sources, _ = client.predict("And its challenges?", api_name="/ask")
+    assert len(chat) == 2 and "ModelOps &gt; Challenges" not in sources  # no history left to follow up on
+
+
+def test_a_models_answer_streams_then_arrives_verified(shipped, settings):
+    """With a model, the question and a placeholder come first, then the text as it grows, then the
+    verified answer with its citations."""
+    from gradio_client import Client
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from assistant.app import Assistant
+    from assistant.chain import build_chain
+
+    real = ("DevOps relies heavily on automation and tooling, which can add some complexity and require "
+            "significant investment in time and resources to set up and maintain.")
+    model = FakeListChatModel(responses=[f"{real} [1]"], sleep=0.01)  # one character per 10 ms
+    chain = build_chain(settings, shipped.retriever, shipped.embedder, chat_model=model)
+    streaming = Assistant(settings, shipped.store, shipped.embedder, shipped.retriever, shipped.profile, chain,
+                          shipped.links)
+    demo, url = launch(streaming, settings)
+    client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
+    try:
+        job = client.submit("What are the challenges of DevOps?", api_name="/ask")
+        chat, sources, _ = job.result()
+        updates = [content(update[0][-1]) for update in job.outputs()]
+        assert updates[0] == "…" and "Answering" in job.outputs()[0][1]
+        growing = [u for u in updates[1:-1] if u.endswith(" …")]
+        assert len(growing) >= 2 and all(len(a) < len(b) for a, b in zip(growing, growing[1:])), updates
+        assert 'class="cite"' not in "".join(growing)  # unverified text: its [n] are not links yet
+        assert "DevOps relies heavily on automation" in shown(chat[-1]) and 'class="cite"' in content(chat[-1])
+        assert len(chat) == 2 and "Sources of answer 1" in sources
+    finally:
+        client.close()
+        demo.close()
+
+
 def test_refused_answer_looks_different_and_has_no_sources(client):
-    chat, sources, _ = client.predict("What is the capital of France?", [], api_name="/ask")
+    chat, sources, _ = client.predict("What is the capital of France?", api_name="/ask")
     assert 'class="refusal"' in content(chat[-1]) and "topics the sources cover" in content(chat[-1])
     assert "refused" in sources and 'class="src"' not in sources and 'class="src"' not in content(chat[-1])
 
@@ -96,10 +147,10 @@ def test_refused_answer_looks_different_and_has_no_sources(client):
     ("   ", "the question is empty"), ("x" * 2001, "too long"), ("", "the question is empty"),
 ])
 def test_bad_input_is_a_message_not_a_crash(client, question, message):
-    chat, sources, _ = client.predict(question, [], api_name="/ask")
+    chat, sources, _ = client.predict(question, api_name="/ask")
     assert message.lower() in content(chat[-1]).lower() and 'class="notice error"' in content(chat[-1])
     assert message.lower() in sources.lower()
-    chat, sources, _ = client.predict("Which tools are used in DevOps?", chat, api_name="/ask")
+    chat, sources, _ = client.predict("Which tools are used in DevOps?", api_name="/ask")
     cited(content(chat[-1]), sources)
 
 
@@ -108,11 +159,11 @@ def test_store_down_and_unexpected_errors(client, shipped, monkeypatch):
         raise StoreUnavailable("Chroma at x is unreachable")
 
     monkeypatch.setattr(shipped.retriever, "retrieve", down)
-    chat, _, _ = client.predict("What is MLOps?", [], api_name="/ask")
+    chat, _, _ = client.predict("What is MLOps?", api_name="/ask")
     assert "temporarily unavailable, try again" in content(chat[-1])
 
     monkeypatch.setattr(shipped.retriever, "retrieve", lambda *a, **k: 1 / 0)
-    chat, _, _ = client.predict("What is MLOps?", chat, api_name="/ask")
+    chat, _, _ = client.predict("What is MLOps?", api_name="/ask")
     assert "Something went wrong" in content(chat[-1]) and "ZeroDivision" not in content(chat[-1])
     assert len(chat) == 4
 
@@ -124,11 +175,11 @@ def test_rate_limit_per_client_address_not_per_session(shipped, settings):
     first, second = (Client(url, verbose=False, analytics_enabled=False) for _ in range(2))
     try:
         for _ in range(2):
-            chat, _, _ = first.predict("What is DataOps?", [], api_name="/ask")
+            chat, _, _ = first.predict("What is DataOps?", api_name="/ask")
             assert "Too many" not in content(chat[-1])
-        chat, _, _ = first.predict("What is DataOps?", [], api_name="/ask")
+        chat, _, _ = first.predict("What is DataOps?", api_name="/ask")
         assert re.search(r"Too many questions: wait \d+ s", shown(chat[-1]))
-        chat, _, _ = second.predict("What is DataOps?", [], api_name="/ask")  # a new session is the same client
+        chat, _, _ = second.predict("What is DataOps?", api_name="/ask")  # a new session is the same client
         assert re.search(r"Too many questions: wait \d+ s", shown(chat[-1]))
     finally:
         first.close(), second.close()
@@ -175,8 +226,8 @@ def test_a_comment_replaces_the_vote_of_the_same_answer(shipped, settings):
     state = {**new_state(), "id": "c1", "questions": [answer.question], "answers": [answer]}
     record_vote(shipped, settings, state, "down", turn=0)
     assert "comment on answer 1" in record_vote(shipped, settings, state, "down", comment="misses costs", turn=0)
-    first, second = feedback_lines(settings)
-    assert first["turn_id"] == second["turn_id"] == f"{state['id']}:0"
+    [entry] = feedback_lines(settings)  # one vote per answer: the comment replaced the bare vote
+    assert (entry["turn_id"], entry["vote"], entry["comment"]) == (f"{state['id']}:0", "down", "misses costs")
     [candidate] = export_candidates(settings)
     assert candidate["question"] == answer.question and candidate["note"] == "misses costs"
 
@@ -206,6 +257,17 @@ def test_about_shows_counts_models_and_credits_not_paths(client, settings):
 def test_queue_is_bounded(shipped, settings):
     demo = build_app(shipped, settings.model_copy(update={"queue_size": 3, "concurrency": 1}))
     assert demo._queue.max_size == 3 and demo._queue.default_concurrency_limit == 1
+
+
+def test_the_queue_does_not_rebuild_its_event_summary_per_event(shipped, settings, monkeypatch):
+    """Gradio's per-event pandas summary (for a monitoring page this app does not enable) is skipped."""
+    from gradio.queueing import Queue
+
+    demo = build_app(shipped, settings)
+    monkeypatch.setattr(Queue, "_get_df", staticmethod(lambda records: pytest.fail("event summary rebuilt")))
+    demo._queue.events_recorded += 5
+    records = [{"time": 0.0, "status": "success", "process_time": 0.1, "function": "ask", "session_hash": "s"}]
+    assert demo._queue.compute_analytics_summary(records) == {"functions": {}}
 
 
 def test_public_bind_needs_auth(settings):

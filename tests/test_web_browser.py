@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import pytest
 
 from assistant.config import PROJECT_ROOT
-from tests.conftest import assistant_with, free_port
+from tests.conftest import assistant_with, feedback_rows, free_port
 from assistant.links import slug
 from ui.render import plain_text
 from ui.web import build_server
@@ -99,8 +98,8 @@ def ask(page, question: str, turn: int, submit: str = "enter") -> str:
 
 
 def feedback_lines(settings) -> list[dict]:
-    path = settings.data_dir / "feedback.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    """The stored votes, with the keys of the old feedback.jsonl lines."""
+    return feedback_rows(settings)
 
 
 def wait_for_lines(page, settings, count: int) -> list[dict]:
@@ -174,12 +173,14 @@ def test_answers_carry_their_sources_open_documents_copy_and_take_feedback(brows
     box = page.locator("#comment textarea")
     box.wait_for()
     assert "answer 2" in page.locator("#comment").inner_text()
+    [vote] = wait_for_lines(page, settings, 1)  # the thumbs count at once
+    assert (vote["vote"], vote["question"], vote["comment"]) == ("down", second_q, "")
     box.fill("misses Terraform")
     box.press("Enter")
     page.get_by_text("comment on answer 2 was recorded").wait_for()
-    vote, commented = wait_for_lines(page, settings, 2)
-    assert (vote["vote"], vote["question"], vote["comment"]) == ("down", second_q, "")
-    assert (commented["turn_id"], commented["comment"]) == (vote["turn_id"], "misses Terraform")
+    [commented] = feedback_lines(settings)  # the comment replaced the bare vote on the same answer
+    assert (commented["turn_id"], commented["vote"], commented["comment"]) == (vote["turn_id"], "down",
+                                                                               "misses Terraform")
     assert commented["answer"] == second.text and commented["index_version"] == shipped.index_version
     page.screenshot(path=str(ARTIFACTS / "web-chat-desktop-light.png"), full_page=True)
 
