@@ -232,20 +232,28 @@ def test_a_comment_replaces_the_vote_of_the_same_answer(shipped, settings):
     assert candidate["question"] == answer.question and candidate["note"] == "misses costs"
 
 
-def test_conversations_saved_in_the_browser_reopen_with_their_answers(shipped):
-    from ui.web import conversation_choices, restore_conversation, save_conversation
+def test_conversations_are_stored_per_owner_and_reopen_with_their_answers(shipped, settings):
+    from assistant.storage import open_storage
+    from ui.web import conversation_choices, owner_of, remember_turn, restore_conversation
 
-    answer = shipped.ask("What are the benefits of ModelOps?")
-    state = {**new_state(), "id": "c1", "questions": [answer.question, "   "], "answers": [answer, None]}
-    saved = save_conversation([], state)
-    saved = save_conversation(saved, {**new_state(), "id": "c2", "questions": ["x"], "answers": [None]})  # nothing answered
-    assert len(saved) == 1 and saved[0]["title"] == answer.question
-    assert conversation_choices(saved)[0][1] == state["id"]
-    restored = restore_conversation(json.loads(json.dumps(saved)), state["id"])  # as the browser stores it
-    assert restored["questions"] == [answer.question]
-    assert [a.to_json() for a in restored["answers"]] == [answer.to_json()]
-    saved[0]["turns"][0]["answer"] = {"broken": True}
-    assert restore_conversation(saved, state["id"]) is None and restore_conversation(saved, "gone") is None
+    storage = open_storage(settings)
+    first = shipped.ask("What are the benefits of ModelOps?")
+    second = shipped.ask("And its challenges?", history=[first.question])
+    state = {**new_state(), "id": "c1", "questions": [first.question], "answers": [first]}
+    remember_turn(storage, state, "browser:b1", shipped.index_version, 3)
+    state = {**state, "questions": [first.question, "   "], "answers": [first, None]}  # a turn that failed
+    remember_turn(storage, state, "browser:b1", shipped.index_version, 3)  # nothing new to store
+    state = {**state, "questions": [*state["questions"], second.question], "answers": [first, None, second]}
+    [listed] = remember_turn(storage, state, "browser:b1", shipped.index_version, 3)
+    assert (listed.id, listed.title, listed.turns) == ("c1", first.question, 2)
+    assert conversation_choices([listed])[0][1] == "c1"
+    # Another worker (a new Storage on the same database) reopens it for the same owner only.
+    restored = restore_conversation(open_storage(settings), "c1", "browser:b1")
+    assert restored["questions"] == [first.question, second.question]
+    assert [a.to_json() for a in restored["answers"]] == [first.to_json(), second.to_json()]
+    assert restore_conversation(storage, "c1", "browser:someone-else") is None
+    assert restore_conversation(storage, "gone", "browser:b1") is None
+    assert owner_of(None, "b1") == "browser:b1" and owner_of(None, "") == ""
 
 
 def test_about_shows_counts_models_and_credits_not_paths(client, settings):

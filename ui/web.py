@@ -55,40 +55,42 @@ def history_of(state: dict, turns: int) -> list[str]:
     return asked[-turns:] if turns else []
 
 
-MAX_SAVED_CONVERSATIONS = 30
-MAX_SAVED_TURNS = 50
+MAX_LISTED_CONVERSATIONS = 30
 
 
-def save_conversation(saved: list | None, state: dict) -> list:
-    """The browser's conversation list with this conversation first (newest first, bounded); only
-    answered turns are kept, as the `ask --json` records they came from."""
-    saved = [c for c in (saved or []) if isinstance(c, dict) and c.get("id") != state.get("id")]
-    turns = [{"question": q, "answer": a.to_json()} for q, a in zip(state["questions"], state["answers"])
-             if a is not None][-MAX_SAVED_TURNS:]
-    if not turns:
-        return saved[:MAX_SAVED_CONVERSATIONS]
-    entry = {"id": state["id"], "title": turns[0]["question"][:80], "updated": time.strftime("%Y-%m-%d %H:%M"),
-             "turns": turns}
-    return [entry, *saved][:MAX_SAVED_CONVERSATIONS]
+def owner_of(request: gr.Request | None, browser_id: str) -> str:
+    """Whose conversations these are: the signed-in user, else the anonymous id this browser keeps
+    in its local storage ("" before the page has one)."""
+    user = getattr(request, "username", None) if request is not None else None
+    if user:
+        return f"user:{user}"
+    return f"browser:{browser_id}" if browser_id else ""
 
 
-def restore_conversation(saved: list | None, conversation_id: str) -> dict | None:
-    """The state of a saved conversation, or None when it is gone or its record is damaged."""
-    for entry in saved or []:
-        if isinstance(entry, dict) and entry.get("id") == conversation_id:
-            try:
-                answers = [Answer.from_json(t["answer"]) for t in entry["turns"]]
-                return {"id": entry["id"], "questions": [str(t["question"]) for t in entry["turns"]],
-                        "answers": answers}
-            except (KeyError, TypeError, ValueError):
-                log.warning("saved conversation %s is damaged; ignored", conversation_id)
-                return None
-    return None
+def remember_turn(storage, state: dict, owner: str, index_version: str, history_turns: int) -> list:
+    """Store the conversation's newest turn when it was answered; returns the owner's conversations,
+    newest first. The database keeps them (any worker, after a reload), the browser only its id."""
+    answers = state.get("answers") or []
+    if answers and answers[-1] is not None:
+        turn = len(answers) - 1
+        history = history_of({"questions": state["questions"][:turn], "answers": answers[:turn]}, history_turns)
+        title = next(q for q, a in zip(state["questions"], answers) if a is not None)[:80]
+        storage.save_turn(state["id"], owner, answers[-1], history=history, index_version=index_version, title=title)
+    return storage.list_conversations(owner, limit=MAX_LISTED_CONVERSATIONS)
 
 
-def conversation_choices(saved: list | None) -> list[tuple[str, str]]:
-    return [(f"{c.get('title', '?')} · {c.get('updated', '')}", c["id"]) for c in saved or []
-            if isinstance(c, dict) and "id" in c]
+def restore_conversation(storage, conversation_id: str, owner: str) -> dict | None:
+    """The state of a stored conversation of this owner, or None when it is gone or someone else's."""
+    loaded = storage.load_conversation(conversation_id, owner)
+    if loaded is None:
+        return None
+    conversation, turns = loaded
+    return {"id": conversation.id, "questions": [t.question for t in turns],
+            "answers": [t.to_answer() for t in turns]}
+
+
+def conversation_choices(conversations) -> list[tuple[str, str]]:
+    return [(f"{c.title} · {c.updated:%Y-%m-%d %H:%M}", c.id) for c in conversations]
 
 
 def is_loopback(host: str) -> bool:
@@ -274,22 +276,46 @@ def build_app(assistant, settings) -> gr.Blocks:
                              turn=pending["turn"])
         return status, gr.update(visible=False, value=""), None
 
-    def remember(saved, state):
-        saved = save_conversation(saved, state or new_state())
-        return saved, gr.update(choices=conversation_choices(saved), value=(state or {}).get("id"))
+    def storage():
+        from assistant.storage import open_storage
 
-    def reopen(conversation_id, saved, state):
+        return open_storage(settings)
+
+    def remember(browser_id, state, request: gr.Request):
+        owner = owner_of(request, browser_id)
+        if not owner:
+            return gr.skip()
+        try:
+            conversations = remember_turn(storage(), state or new_state(), owner, assistant.index_version,
+                                          settings.history_turns)
+        except (OSError, ValueError) as exc:  # the database is down: the chat goes on, unsaved
+            log.warning("conversation not saved: %s", exc)
+            return gr.skip()
+        return gr.update(choices=conversation_choices(conversations), value=(state or {}).get("id"))
+
+    def reopen(conversation_id, browser_id, state, request: gr.Request):
         if not conversation_id or conversation_id == (state or {}).get("id"):
             return gr.skip(), gr.skip(), gr.skip()
-        restored = restore_conversation(saved, conversation_id)
+        try:
+            restored = restore_conversation(storage(), conversation_id, owner_of(request, browser_id))
+        except OSError as exc:
+            log.warning("conversation not loaded: %s", exc)
+            restored = None
         if restored is None:
             return gr.skip(), gr.skip(), render.notice_panel("That conversation can no longer be opened.")
         restored["chat"] = chat_of(restored["questions"], restored["answers"], links)
         last = len(restored["answers"]) - 1
         return restored["chat"], restored, render.sources_panel(restored["answers"][last], links, last)
 
-    def load_saved(saved):
-        return gr.update(choices=conversation_choices(saved), value=None)
+    def load_saved(browser_id, request: gr.Request):
+        """On page load: give a new browser its id, and list its (or the signed-in user's) conversations."""
+        browser_id = browser_id or uuid.uuid4().hex
+        try:
+            conversations = storage().list_conversations(owner_of(request, browser_id), limit=MAX_LISTED_CONVERSATIONS)
+        except OSError as exc:
+            log.warning("conversations not listed: %s", exc)
+            conversations = []
+        return browser_id, gr.update(choices=conversation_choices(conversations), value=None)
 
     def about():
         from assistant.corpus import collections
@@ -304,7 +330,8 @@ def build_app(assistant, settings) -> gr.Blocks:
         gr.Markdown(f"## {assistant.profile.name}\nAsk about {assistant.profile.subject}; every "
                     "answer cites the passages it comes from. Click an answer to see its sources.")
         state = gr.State(new_state())
-        saved = gr.BrowserState([], storage_key="methodology-assistant-conversations")
+        # Only an anonymous id lives in the browser; the conversations are in the database.
+        browser_id = gr.BrowserState("", storage_key="methodology-assistant-browser-id")
         pending = gr.State(None)
         with gr.Tab("Chat"):
             with gr.Row():
@@ -335,7 +362,7 @@ def build_app(assistant, settings) -> gr.Blocks:
         # The chat is an output only: the conversation is kept in `state` on the server, so a question
         # uploads only its own text, however long the conversation has grown.
         ask = dict(fn=respond, inputs=[question, state], outputs=[chatbot, state, sources, question])
-        keep = dict(fn=remember, inputs=[saved, state], outputs=[saved, past], queue=False, api_visibility="private")
+        keep = dict(fn=remember, inputs=[browser_id, state], outputs=[past], queue=False, api_visibility="private")
         question.submit(**ask, api_name="ask").then(**keep)
         send.click(**ask, api_visibility="private").then(**keep)
         for button, text in zip(example_buttons, examples):
@@ -345,8 +372,8 @@ def build_app(assistant, settings) -> gr.Blocks:
         chatbot.select(show_sources, [state], [sources], **quick)
         chatbot.like(on_like, [state], [status, comment, pending], **quick)
         comment.submit(on_comment, [comment, state, pending], [status, comment, pending], **quick)
-        past.input(reopen, [past, saved, state], [chatbot, state, sources], **quick)
-        demo.load(load_saved, [saved], [past], **quick)
+        past.input(reopen, [past, browser_id, state], [chatbot, state, sources], **quick)
+        demo.load(load_saved, [browser_id], [browser_id, past], **quick)
         reset = dict(fn=restart, inputs=None, outputs=[chatbot, state, sources, question, comment, pending],
                      concurrency_limit=None)
         # "/new_conversation" lets an API client (bench/server.py, bench/soak.py) start over: its chat
