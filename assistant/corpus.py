@@ -7,7 +7,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from assistant.types import Document
 
@@ -108,6 +108,18 @@ LOADERS: dict[str, Callable[[Path], tuple[str, dict]]] = {
 }
 
 
+LEGAL_FILES = {"notice.md", "notice.txt", "license", "license.md", "license.txt"}
+
+
+def indexable(relative: PurePath) -> bool:
+    """Whether a path under the corpus folder names a document (the rules of corpus_files, for one
+    path): a loadable type, nothing hidden, no NOTICE or LICENSE, not the folder's own README."""
+    name = relative.name.lower()
+    return (relative.suffix.lower() in SUFFIXES and name not in LEGAL_FILES
+            and not any(part.startswith(".") for part in relative.parts)
+            and not (len(relative.parts) == 1 and name == "readme.md"))
+
+
 def corpus_files(corpus_dir: Path, warn: bool = False) -> list[Path]:
     """Every loadable file under the folder, in a stable order. A README at the top describes the
     folder, not the subject (in subfolders a README is usually content and is kept); a NOTICE or
@@ -117,7 +129,6 @@ def corpus_files(corpus_dir: Path, warn: bool = False) -> list[Path]:
     if not corpus_dir.is_dir():
         return []
     root = corpus_dir.resolve()
-    legal = {"notice.md", "notice.txt", "license", "license.md", "license.txt"}
     note = log.warning if warn else log.debug
 
     def unreadable(error: OSError) -> None:
@@ -133,8 +144,7 @@ def corpus_files(corpus_dir: Path, warn: bool = False) -> list[Path]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
             path = here / name
-            if path.suffix.lower() not in SUFFIXES or name.startswith(".") or name.lower() in legal \
-                    or (here == corpus_dir and name.lower() == "readme.md"):
+            if not indexable(path.relative_to(corpus_dir)):
                 continue
             if path.is_symlink() and not path.resolve().is_relative_to(root):
                 note("skipped %s: a link to a file outside the corpus folder", path)

@@ -73,11 +73,11 @@ def render_markdown(text: str, span: tuple[int, int] | None = None) -> str:
 def document_page(assistant, source: str, span: tuple[int, int] | None = None) -> str:
     """The rendered page of one corpus file; raises 404 for anything that is not one (paths outside
     the corpus folder, hidden or legal files, unknown types)."""
-    from assistant.corpus import corpus_files, load_file
+    from assistant.corpus import indexable, load_file
 
     path = assistant.links.resolve(source)
     corpus_dir = assistant.links.corpus_dir
-    if path is None or path not in set(p.resolve() for p in corpus_files(corpus_dir)):
+    if path is None or not indexable(path.relative_to(corpus_dir)):  # not a walk of the corpus per page
         raise HTTPException(404, "no such document in the corpus")
     try:
         doc = load_file(path, corpus_dir)
