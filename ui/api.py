@@ -130,7 +130,8 @@ def create_api(assistant, settings, api_key: str = "") -> FastAPI:
     def ask(body: AskRequest, request: Request):
         """The `assistant ask --json` contract; each citation also has `url`, where it opens."""
         answer = run(assistant.ask, body.question, history=body.history)
-        return {**answer.to_json(), "citations": cited(answer, assistant.links.rebased(str(request.base_url)))}
+        record = answer.to_json()
+        return {**record, "citations": cited(answer, record["citations"], assistant.links.rebased(str(request.base_url)))}
 
     @app.post("/api/search", tags=["api"], dependencies=[Depends(guard)])
     def search(body: SearchRequest):
@@ -155,7 +156,7 @@ def create_api(assistant, settings, api_key: str = "") -> FastAPI:
         completion_id, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
         links = assistant.links.rebased(str(request.base_url))
         content = chat_content(answer, links)
-        extra = {"citations": cited(answer, links), "refused": answer.refused, "answerer": answer.answerer}
+        extra = {"citations": cited(answer, answer.to_json()["citations"], links), "refused": answer.refused, "answerer": answer.answerer}
         if body.stream:
             return StreamingResponse(_stream(completion_id, created, content, extra), media_type="text/event-stream")
         return {"id": completion_id, "object": "chat.completion", "created": created, "model": MODEL_ID,
@@ -166,8 +167,9 @@ def create_api(assistant, settings, api_key: str = "") -> FastAPI:
     return app
 
 
-def cited(answer, links) -> list[dict]:
-    return [{**c, "url": links.cite(citation)} for c, citation in zip(answer.to_json()["citations"], answer.citations)]
+def cited(answer, records: list[dict], links) -> list[dict]:
+    """The answer's citation records, each with the `url` it opens at."""
+    return [{**c, "url": links.cite(citation)} for c, citation in zip(records, answer.citations)]
 
 
 def _stream(completion_id: str, created: int, content: str, extra: dict) -> Iterator[str]:

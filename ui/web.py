@@ -170,7 +170,7 @@ def record_vote(assistant, settings, state: dict, vote: str, comment: str = "", 
                         index_version=assistant.index_version, turn_id=f"{state.get('id', '')}:{turn}")
     except OSError:
         log.exception("feedback write failed")
-        return "Your feedback could not be saved (the server cannot write its log); please try again later."
+        return "Your feedback could not be saved (the server cannot reach its database); please try again later."
     what = "comment" if comment else ("thumbs-up" if vote == "up" else "thumbs-down")
     return f"Thanks: your {what} on answer {turn + 1} was recorded."
 
