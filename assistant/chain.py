@@ -135,8 +135,12 @@ class AnswerChain:
         topics = nearest_topics(state.context, self.retriever.topics(), set(self.profile.generic_headings))
         answer = finalize(state, checked, topics, label)
         if checked and not answer.refused:
+            sources = {c.source for c in answer.citations}
+            related = " ".join(f"{p.hit.section} {p.hit.text}" for p in state.context.passages
+                               if p.hit.source in sources)
             if gap := relevance_gap(state.question, answer, checked.relevance, self.min_relevance, self.profile,
-                                    is_rare=lambda term: self.retriever.chunks_with(term) <= self.rare_name_chunks):
+                                    is_rare=lambda term: self.retriever.chunks_with(term) <= self.rare_name_chunks,
+                                    related=related):
                 answer = finalize(replace(state, draft=Draft(refused=True, reason=gap)), None, topics, label)
             answer = replace(answer, reattributed=checked.reattributed)
         return replace(answer, removed=checked.removed if checked else 0)

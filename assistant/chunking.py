@@ -146,17 +146,22 @@ def _parse(doc: Document) -> list[_Block]:
     return blocks
 
 
+def _is_lead_in(block: _Block) -> bool:
+    return block.kind == "para" and block.text.rstrip().endswith(":")
+
+
 def _drop_reading_lists(blocks: list[_Block]) -> None:
-    """A run of link-only items that no lead-in sentence introduces ("Some popular frameworks for
-    Kubernetes:") is a reading list: shown with its chunk, but its link titles are no answer, so they
-    get no citable units. A one- or two-word label ("Resources:", "See also:") is no lead-in sentence."""
+    """A run of link-only items that no sentence of its section introduces is a reading list: shown
+    with its chunk, but its link titles are no answer, so they get no citable units. Introduced ones
+    ("There are some tools to implement shadow testing." then "- [Diffy](...)") name the things the
+    section is about. A one- or two-word label ("Resources:", "See also:") introduces nothing."""
     i = 0
     while i < len(blocks):
         j = i
         while j < len(blocks) and blocks[j].kind == "item" and blocks[j].section == blocks[i].section:
             j += 1
         run = blocks[i:j]
-        introduced = i > 0 and blocks[i - 1].kind == "para" and blocks[i - 1].text.rstrip().endswith(":") \
+        introduced = i > 0 and blocks[i - 1].kind == "para" and blocks[i - 1].section == blocks[i].section \
             and len(blocks[i - 1].text.split()) >= 3
         if run and all(b.link for b in run) and not introduced:
             for b in run:
@@ -263,8 +268,14 @@ def chunk_document(doc: Document, min_words: int = 60, max_words: int = 250,
             last = groups[-1] if groups else []
             size = sum(words(b.text) for b in last)
             same = bool(last) and last[0].section == piece.section
-            if same and size < target and size + words(piece.text) <= max_words and len(pieces) == 1:
+            fits = size + words(piece.text) <= max_words and len(pieces) == 1
+            # A list stays with its lead-in ("Loki has three main components:") and its other items
+            # up to the size cap: a chunk that ends on a lead-in answers nothing.
+            in_list = same and piece.kind == "item" and (last[-1].kind == "item" or _is_lead_in(last[-1]))
+            if same and fits and (size < target or in_list):
                 last.append(piece)
+            elif same and piece.kind == "item" and _is_lead_in(last[-1]) and len(last) > 1:
+                groups.append([last.pop(), piece])
             else:
                 groups.append([piece])
     groups = [g for g in groups if g]

@@ -41,6 +41,7 @@ class ExtractiveWeights:
     continuation: int = 2  # following sentences of the best sentence's paragraph that may come with it
     max_list_items: int = 8  # a list answer quotes at most this many items (the best, in document order)
     list_min_matching: int = 3  # items within `margin` of the best unit that make the answer the whole list
+    kind: float = 0.1  # a list question's asked-for noun ("tools") named by the unit, its lead-in or section
 
 
 def _subject(unit: str, section: str, profile: DomainProfile) -> set[str]:
@@ -49,6 +50,36 @@ def _subject(unit: str, section: str, profile: DomainProfile) -> set[str]:
     head, colon, _ = unit.partition(": ")
     named = profile.subjects_in(head) if colon and len(head.split()) <= 8 else set()
     return named or profile.subjects_in(unit) or profile.subjects_in(section.split(" > ")[0])
+
+
+_AUX = frozenset("is are was were be does do did has have had can could will would should must may might "
+                 "go goes help helps need needs make makes get gets".split())
+_DETERMINER = frozenset("a an the our my your this that these those its their".split())
+
+
+def asked_kind(question: str) -> str | None:
+    """The plural thing a question asks for ("Which linters and formatters ...", "What are the main
+    components of ...", "What kinds of software ..."): its stem, "" for kinds/types/ways (a set, no
+    noun to match), None when the question asks for no set. Grammar, not a phrase list: the first
+    plural noun after what/which, before the verb."""
+    m = re.match(r"^\W*(?:what|which)\s+(?:(?:are|were)\s+(?:the\s+|some\s+|all\s+)?)?(.*)", question, re.I)
+    if not m:
+        return None
+    words = re.findall(r"[A-Za-z][A-Za-z-]*", m.group(1))[:6]
+    if len(words) > 1 and words[1].lower() in _DETERMINER:
+        return None  # "What makes a staging environment ...": the first word is the verb
+    for word in words:
+        low = word.lower()
+        if low in _AUX:
+            return None
+        if len(low) > 3 and low.endswith("s") and not low.endswith(("ss", "us", "is")):
+            return "" if low in STOPWORDS else (tokens(low) or [""])[0]
+    return None
+
+
+def _introduces_list(unit: str, items: tuple[int, ...], pos: int) -> bool:
+    """A lead-in ("Small PRs have multiple advantages:") directly followed by list items."""
+    return unit.rstrip().endswith(":") and pos + 1 < len(items) and items[pos + 1] >= 0
 
 
 def _name_parts(term: str) -> list[str]:
@@ -101,6 +132,7 @@ class ExtractiveAnswerer:
         asks_table = bool(_ASKS_TABLE.search(context.retrieval.query))
         w, signpost = self.w, self.profile.signpost
         asks_questions = bool(re.search(r"\bquestions?\b", question, re.I))
+        kind = asked_kind(question)
         scored = []
         for rank, passage in enumerate(context.passages):
             if not passage.units:
@@ -109,7 +141,11 @@ class ExtractiveAnswerer:
             section_terms = set(tokens(passage.hit.section))
             reference = self.profile.is_reference_section(passage.hit.section)
             heading = passage.hit.section.split(" > ")[-1].strip().lower()
+            intro: set[str] = set()  # the words of the sentence that introduces the current list
             for pos, (unit, sim) in enumerate(zip(passage.units, sims)):
+                is_item = len(passage.items) > pos and passage.items[pos] >= 0
+                if not is_item:
+                    intro = set(tokens(unit))
                 if looks_like_injection(unit) or reference or self.non_answer(unit, heading, asks_questions):
                     continue  # planted instructions, links, questions and pointers are never answers
                 unit_terms = set(tokens(unit))
@@ -120,9 +156,13 @@ class ExtractiveAnswerer:
                 subject = _subject(unit, section, self.profile)
                 if q_names and subject:
                     score += w.subject_match if subject & q_names else w.subject_mismatch
-                if unit.rstrip().endswith(":") or len(unit_terms) < 3 or signpost.search(unit):
+                if kind and kind in (unit_terms | section_terms | (intro if is_item else set())):
+                    score += w.kind  # "Which tools ...": a unit naming tools, or an item of a list of them
+                # A list question is answered by names ("- Trivy"): a short item is no empty label then.
+                short = len(unit_terms) < 3 and not (is_item and kind is not None)
+                if unit.rstrip().endswith(":") or short or signpost.search(unit):
                     score += w.lead_in
-                elif _ANAPHOR.match(unit) and not (len(passage.items) > pos and passage.items[pos] >= 0):
+                elif _ANAPHOR.match(unit) and not is_item:
                     score += w.anaphor
                 if passage.hit.kind == "table" and not asks_table:
                     label = unit.partition(": ")[0]
@@ -178,8 +218,9 @@ class ExtractiveAnswerer:
         if reason := self.refusal_reason(question, context, scored):
             return Draft(refused=True, reason=reason)
         wants_quantity = bool(self.profile.asks_quantity.search(question))
-        listed = [] if wants_quantity else self.list_answer(scored, context)
-        picked = listed or self.select(scored, context, wants_quantity)
+        wants_list = asked_kind(question) is not None
+        listed = [] if wants_quantity else self.list_answer(scored, context, wants_list)
+        picked = listed or self.select(scored, context, wants_quantity, wants_list)
         if not picked:
             return Draft(refused=True, reason="no sentence of the passages answers this kind of question")
         if not listed:
@@ -208,7 +249,7 @@ class ExtractiveAnswerer:
             known[text] = vectors[n][pos]
         return Draft(text="\n".join(lines), known_vectors=known)
 
-    def list_answer(self, scored, context: Context) -> list:
+    def list_answer(self, scored, context: Context, wants_list: bool = False) -> list:
         """When the best match is an item of a list, or the lead-in of one ("Some popular frameworks:"),
         the answer is that list: the lead-in, then each item's first sentence (the best few, in
         document order). Returns [] when the best match is not part of a list."""
@@ -240,7 +281,8 @@ class ExtractiveAnswerer:
             if m == n and start <= i <= end:
                 best_of_item[items[i]] = max(best_of_item.get(items[i], score), score)
         close = sum(score >= scored[0][0] - self.w.margin for score in best_of_item.values())
-        if not lead_in_matched and close < self.w.list_min_matching:
+        # A question asking for a set ("Which tools ...") needs less agreement than one that does not.
+        if not lead_in_matched and close < self.w.list_min_matching - wants_list:
             return []
         if len(members) > self.w.max_list_items:
             keep = {m[3] for m in sorted(members, key=lambda m: -m[0])[:self.w.max_list_items]}
@@ -249,7 +291,7 @@ class ExtractiveAnswerer:
         lead = by_pos.get((n, start - 1)) if start > 0 and passage.units[start - 1].rstrip().endswith(":") else None
         return ([lead] if lead else []) + members
 
-    def select(self, scored, context: Context, wants_quantity: bool) -> list:
+    def select(self, scored, context: Context, wants_quantity: bool, wants_list: bool = False) -> list:
         """The units to quote: the best within a margin, whole list items, a list's siblings when the
         best match is a list item, and a picked sentence's anaphoric follower."""
         if self.w.same_passage:
@@ -320,19 +362,50 @@ class ExtractiveAnswerer:
             _, _, n, pos, _ = picked[0]
             for nxt in range(pos + 1, pos + 1 + self.w.continuation):
                 following = by_unit.get((n, nxt))
-                if not following or items[n][nxt] >= 0 or following[0] < best - self.w.list_margin:
+                if not following or items[n][nxt] >= 0:
+                    break
+                if _introduces_list(following[4], items[n], nxt):
+                    # "We should keep PRs small. Small PRs have multiple advantages:" the list that
+                    # follows is the substance of the answer, however its lead-in scores alone.
+                    picked.append(following)
+                    break
+                if following[0] < best - self.w.list_margin:
                     break
                 take(following)
-        return self.with_items(picked, by_unit, items)
+        leads = set()
+        if wants_list and not any(items[n][pos] >= 0 for _, _, n, pos, _ in picked):
+            leads = self.introduced_list(picked, by_unit, items)
+        return self.with_items(picked, by_unit, items, leads)
 
-    def with_items(self, picked, by_unit, items) -> list:
+    @staticmethod
+    def introduced_list(picked, by_unit, items) -> set[tuple[int, int]]:
+        """A question asking for a set, answered by prose: when a picked sentence's paragraph goes on
+        into a list ("There are some tools to implement shadow testing. The main purpose ... " then
+        "- Diffy", "- Envoy"), the list is the set asked for. The sentence closest to it becomes its
+        lead-in, so the items follow it (with_items); returns that lead-in's (passage, position)."""
+        for i, (_, _, n, pos, _) in enumerate(picked):
+            nxt = pos + 1
+            while nxt < len(items[n]) and items[n][nxt] < 0 and nxt - pos <= 2:
+                nxt += 1
+            if nxt >= len(items[n]) or items[n][nxt] < 0 or (n, nxt) not in by_unit:
+                continue
+            if nxt - 1 != pos:
+                if (n, nxt - 1) not in by_unit:
+                    continue  # the sentence before the list is no answer (a pointer, a heading)
+                if all((p[2], p[3]) != (n, nxt - 1) for p in picked):
+                    picked.insert(i + 1, by_unit[n, nxt - 1])
+            return {(n, nxt - 1)}
+        return set()
+
+    def with_items(self, picked, by_unit, items, leads: set[tuple[int, int]] = frozenset()) -> list:
         """A lead-in never goes alone ("Some popular frameworks for Kubernetes:"): its list's items
-        (each one's first sentence, at most `max_list_items`) come right after it."""
+        (each one's first sentence, at most `max_list_items`) come right after it. `leads`: other
+        units that introduce the list after them."""
         out, seen = [], {(p[2], p[3]) for p in picked}
         for unit in picked:
             out.append(unit)
             _, _, n, pos, text = unit
-            if not text.rstrip().endswith(":"):
+            if not (text.rstrip().endswith(":") or (n, pos) in leads) or not _introduces_list(":", items[n], pos):
                 continue
             nxt, taken = pos + 1, 0
             while nxt < len(items[n]) and items[n][nxt] >= 0 and taken < self.w.max_list_items:

@@ -157,16 +157,18 @@ def _named(term: str, low: str, stems: set[str]) -> bool:
 
 
 def relevance_gap(question: str, answer, relevance: float, min_relevance: float,
-                  profile: DomainProfile | None = None, is_rare=None) -> str:
+                  profile: DomainProfile | None = None, is_rare=None, related: str = "") -> str:
     """Why supported sentences still do not answer the question, or "": they are far from it in
     meaning; the question names something rare in the corpus (`is_rare`) that the cited passages never
     mention; or it asks who / when and they name no one / give no time ("Tonye Harry" is a true
-    sentence, and no answer to "Which blog published this article?")."""
+    sentence, and no answer to "Which blog published this article?"). `related`: the other retrieved
+    passages of the documents the answer cites; a document about JSON/YAML validation answers a
+    question naming JSON/YAML even when the cited section of it does not repeat the name."""
     if relevance < min_relevance:
         return f"the supported sentences do not address the question (similarity {relevance:.2f})"
     profile = profile or DomainProfile()
     text = " ".join(s.text for s in answer.sentences)
-    cited = " ".join(f"{c.title} {c.section} {c.text}" for c in answer.citations)
+    cited = " ".join(f"{c.title} {c.section} {c.text}" for c in answer.citations) + " " + related
     asked = key_terms(question, profile) - set(profile.subject_terms)
     low, stems = cited.lower(), set(tokens(cited))
     absent = sorted(t for t in asked if not _named(t, low, stems) and (is_rare is None or is_rare(t)))

@@ -93,3 +93,23 @@ def test_task_list_boxes_are_not_part_of_the_item():
     [chunk] = chunk_document(Document(source="c.md", title="Checklist", text=text))
     assert "Design reviews are documented." in chunk.units and "Tests run in CI." in chunk.units
     assert "[ ]" not in chunk.text and "[x]" not in chunk.text
+
+
+def test_links_a_sentence_of_their_section_introduces_are_content():
+    text = ("# Canary\n\n## Tools\n\nA few proxies can mirror traffic to the new version.\n\n"
+            "- [Mirrorly](https://example.org/m)\n- [Shadowcat](https://example.org/s)\n\n"
+            "## Further Reading\n\n- [Canary releases explained](https://example.org/c)\n")
+    chunks = chunk_document(Document(source="c.md", title="Canary", text=text))
+    units = [u for c in chunks for u in c.units]
+    assert "Mirrorly" in units and "Shadowcat" in units  # named by "A few proxies can mirror ..."
+    assert not any("Canary releases explained" in u for u in units)  # a heading alone introduces nothing
+
+
+def test_a_lead_in_stays_with_its_list():
+    prose = " ".join(f"Sentence {i} explains how the log store keeps its data for later queries." for i in range(12))
+    text = (f"# Logs\n\n## Setup\n\n{prose}\n\nThe stack has three main parts:\n\n"
+            "- An agent that ships the logs.\n- A server that stores them.\n- A dashboard that queries them.\n")
+    chunks = chunk_document(Document(source="l.md", title="Logs", text=text), min_words=20, max_words=200)
+    [with_lead] = [c for c in chunks if "three main parts:" in c.text]
+    assert "An agent that ships the logs." in with_lead.units
+    assert "A dashboard that queries them." in with_lead.units

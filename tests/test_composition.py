@@ -1,0 +1,90 @@
+"""Answer composition: list questions get the list, a lead-in brings its items, a document's own
+subject counts for the relevance check. Documents written for the test, on the real model."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from assistant.extractive import asked_kind
+from assistant.verify import relevance_gap
+from tests.conftest import assistant_with
+
+RELEASES = """# Release Practice
+
+## Size Guidance
+
+We should always ship releases in small increments. Small releases have several advantages:
+
+* They are quicker to roll back when something breaks.
+* They are simpler to test before they go out.
+* Fewer teams have to coordinate on each one.
+
+Big releases are sometimes unavoidable, for example when a database migration spans many services.
+"""
+
+TRACING = """# Request Tracing
+
+## Why Trace Requests
+
+Tracing follows one request through every service it touches, so a slow call can be found quickly.
+
+## Request Tracing Frameworks and Tools
+
+There are a few tools to trace requests across services. Each of them records spans and shows them on a timeline.
+
+- [Tracewise](https://example.org/tracewise)
+- [Spanbook](https://example.org/spanbook)
+- [Hopscotch](https://example.org/hopscotch)
+
+## Further Reading
+
+- [A history of tracing](https://example.org/history)
+"""
+
+
+@pytest.fixture(scope="module")
+def composed(tmp_path_factory, embedder):
+    return assistant_with(tmp_path_factory.mktemp("composed"), embedder,
+                          {"releases.md": RELEASES, "tracing.md": TRACING})
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("Which linters and formatters are recommended?", "linter"),
+    ("What are the main components of a log stack?", "compon"),
+    ("What kinds of software should we remove from images?", ""),
+    ("What tools can we use for tracing?", "tool"),
+    ("What makes a staging environment production-like?", None),
+    ("What is a span?", None),
+    ("How do we keep releases small?", None),
+])
+def test_asked_kind_reads_the_plural_noun_asked_for(question, kind):
+    assert asked_kind(question) == kind
+
+
+def test_relevance_counts_the_cited_documents_other_passages():
+    answer = SimpleNamespace(sentences=[SimpleNamespace(text="It saves debugging time.")],
+                             citations=[SimpleNamespace(title="Validation", section="Why validate", text="It saves debugging time.")])
+    question = "Why validate our TOML/INI files in the pipeline?"
+    assert "never mention" in relevance_gap(question, answer, 0.9, 0.3)
+    assert relevance_gap(question, answer, 0.9, 0.3, related="Examples: TOML files and INI files") == ""
+
+
+@pytest.mark.slow
+def test_a_reason_question_brings_the_list_its_answer_introduces(composed):
+    answer = composed.ask("Why should we ship releases in small increments?")
+    assert not answer.refused
+    assert "Small releases have several advantages:" in answer.text
+    for reason in ("quicker to roll back", "simpler to test", "Fewer teams"):
+        assert reason in answer.text
+    assert "\n- They are quicker to roll back" in answer.text  # a list, item by item
+
+
+@pytest.mark.slow
+def test_a_tools_question_gets_the_introduced_link_list(composed):
+    answer = composed.ask("Which tools can we use to trace requests across our services?")
+    assert not answer.refused
+    for tool in ("Tracewise", "Spanbook", "Hopscotch"):
+        assert f"- {tool} [" in answer.text
+    assert "history of tracing" not in answer.text  # a reading list is no answer
