@@ -89,6 +89,7 @@ def _parse(doc: Document) -> list[_Block]:
         path = [h for level, h in headings if level > 1]
         return " > ".join(path) or (headings[0][1] if headings else doc.title)
 
+    outline = None  # (lead-in's index in blocks, its section's level, sub-section level, items so far)
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -107,7 +108,20 @@ def _parse(doc: Document) -> list[_Block]:
             continue
         if heading := _HEADING.match(line):
             level = len(heading.group(1))
-            headings = [h for h in headings if h[0] < level] + [(level, plain(heading.group(2))[:200])]
+            title = plain(heading.group(2))[:200]
+            if outline and level <= outline[1]:
+                outline = None  # back at the lead-in's level or above: its sub-sections are done
+            if outline is None and blocks and _is_lead_in(blocks[-1]) and blocks[-1].section == section() \
+                    and headings and level > headings[-1][0]:
+                # "There are several categories of tests:" then "### Load Testing", "### Stress Testing":
+                # the sub-section headings are the lead-in's items.
+                outline = (len(blocks) - 1, headings[-1][0], level, [])
+            if outline and level == outline[2] and title:
+                at, _, _, items = outline
+                lead = blocks[at]
+                items.append(_Block("item", "- " + title, [title], lead.end, lead.end, lead.section))
+                blocks.insert(at + len(items), items[-1])
+            headings = [h for h in headings if h[0] < level] + [(level, title)]
             i += 1
             continue
         if _TABLE_ROW.match(line):

@@ -113,3 +113,15 @@ def test_a_lead_in_stays_with_its_list():
     [with_lead] = [c for c in chunks if "three main parts:" in c.text]
     assert "An agent that ships the logs." in with_lead.units
     assert "A dashboard that queries them." in with_lead.units
+
+
+def test_sub_sections_a_lead_in_announces_are_its_items():
+    text = ("# Testing\n\n## Categories\n\nPerformance testing is broad. There are several categories:\n\n"
+            "### [Load Testing](./load.md)\n\nExpected load.\n\n### Stress Testing\n\nExtreme load.\n\n"
+            "#### Details\n\nMore.\n\n### Spike Testing\n\nSudden load.\n\n## Resources\n\nNothing here:\n\n- x\n")
+    chunks = chunk_document(Document(source="t.md", title="Testing", text=text), min_words=1, max_words=200)
+    [lead] = [c for c in chunks if "several categories:" in c.text]
+    assert lead.section == "Categories"
+    assert [u for u, i in zip(lead.units, lead.unit_items) if i >= 0] == ["Load Testing", "Stress Testing", "Spike Testing"]
+    assert lead.end == text.index("categories:") + len("categories:")  # the cited span stays the lead-in's
+    assert not any(c.section == "Categories" and "Details" in c.units for c in chunks)  # only direct sub-sections
