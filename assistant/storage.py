@@ -33,11 +33,18 @@ WINDOW_S, BUCKET_S = 60, 10  # rate limits are per minute, counted in 10 s bucke
 # After a PostgreSQL outage, calls fail at once for this long instead of each waiting out the connect
 # timeout (Slack wants its acknowledgement within 3 s).
 COOLDOWN_S = 5.0
+# A vote or a turn whose write fails on the connection (a server restarting, a failover, a dropped
+# connection) is tried again after these waits before the caller hears it could not be saved; bounded,
+# so a user waits at most about a second more. Callers acknowledge only what committed.
+WRITE_RETRIES_S = (0.25, 0.75)
 
 
 class StorageUnavailable(OSError):
     """The database cannot be used right now (server down, disk full, locked past the busy timeout):
-    log it and retry later. An OSError, so the faces' "could not be saved" paths handle it as they are."""
+    log it and retry later. An OSError, so the faces' "could not be saved" paths handle it as they are.
+    `cooling`: refused without trying, inside the cool-down after an outage was seen."""
+
+    cooling = False
 
 
 class Storage:
@@ -45,12 +52,16 @@ class Storage:
     that is down raises StorageUnavailable and a later call tries again."""
 
     def __init__(self, engine, *, conversation_days: int = 0, feedback_days: int = 0, replica: str = "",
-                 cooldown_s: float = COOLDOWN_S):
+                 cooldown_s: float = COOLDOWN_S, write_retries_s: tuple[float, ...] | None = None):
         self.engine, self.dialect = engine, engine.dialect.name
         self.where = engine.url.render_as_string(hide_password=True)
         self.conversation_days, self.feedback_days = conversation_days, feedback_days
         self.replica = replica or f"{socket.gethostname()}:{os.getpid()}"
         self.cooldown_s, self._down_until, self._down_why = cooldown_s, 0.0, ""
+        # SQLite's busy timeout is its wait already; a server's restart or failover is what a retry outlasts.
+        if write_retries_s is None:
+            write_retries_s = WRITE_RETRIES_S if self.dialect == "postgresql" else ()
+        self.write_retries_s = tuple(write_retries_s)
         self._ready, self._lock, self._next_sweep = False, threading.Lock(), 0.0
 
     @contextmanager
@@ -65,11 +76,13 @@ class Storage:
                 self._down_until, self._down_why = time.monotonic() + self.cooldown_s, reason
             raise StorageUnavailable(f"the database at {self.where} is unavailable: {reason}") from exc
 
-    def check(self) -> None:
+    def check(self, *, retrying: bool = False) -> None:
         """Create the tables on first use; raise UserError for a schema of another version."""
-        if time.monotonic() < self._down_until:
-            raise StorageUnavailable(f"the database at {self.where} is unavailable (retried within "
-                                     f"{self.cooldown_s:g} s): {self._down_why}")
+        if not retrying and time.monotonic() < self._down_until:
+            refused = StorageUnavailable(f"the database at {self.where} is unavailable (retried within "
+                                         f"{self.cooldown_s:g} s): {self._down_why}")
+            refused.cooling = True
+            raise refused
         if self._ready:
             return
         with self._lock, self._errors():
@@ -81,10 +94,30 @@ class Storage:
                 self._ready = True
 
     @contextmanager
-    def _begin(self):
-        self.check()
+    def _begin(self, *, retrying: bool = False):
+        self.check(retrying=retrying)
         with self._errors(), self.engine.begin() as conn:
             yield conn
+
+    def _write(self, work, what: str):
+        """`work(conn)` in one transaction. A write that finds the database unreachable is tried again
+        after each of `write_retries_s` (past the outage cool-down, which would refuse it at once), then
+        the error goes to the caller, who tells the user it was not saved. Inside a cool-down that
+        another call started, it fails at once: the database is known to be down."""
+        retrying = False
+        for wait in (*self.write_retries_s, None):
+            try:
+                with self._begin(retrying=retrying) as conn:
+                    done = work(conn)
+                if retrying:
+                    self._down_until = 0.0  # it answers again: other calls need not wait out the cool-down
+                return done
+            except StorageUnavailable as exc:
+                if wait is None or (not retrying and exc.cooling):
+                    raise
+                log.warning("%s failed, retrying in %.2f s: %s", what, wait, exc)
+                time.sleep(wait)
+                retrying = True
 
     def _upsert(self, table):
         return (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
@@ -96,13 +129,16 @@ class Storage:
                  "comment": e.comment, "refused": e.refused, "channel": e.channel, "user": e.user,
                  "citations": list(e.citations), "history": list(e.history), "index_version": e.index_version,
                  "at": _parse_at(e.at)} for e in entries]
-        with self._begin() as conn:
+
+        def work(conn):
             for row in rows:
                 stmt = self._upsert(m.feedback).values(**row)
                 if row["turn_key"] is not None:
                     stmt = stmt.on_conflict_do_update(index_elements=[m.feedback.c.turn_key],
                                                       set_={k: stmt.excluded[k] for k in row if k != "turn_key"})
                 conn.execute(stmt)
+
+        self._write(work, "saving feedback")
         self._sweep()
 
     def feedback_entries(self, vote: str | None = None) -> list[Feedback]:
@@ -123,27 +159,31 @@ class Storage:
         """Append an answered turn (numbered 1, 2, ...), creating the conversation on its first turn.
         Raises ValueError when the conversation belongs to another owner."""
         record, history = answer.to_json(), list(history)
+
+        def work(conn) -> dict:
+            now = utcnow()
+            found = conn.execute(select(m.conversations.c.owner)
+                                 .where(m.conversations.c.id == conversation_id)).scalar()
+            if found is None:
+                conn.execute(insert(m.conversations).values(
+                    id=conversation_id, owner=owner, title=(title or answer.question)[:200], created=now,
+                    updated=now))
+            elif found != owner:
+                raise ValueError(f"conversation {conversation_id} belongs to another owner")
+            else:
+                conn.execute(update(m.conversations).where(m.conversations.c.id == conversation_id)
+                             .values(updated=now))
+            n = 1 + (conn.execute(select(func.max(m.turns.c.n))
+                                  .where(m.turns.c.conversation_id == conversation_id)).scalar() or 0)
+            row = {"conversation_id": conversation_id, "n": n, "question": answer.question,
+                   "answer": answer.text, "citations": record["citations"], "refused": answer.refused,
+                   "history": history, "record": record, "index_version": index_version, "created": now}
+            conn.execute(insert(m.turns).values(**row))
+            return row
+
         for _ in range(5):  # two writers took the same id or number at once: the loser reads again
             try:
-                with self._begin() as conn:
-                    now = utcnow()
-                    found = conn.execute(select(m.conversations.c.owner)
-                                         .where(m.conversations.c.id == conversation_id)).scalar()
-                    if found is None:
-                        conn.execute(insert(m.conversations).values(
-                            id=conversation_id, owner=owner, title=(title or answer.question)[:200], created=now,
-                            updated=now))
-                    elif found != owner:
-                        raise ValueError(f"conversation {conversation_id} belongs to another owner")
-                    else:
-                        conn.execute(update(m.conversations).where(m.conversations.c.id == conversation_id)
-                                     .values(updated=now))
-                    n = 1 + (conn.execute(select(func.max(m.turns.c.n))
-                                          .where(m.turns.c.conversation_id == conversation_id)).scalar() or 0)
-                    row = {"conversation_id": conversation_id, "n": n, "question": answer.question,
-                           "answer": answer.text, "citations": record["citations"], "refused": answer.refused,
-                           "history": history, "record": record, "index_version": index_version, "created": now}
-                    conn.execute(insert(m.turns).values(**row))
+                row = self._write(work, f"saving a turn of {conversation_id}")
                 break
             except IntegrityError:
                 continue

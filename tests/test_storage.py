@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -306,6 +308,102 @@ def test_a_stopped_server_is_a_typed_error_and_writes_resume_after_restart(postg
     assert store.save_turn("c1", "ann", answer()).n == 1 and store.claim(["EvDOWN"])
     assert [e.vote for e in store.feedback_entries()] == ["up", "down"]
     store.engine.dispose()
+
+
+def durable(url: str) -> str:
+    """The database with synchronous commits: the session's server runs with synchronous_commit off
+    (fast, but a killed server may lose the last commits), and these tests count what a kill keeps."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    with psycopg.connect(host=parsed.host, port=parsed.port, user=parsed.username, dbname="postgres",
+                         autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {parsed.database} SET synchronous_commit = on")
+    return url
+
+
+@pytest.mark.slow
+def test_a_write_outlasts_a_server_restart_and_says_it_retried(postgres, caplog):
+    store = Storage(make_engine(durable(postgres.create_database())), write_retries_s=(0.5, 1.0, 2.0, 4.0))
+    store.add_feedback([vote(0)])
+    postgres.stop("immediate")
+    restart = threading.Timer(0.3, postgres.start)
+    restart.start()
+    try:
+        with caplog.at_level("WARNING", logger="assistant.storage"):
+            started = time.perf_counter()
+            store.add_feedback([vote(1)])  # acknowledged only once it is in
+            took = time.perf_counter() - started
+    finally:
+        restart.join()
+    assert took >= 0.3 and [e.turn_id for e in store.feedback_entries()] == ["t0", "t1"]
+    assert any("saving feedback failed, retrying in" in r.getMessage() for r in caplog.records)
+    store.engine.dispose()
+
+
+@pytest.mark.slow
+def test_inside_the_cool_down_a_write_fails_at_once_and_the_retries_are_bounded(postgres):
+    store = Storage(make_engine(postgres.create_database()), cooldown_s=30)
+    assert store.write_retries_s == storage_module.WRITE_RETRIES_S
+    store.add_feedback([vote(0)])
+    postgres.stop()
+    try:
+        started = time.perf_counter()
+        with pytest.raises(StorageUnavailable):
+            store.add_feedback([vote(1)])
+        first = time.perf_counter() - started
+        started = time.perf_counter()
+        with pytest.raises(StorageUnavailable, match="retried within 30 s"):
+            store.save_turn("c1", "ann", answer())
+        second = time.perf_counter() - started
+    finally:
+        postgres.start()
+    assert sum(storage_module.WRITE_RETRIES_S) <= first < sum(storage_module.WRITE_RETRIES_S) + 3
+    assert second < 0.2  # the database is known to be down: no connection attempt, no retry
+    store.engine.dispose()
+
+
+@pytest.mark.slow
+def test_every_vote_acknowledged_while_the_server_is_killed_is_kept(postgres):
+    """Writers keep voting while PostgreSQL is killed (pg_ctl stop -m immediate) and restarted: each
+    vote either raised (the user is told it was not saved) or is in the database afterwards."""
+    store = Storage(make_engine(durable(postgres.create_database())), cooldown_s=0.2)
+    store.check()
+    acknowledged, refused, stop = [], [], threading.Event()
+
+    def writer(w: int):
+        for i in itertools.count():
+            if stop.is_set():
+                return
+            try:
+                store.add_feedback([vote(i, turn_id=f"w{w}:{i}")])
+                acknowledged.append(f"w{w}:{i}")
+            except StorageUnavailable:
+                refused.append(f"w{w}:{i}")
+                time.sleep(0.05)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.5)
+        postgres.stop("immediate")
+        time.sleep(1.5)
+    finally:
+        postgres.start()
+    time.sleep(1.0)
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    kept = {e.turn_id for e in store.feedback_entries()}
+    assert acknowledged and refused, (len(acknowledged), len(refused))
+    assert set(acknowledged) <= kept, sorted(set(acknowledged) - kept)[:10]
+    store.engine.dispose()
+
+
+def test_sqlite_writes_wait_on_the_busy_timeout_not_on_retries(tmp_path):
+    assert Storage(make_engine(f"sqlite:///{tmp_path / 'a.db'}")).write_retries_s == ()
 
 
 def test_an_unusable_sqlite_location_is_a_typed_error(tmp_path):

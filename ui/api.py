@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.errors import StoreUnavailable, UserError, user_message
-from assistant.ratelimit import RateLimiter
+from assistant.ratelimit import SharedRateLimiter
 
 log = logging.getLogger(__name__)
 MODEL_ID = "methodology-assistant"
@@ -72,7 +72,8 @@ def create_api(assistant, settings, api_key: str = "") -> FastAPI:
     app = FastAPI(title="Methodology assistant API", version="1", docs_url="/docs", redoc_url=None,
                   description="Cited answers from the indexed corpus. `/api` speaks this project's JSON "
                               "contract; `/v1` speaks OpenAI's chat-completions protocol.")
-    limiter = RateLimiter(settings.api_rate_limit_per_minute)
+    # One budget per key (or client) across every worker: the database's counters, as Slack's per user.
+    limiter = SharedRateLimiter(lambda: _open_storage(settings), settings.api_rate_limit_per_minute, "api")
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
@@ -101,8 +102,9 @@ def create_api(assistant, settings, api_key: str = "") -> FastAPI:
             if not secrets.compare_digest(token.encode(), api_key.encode()):
                 raise ApiError(401, "missing or wrong API key (Authorization: Bearer ...)", "authentication_error")
             client = "key"
-        if not limiter.allow(client):
-            wait = max(1, round(limiter.retry_after(client)))
+        allowed, wait = limiter.check(client)
+        if not allowed:
+            wait = max(1, round(wait))
             raise ApiError(429, f"too many requests: retry in {wait} s", "rate_limit_error", {"Retry-After": str(wait)})
         return client
 
@@ -165,6 +167,12 @@ def create_api(assistant, settings, api_key: str = "") -> FastAPI:
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}, **extra}
 
     return app
+
+
+def _open_storage(settings):
+    from assistant.storage import open_storage  # on first use: sqlalchemy stays out of the import
+
+    return open_storage(settings)
 
 
 def cited(answer, records: list[dict], links) -> list[dict]:

@@ -10,7 +10,7 @@ import gradio as gr
 
 from assistant import feedback
 from assistant.errors import StoreUnavailable, UserError, user_message
-from assistant.ratelimit import RateLimiter
+from assistant.ratelimit import SharedRateLimiter
 from assistant.types import Answer
 from ui import render
 
@@ -176,7 +176,8 @@ def record_vote(assistant, settings, state: dict, vote: str, comment: str = "", 
 
 
 def build_app(assistant, settings) -> gr.Blocks:
-    limiter = RateLimiter(settings.rate_limit_per_minute)
+    # One budget per client across every web worker (the database's counters, as Slack's per user).
+    limiter = SharedRateLimiter(lambda: storage(), settings.rate_limit_per_minute, "web")
     examples = assistant.profile.example_questions
     links = assistant.links
 
@@ -201,8 +202,9 @@ def build_app(assistant, settings) -> gr.Blocks:
             yield fail(user_message(exc))
             return
         key = client_key(request)
-        if not limiter.allow(key):
-            wait = max(1, round(limiter.retry_after(key)))
+        allowed, wait = limiter.check(key)
+        if not allowed:
+            wait = max(1, round(wait))
             yield fail(f"Too many questions: wait {wait} s, then ask again.", "busy")
             return
         history = history_of(state, settings.history_turns)

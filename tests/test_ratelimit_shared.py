@@ -1,0 +1,156 @@
+"""Shared rate limits: web and API budgets in the database, one per client across workers, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from assistant.database import make_engine
+from assistant.ratelimit import RateLimiter, SharedRateLimiter
+from assistant.storage import Storage, StorageUnavailable
+from tests.conftest import make_settings
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'assistant.db'}"
+    return request.getfixturevalue("postgres").create_database()
+
+
+@pytest.fixture
+def two_workers(url):
+    """Two Storage objects (engines, pools) on one database: what two worker processes hold."""
+    workers = [Storage(make_engine(url)), Storage(make_engine(url))]
+    yield workers
+    for worker in workers:
+        worker.engine.dispose()
+
+
+@pytest.mark.parametrize("prefix", ["web", "api"])
+def test_two_workers_share_one_budget_per_client(two_workers, prefix):
+    one, two = (SharedRateLimiter(s, 5, prefix) for s in two_workers)
+    results = [(one if i % 2 else two).check("ip:10.0.0.7")[0] for i in range(8)]  # alternating, as a proxy sends
+    assert results == [True] * 5 + [False] * 3
+    allowed, wait = one.check("ip:10.0.0.7")
+    assert not allowed and 1 <= wait <= 60
+    assert two.check("ip:10.0.0.8")[0]  # per client
+    other = "api" if prefix == "web" else "web"
+    assert SharedRateLimiter(two_workers[0], 5, other).check("ip:10.0.0.7")[0]  # web and API budgets apart
+    assert SharedRateLimiter(two_workers[0], 0, prefix).check("ip:10.0.0.7") == (True, 0.0)  # 0: off
+
+
+def test_many_threads_in_two_workers_never_exceed_the_budget(two_workers):
+    from concurrent.futures import ThreadPoolExecutor
+
+    limiters = [SharedRateLimiter(s, 40, "api") for s in two_workers]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: limiters[i % 2].check("key")[0], range(100)))
+    assert sum(results) == 40
+
+
+def test_a_database_that_fails_falls_back_to_this_process_and_says_so(caplog):
+    calls = []
+
+    def down():
+        calls.append(1)
+        raise StorageUnavailable("the database at postgresql://db is unavailable: connection refused")
+
+    limiter = SharedRateLimiter(down, 2, "web")
+    with caplog.at_level(logging.WARNING, logger="assistant.ratelimit"):
+        assert [limiter.check("ip:1")[0] for _ in range(3)] == [True, True, False]
+    assert len(calls) == 3  # the database is tried on every request, so it is used again once back
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "from this process's memory" in warnings[0] and "connection refused" in warnings[0]
+    assert 50 <= limiter.check("ip:1")[1] <= 60
+
+
+def test_the_database_is_used_again_once_it_answers(tmp_path):
+    real = Storage(make_engine(f"sqlite:///{tmp_path / 'a.db'}"))
+    state = {"down": True}
+
+    def storage():
+        if state["down"]:
+            raise StorageUnavailable("down")
+        return real
+
+    limiter = SharedRateLimiter(storage, 3, "api")
+    assert limiter.check("k")[0] and limiter.check("k")[0]  # counted in memory while down
+    state["down"] = False
+    assert [limiter.check("k")[0] for _ in range(4)] == [True, True, True, False]  # the shared count, from 0
+    assert real.status()["rate_counters"] == 1
+    real.engine.dispose()
+
+
+def test_the_http_api_counts_in_the_shared_database(url, tmp_path):
+    """The API app's guard uses the settings' database: a budget another worker spent is spent here."""
+    from fastapi.testclient import TestClient
+
+    from ui.api import create_api
+
+    settings = make_settings(tmp_path, database_url="" if url.startswith("sqlite") else url,
+                             api_rate_limit_per_minute=3)
+    app = create_api(SimpleNamespace(), settings)
+    other_worker = Storage(make_engine(url))
+    try:
+        with TestClient(app) as client:
+            assert client.get("/v1/models").status_code == 200  # client "testclient": one of 3
+            assert all(SharedRateLimiter(other_worker, 3, "api").check("testclient")[0] for _ in range(2))
+            refused = client.get("/v1/models")
+            assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+            assert refused.json()["error"]["type"] == "rate_limit_error"
+    finally:
+        other_worker.engine.dispose()
+
+
+def test_the_http_api_keeps_answering_when_the_database_is_down(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    import ui.api
+    from ui.api import create_api
+
+    def down(settings):
+        raise StorageUnavailable("the database is unavailable: connection refused")
+
+    monkeypatch.setattr(ui.api, "_open_storage", down)
+    app = create_api(SimpleNamespace(), make_settings(tmp_path, api_rate_limit_per_minute=2))
+    with TestClient(app) as client:
+        assert [client.get("/v1/models").status_code for _ in range(3)] == [200, 200, 429]
+
+
+@pytest.mark.slow
+def test_two_web_apps_share_the_budget_of_a_client(shipped, tmp_path):
+    """The web chat (through gradio_client) counts its questions in the database: questions another
+    worker took from this client's budget are gone here too."""
+    from gradio_client import Client
+
+    from tests.test_web import content, launch, shown
+
+    settings = shipped.settings.model_copy(update={"data_dir": tmp_path / "data", "rate_limit_per_minute": 3})
+    other_worker = Storage(make_engine(f"sqlite:///{tmp_path / 'data' / 'assistant.db'}"))
+    demo, url = launch(shipped, settings)
+    client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
+    try:
+        chat, _, _ = client.predict("What is DataOps?", api_name="/ask")
+        assert "Too many" not in content(chat[-1])
+        assert all(SharedRateLimiter(other_worker, 3, "web").check("ip:127.0.0.1")[0] for _ in range(2))
+        chat, _, _ = client.predict("What is DataOps?", api_name="/ask")
+        assert re.search(r"Too many questions: wait \d+ s", shown(chat[-1]))
+    finally:
+        client.close()
+        demo.close()
+        other_worker.engine.dispose()
+
+
+def test_the_in_process_limiter_still_slides():
+    now = [0.0]
+    limiter = RateLimiter(2, clock=lambda: now[0])
+    assert [limiter.allow("a") for _ in range(3)] == [True, True, False]
+    now[0] = 60.0
+    assert limiter.allow("a") and limiter.retry_after("a") == 60.0
