@@ -323,5 +323,33 @@ def chunk_document(doc: Document, min_words: int = 60, max_words: int = 250,
         add(group[0].section, "\n".join(b.text for b in group), units, group[0].start, group[-1].end, kind)
     for block, text, units in tables:
         add(block.section, text, [(u, -1) for u in units], block.start, block.end, "table")
+    if card := _card(doc):
+        # Cited at the document's title heading (front matter is not part of the text): kind "card".
+        title = re.search(r"^#\s+.+$", doc.text, re.M)
+        start, end = (title.start(), title.end()) if title else (0, min(len(doc.text), 1))
+        # Without the title: it would outweigh "Who wrote this?" in the vectors; the citation names the
+        # document.
+        add(CARD_SECTION, " ".join(card), [(u, -1) for u in card], start, end, "card")
     chunks.sort(key=lambda c: (c.start, c.kind == "table"))
     return chunks
+
+
+CARD_SECTION = "About this document"
+# Front matter keys a reader asks about ("Who wrote the article?", "Which blog published it?").
+_CARD_KEYS = (("author", "This document was written by {value}."), ("authors", "This document was written by {value}."),
+              ("publisher", "This document was published by {value}."), ("date", "This document is dated {value}."),
+              ("published", "This document was published on {value}."))
+
+
+def _card(doc: Document) -> list[str]:
+    """A document's own facts from its front matter, as sentences a passage can cite: the body
+    rarely repeats who wrote or published it, and the title alone answers neither."""
+    out = []
+    for key, template in _CARD_KEYS:
+        value = doc.metadata.get(key)
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value if v)
+        value = plain(str(value)).strip() if value not in (None, "") else ""
+        if value:
+            out.append(template.format(value=value[:200]))
+    return out

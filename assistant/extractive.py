@@ -12,12 +12,21 @@ from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
 from assistant.safety import looks_like_injection
 from assistant.text import STOPWORDS, key_terms, tokens
+from assistant.verify import WHO
 
 # "What license ...", "Which university ...": the thing asked for, named right after the question word.
 _ASKED_FOR = re.compile(r"^\W*(?:what|which)\s+([a-z][a-z-]+)\s+(?:is|are|was|were|does|do|did|has|have|had|can|"
                         r"could|will|would|should)\b", re.I)
 _ANAPHOR = re.compile(r"^(it|its|they|their|them|this|these|those|that|he|she|such)\b", re.I)
 _ASKS_TABLE = re.compile(r"\b(table|compar\w*)\b", re.I)
+# Who did something, as English says it: "written by Tonye Harry", "as described by Michael Nygard",
+# "Michael Nygard proposed ...". Any capitalised word would also take "Configuration Management".
+_NAME = r"[A-Z][\w.&'-]*(?:\s+(?:[A-Z][\w.&'-]*|of|de|van|von))*"
+_AGENT = re.compile(rf"\bby\s+(?:the\s+)?{_NAME}|\b[A-Z][\w.-]+\s+[A-Z][\w.-]+\s+(?:wrote|writes|proposed|proposes|"
+                    r"said|says|puts it|described|describes|created|creates|coined|founded|introduced|developed|"
+                    r"published|authored|maintains|maintained)\b")
+# A template's blank to fill in ("Authors: [Author1, Author2, etc.]"); Markdown links are gone by now.
+_PLACEHOLDER = re.compile(r"\[[^\[\]]{1,80}\]")
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,7 @@ class ExtractiveWeights:
     max_list_items: int = 8  # a list answer quotes at most this many items (the best, in document order)
     list_min_matching: int = 3  # items within `margin` of the best unit that make the answer the whole list
     kind: float = 0.1  # a list question's asked-for noun ("tools") named by the unit, its lead-in or section
+    names_someone: float = 0.25  # "Who proposed ...?": a unit saying who did something ("... by Michael Nygard")
 
 
 def _subject(unit: str, section: str, profile: DomainProfile) -> set[str]:
@@ -133,6 +143,8 @@ class ExtractiveAnswerer:
         w, signpost = self.w, self.profile.signpost
         asks_questions = bool(re.search(r"\bquestions?\b", question, re.I))
         kind = asked_kind(question)
+        asks_who = bool(WHO.search(question))
+        known_names = key_terms(question, self.profile) | set(self.profile.subject_terms)
         scored = []
         for rank, passage in enumerate(context.passages):
             if not passage.units:
@@ -156,6 +168,8 @@ class ExtractiveAnswerer:
                 subject = _subject(unit, section, self.profile)
                 if q_names and subject:
                     score += w.subject_match if subject & q_names else w.subject_mismatch
+                if asks_who and any(key_terms(m.group(0), self.profile) - known_names for m in _AGENT.finditer(unit)):
+                    score += w.names_someone  # the kind of thing asked for: someone, not a description
                 if kind and kind in (unit_terms | section_terms | (intro if is_item else set())):
                     score += w.kind  # "Which tools ...": a unit naming tools, or an item of a list of them
                 # A list question is answered by names ("- Trivy"): a short item is no empty label then.
@@ -181,6 +195,8 @@ class ExtractiveAnswerer:
             return True
         if text.endswith(":") and len(text.split()) <= 2:
             return True  # a label ("Resources:") introduces something; it says nothing
+        if _PLACEHOLDER.search(text) and len(tokens(_PLACEHOLDER.sub(" ", text))) < 3:
+            return True  # a template's blanks: "Authors: [Author1, Author2, etc.]" names no one
         return text.rstrip(".:").strip().lower() == heading
 
     def refusal_reason(self, question: str, context: Context, scored) -> str:

@@ -24,7 +24,7 @@ class Chunk:
     text: str
     start: int  # character span in the document's text
     end: int
-    kind: str = "text"  # text | list | table
+    kind: str = "text"  # text | list | table | card (the front matter's author, publisher, date)
     units: tuple[str, ...] = ()  # citable sentences, list items or table cells
     unit_items: tuple[int, ...] = ()  # per unit: which list item of the chunk it belongs to, or -1
 
@@ -41,7 +41,7 @@ class Hit:
     bm25: float | None = None
     start: int = 0
     end: int = 0
-    kind: str = "text"  # text | list | table
+    kind: str = "text"  # text | list | table | card (the front matter's author, publisher, date)
     file_hash: str = ""  # of the document version the chunk came from (incremental indexing)
 
     def to_json(self) -> dict:

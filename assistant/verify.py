@@ -146,8 +146,9 @@ def strict_support(sentence: str, passage_text: str, profile: DomainProfile | No
         and profile.subjects_in(sentence) <= profile.subjects_in(passage_text)
 
 
-_WHO = re.compile(r"^\W*(who|whom|whose)\b", re.I)
-_WHEN = re.compile(r"^\W*(when (was|were|did)|in what year|what year|which year|what date|since when)\b", re.I)
+# "Who wrote ...?", also after a lead-in or another clause: "Quick one: who wrote it, and ...?"
+WHO = re.compile(r"(?:^\W*|[.:;,?!]\s+|\band\s+)(who|whom|whose)\b", re.I)
+WHEN = re.compile(r"^\W*(when (was|were|did)|in what year|what year|which year|what date|since when)\b", re.I)
 
 
 def _named(term: str, low: str, stems: set[str]) -> bool:
@@ -176,8 +177,8 @@ def relevance_gap(question: str, answer, relevance: float, min_relevance: float,
         # "What license is Kubeflow released under?" answered from passages that never name Kubeflow.
         return f"the passages the answer cites never mention {', '.join(absent)}"
     named = key_terms(text, profile) - key_terms(question, profile) - set(profile.subject_terms)
-    if _WHO.match(question) and not named:
+    if WHO.match(question) and not named:  # a question that opens with who; roles ("someone outside the pair") answer others
         return "the question asks who, and the answer names no one"
-    if _WHEN.match(question) and not profile.has_quantity.search(text):
+    if WHEN.match(question) and not profile.has_quantity.search(text):
         return "the question asks when, and the answer gives no time"
     return ""

@@ -22,7 +22,7 @@ def test_sections_and_spans():
     for chunk in chunks:
         assert chunk.source == "mlops-devops-modelops.md"
         assert 0 <= chunk.start < chunk.end <= len(doc.text)
-        if chunk.kind != "table":  # the span points at the text the chunk came from
+        if chunk.kind not in ("table", "card"):  # the span points at the text the chunk came from
             first_words = chunk.text.lstrip("- ").split()[:3]
             assert " ".join(first_words).replace("**", "") in doc.text[chunk.start:chunk.end].replace("**", "")
 
@@ -58,7 +58,8 @@ def test_ids_are_stable_and_content_based():
     _, second = shipped_chunks()
     assert [c.id for c in first] == [c.id for c in second]
     assert len({c.id for c in first}) == len(first)
-    changed = Document(source=doc.source, title=doc.title, text=doc.text.replace("Merck Research Labs", "Merck Labs"))
+    changed = Document(source=doc.source, title=doc.title, text=doc.text.replace("Merck Research Labs", "Merck Labs"),
+                       metadata=doc.metadata)
     changed_ids = {c.id for c in chunk_document(changed)}
     assert len({c.id for c in first} - changed_ids) == 1  # only the edited chunk gets a new id
 
@@ -125,3 +126,12 @@ def test_sub_sections_a_lead_in_announces_are_its_items():
     assert [u for u, i in zip(lead.units, lead.unit_items) if i >= 0] == ["Load Testing", "Stress Testing", "Spike Testing"]
     assert lead.end == text.index("categories:") + len("categories:")  # the cited span stays the lead-in's
     assert not any(c.section == "Categories" and "Details" in c.units for c in chunks)  # only direct sub-sections
+
+
+def test_front_matter_author_and_publisher_become_a_citable_card():
+    doc = Document(source="a.md", title="Ops Compared", text="# Ops Compared\n\nBody text about ops.\n",
+                   metadata={"author": "Ada Quill", "publisher": "Quarterly Ops Review", "tags": ["x"]})
+    [card] = [c for c in chunk_document(doc) if "written by" in c.text]
+    assert card.units == ("This document was written by Ada Quill.", "This document was published by Quarterly Ops Review.")
+    assert card.title == "Ops Compared" and card.section == "About this document"
+    assert not [c for c in chunk_document(Document(source="b.md", title="B", text="# B\n\nBody.\n")) if "written by" in c.text]
