@@ -135,9 +135,10 @@ class AnswerChain:
         topics = nearest_topics(state.context, self.retriever.topics(), set(self.profile.generic_headings))
         answer = finalize(state, checked, topics, label)
         if checked and not answer.refused:
-            sources = {c.source for c in answer.citations}
-            related = " ".join(f"{p.hit.section} {p.hit.text}" for p in state.context.passages
-                               if p.hit.source in sources)
+            related: dict[str, str] = {}
+            for p in state.context.passages:
+                if any(c.source == p.hit.source for c in answer.citations):
+                    related[p.hit.source] = f"{related.get(p.hit.source, '')} {p.hit.section} {p.hit.text}"
             if gap := relevance_gap(state.question, answer, checked.relevance, self.min_relevance, self.profile,
                                     is_rare=lambda term: self.retriever.chunks_with(term) <= self.rare_name_chunks,
                                     related=related):

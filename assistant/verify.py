@@ -157,22 +157,34 @@ def _named(term: str, low: str, stems: set[str]) -> bool:
     return _mentions(term, low, stems) or (len(pieces) > 1 and any(_mentions(p, low, stems) for p in pieces))
 
 
+_COMPARES = re.compile(r"\b(vs\.?|versus|compar\w*|differen\w*|between|or)\b", re.I)
+
+
 def relevance_gap(question: str, answer, relevance: float, min_relevance: float,
-                  profile: DomainProfile | None = None, is_rare=None, related: str = "") -> str:
+                  profile: DomainProfile | None = None, is_rare=None, related: dict[str, str] | None = None) -> str:
     """Why supported sentences still do not answer the question, or "": they are far from it in
     meaning; the question names something rare in the corpus (`is_rare`) that the cited passages never
     mention; or it asks who / when and they name no one / give no time ("Tonye Harry" is a true
-    sentence, and no answer to "Which blog published this article?"). `related`: the other retrieved
-    passages of the documents the answer cites; a document about JSON/YAML validation answers a
-    question naming JSON/YAML even when the cited section of it does not repeat the name."""
+    sentence, and no answer to "Which blog published this article?"). `related`: per document the
+    answer cites, its other retrieved passages; a document about JSON/YAML validation answers a
+    question naming JSON/YAML even when the cited section of it does not repeat the name. A question
+    naming two things (not comparing them) needs one document that names both."""
     if relevance < min_relevance:
         return f"the supported sentences do not address the question (similarity {relevance:.2f})"
     profile = profile or DomainProfile()
     text = " ".join(s.text for s in answer.sentences)
-    cited = " ".join(f"{c.title} {c.section} {c.text}" for c in answer.citations) + " " + related
+    documents = dict(related or {})
+    for c in answer.citations:
+        documents[c.source] = f"{c.title} {c.section} {c.text} " + documents.get(c.source, "")
     asked = key_terms(question, profile) - set(profile.subject_terms)
+    cited = " ".join(documents.values())
     low, stems = cited.lower(), set(tokens(cited))
     absent = sorted(t for t in asked if not _named(t, low, stems) and (is_rare is None or is_rare(t)))
+    if not absent and len(asked) >= 2 and not _COMPARES.search(question) and not any(
+            all(_named(t, text.lower(), set(tokens(text))) for t in asked) for text in documents.values()):
+        # "How do I install MLflow on Windows?": one cited document names MLflow, another Windows, none
+        # both. A comparison may take its two sides from two documents.
+        return f"no document the answer cites names {', '.join(sorted(asked))} together"
     if absent:
         # "What license is Kubeflow released under?" answered from passages that never name Kubeflow.
         return f"the passages the answer cites never mention {', '.join(absent)}"

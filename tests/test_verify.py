@@ -84,3 +84,20 @@ def test_embedding_similarity_lifts_a_close_paraphrase():
 def test_strict_support_is_stricter():
     assert strict_support(DEVOPS, DEVOPS)
     assert not strict_support("DevOps relies on tooling and culture and budgets.", DEVOPS)
+
+
+def test_two_names_asked_together_need_one_document_naming_both():
+    from types import SimpleNamespace
+
+    from assistant.verify import relevance_gap
+
+    def cite(source, text):
+        return SimpleNamespace(source=source, title="T", section="S", text=text)
+
+    answer = SimpleNamespace(sentences=[SimpleNamespace(text="Install the plugin from the IDE.")],
+                             citations=[cite("a.md", "Install Gauge on Windows from the IDE."),
+                                        cite("b.md", "MLflow can be hosted on Databricks.")])
+    assert "together" in relevance_gap("How do I install MLflow on Windows?", answer, 0.9, 0.3)
+    assert relevance_gap("How does MLflow compare to Windows tooling?", answer, 0.9, 0.3) == ""  # a comparison
+    both = SimpleNamespace(sentences=answer.sentences, citations=[cite("c.md", "MLflow runs on Windows too.")])
+    assert relevance_gap("How do I install MLflow on Windows?", both, 0.9, 0.3) == ""
