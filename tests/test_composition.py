@@ -44,10 +44,32 @@ There are a few tools to trace requests across services. Each of them records sp
 """
 
 
+FIELD_GUIDE = """---
+title: "Release Trains in Practice"
+author: "Ada Quill"
+publisher: "Quarterly Ops Review"
+---
+
+# Release Trains in Practice
+
+A release train ships whatever is ready on a fixed schedule, so no feature waits for another.
+"""
+
+TEMPLATE = """# Design Review Template
+
+## Header
+
+Authors: [Author1, Author2, etc.]
+
+Reviewers: [Reviewer1, Reviewer2]
+"""
+
+
 @pytest.fixture(scope="module")
 def composed(tmp_path_factory, embedder):
     return assistant_with(tmp_path_factory.mktemp("composed"), embedder,
-                          {"releases.md": RELEASES, "tracing.md": TRACING})
+                          {"releases.md": RELEASES, "tracing.md": TRACING, "field-guide.md": FIELD_GUIDE,
+                           "template.md": TEMPLATE})
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -68,7 +90,7 @@ def test_relevance_counts_the_cited_documents_other_passages():
                              citations=[SimpleNamespace(title="Validation", section="Why validate", text="It saves debugging time.")])
     question = "Why validate our TOML/INI files in the pipeline?"
     assert "never mention" in relevance_gap(question, answer, 0.9, 0.3)
-    assert relevance_gap(question, answer, 0.9, 0.3, related="Examples: TOML files and INI files") == ""
+    assert relevance_gap(question, answer, 0.9, 0.3, related={"v.md": "Examples: TOML files and INI files"}) == ""
 
 
 @pytest.mark.slow
@@ -88,3 +110,13 @@ def test_a_tools_question_gets_the_introduced_link_list(composed):
     for tool in ("Tracewise", "Spanbook", "Hopscotch"):
         assert f"- {tool} [" in answer.text
     assert "history of tracing" not in answer.text  # a reading list is no answer
+
+
+def test_a_version_question_asks_for_a_number():
+    from assistant.domain import DomainProfile
+
+    asks = DomainProfile().asks_quantity.search
+    assert asks("Which Terraform version introduced the moved block?")
+    assert asks("Which Kubeflow release added Pipelines?")
+    assert not asks("Which version control system do we use?")
+    assert not asks("What versioning scheme should we follow?")
