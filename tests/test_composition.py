@@ -87,7 +87,8 @@ def test_asked_kind_reads_the_plural_noun_asked_for(question, kind):
 
 def test_relevance_counts_the_cited_documents_other_passages():
     answer = SimpleNamespace(sentences=[SimpleNamespace(text="It saves debugging time.")],
-                             citations=[SimpleNamespace(title="Validation", section="Why validate", text="It saves debugging time.")])
+                             citations=[SimpleNamespace(source="v.md", title="Validation", section="Why validate",
+                                                        text="It saves debugging time.")])
     question = "Why validate our TOML/INI files in the pipeline?"
     assert "never mention" in relevance_gap(question, answer, 0.9, 0.3)
     assert relevance_gap(question, answer, 0.9, 0.3, related={"v.md": "Examples: TOML files and INI files"}) == ""
