@@ -1,4 +1,4 @@
-"""Feedback: thumbs up/down from the web and Slack, kept in the shared database; thumbs-down become eval candidates."""
+"""Feedback: thumbs up/down from the web, Slack and the API, in the shared database; thumbs-down become eval candidates."""
 
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ rate limits), plain HTTP to /api and /v1.
 
 Measures, and prints as JSON (also bench/results/scaleout.json):
   a  signed Slack events, each delivered 3 times spread over both replicas -> replies posted (one each)
-  b  votes sent at once through both web workers and both Slack replicas -> rows in the database
+  b  votes sent at once through both web workers' chat, both workers' HTTP API (POST /api/feedback, each on
+     the other worker's answer) and both Slack replicas -> rows in the database
   c  a conversation started on worker 1 continues on worker 2 with its history
   d  PostgreSQL killed (pg_ctl stop -m immediate) while web, API and Slack users ask and vote: answers
      keep coming, writes fail with logged and retried errors, and after the restart every vote
@@ -64,9 +65,11 @@ WEB_LIMIT, API_LIMIT = 30, 120  # the shipped defaults of ASSISTANT_RATE_LIMIT_P
 # The Slack bot's queue of answers waiting (and the web queue's bound): a 200-event burst lands on each
 # replica within a second or two, past the default of 64 that would answer the rest "busy".
 QUEUE_SIZE = 256
-FULL = {"events": 200, "web_votes": 500, "slack_votes": 500, "outage_load_s": 30, "bulk_rows": 100_000}
-SMALL = {"events": 40, "web_votes": 100, "slack_votes": 100, "outage_load_s": 15, "bulk_rows": 10_000}
+FULL = {"events": 200, "web_votes": 400, "api_votes": 300, "slack_votes": 300, "outage_load_s": 30,
+        "bulk_rows": 100_000}
+SMALL = {"events": 40, "web_votes": 80, "api_votes": 60, "slack_votes": 60, "outage_load_s": 15, "bulk_rows": 10_000}
 TURNS_PER_SESSION = 10  # web votes: one per answered turn, so a session of 10 turns gives 10 votes
+ANSWERS_PER_API_CLIENT = 10  # API votes: each client (its own address) asks 10 questions, then rates each answer
 
 
 # -- processes ------------------------------------------------------------------------------------
@@ -360,19 +363,61 @@ def a_slack_deliveries(slack: Slack, events: int) -> dict:
             "_replies": replies}
 
 
-def b_votes(slack: Slack, web_urls: list[str], answered: list[dict], web_votes: int, slack_votes: int, storage) -> dict:
-    """Web sessions on both workers answer TURNS_PER_SESSION questions each (set-up, not timed); then
-    every vote is sent at once: each web session thumbs its turns (one session, one call at a time,
-    as a page), while Slack users click the buttons of (a)'s answers on either replica."""
+class ApiClient:
+    """One HTTP API client (its own address: its own rate-limit budget) asking on both workers, half
+    through /api/ask and half as an OpenAI client would (/v1/chat/completions), then rating each answer by
+    its id through POST /api/feedback on the other worker: the vote finds the answer in the database."""
+
+    def __init__(self, n: int, web_urls: list[str]):
+        self.n, self.urls, self.http = n, web_urls, http_client(address(12, n))
+        self.answers: list[tuple[int, str]] = []  # (worker that answered, answer id)
+
+    def ask(self, t: int) -> bool:
+        worker, question = (self.n + t) % 2, QUESTIONS[(self.n + t) % len(QUESTIONS)]
+        if t % 2:
+            reply = self.http.post(f"{self.urls[worker]}/v1/chat/completions",
+                                   json={"model": "methodology-assistant", "messages": [{"role": "user", "content": question}]})
+            answer_id = reply.json().get("id") if reply.status_code == 200 else None
+        else:
+            reply = self.http.post(f"{self.urls[worker]}/api/ask", json={"question": question})
+            answer_id = reply.json().get("answer_id") if reply.status_code == 200 else None
+        if answer_id:
+            self.answers.append((worker, answer_id))
+        return bool(answer_id)
+
+    def votes(self) -> list[tuple[int, int, str]]:
+        """(status, worker that answered, worker that took the vote) per answer."""
+        out = []
+        for i, (worker, answer_id) in enumerate(self.answers):
+            other = (worker + 1) % 2
+            body = {"answer_id": answer_id, "vote": "up" if i % 3 else "down"} | ({"comment": "bench"} if i % 5 == 0 else {})
+            out.append((self.http.post(f"{self.urls[other]}/api/feedback", json=body).status_code, worker, other))
+        return out
+
+    def close(self):
+        self.http.close()
+
+
+def b_votes(slack: Slack, web_urls: list[str], answered: list[dict], web_votes: int, api_votes: int, slack_votes: int,
+            storage) -> dict:
+    """Web sessions on both workers answer TURNS_PER_SESSION questions each and API clients ask
+    ANSWERS_PER_API_CLIENT questions each on both workers (set-up, not timed); then every vote is sent at
+    once: each web session thumbs its turns (one session, one call at a time, as a page), each API client
+    rates its answers on the other worker, while Slack users click the buttons of (a)'s answers on
+    either replica."""
     sessions = [WebSession(web_urls[s % 2], address(10 + s // 250, s)) for s in range(web_votes // TURNS_PER_SESSION)]
+    api_clients = [ApiClient(n, web_urls) for n in range(api_votes // ANSWERS_PER_API_CLIENT)]
 
     def fill(n: int) -> int:
+        if n >= len(sessions):
+            client = api_clients[n - len(sessions)]
+            return sum(client.ask(t) for t in range(ANSWERS_PER_API_CLIENT))
         return sum(sessions[n].ask(QUESTIONS[(n + t) % len(QUESTIONS)])[0] in ("answer", "refusal")
                    for t in range(TURNS_PER_SESSION))
 
     started = time.perf_counter()
     with ThreadPoolExecutor(8) as pool:
-        answered_turns = sum(pool.map(fill, range(len(sessions))))
+        answered_turns = list(pool.map(fill, range(len(sessions) + len(api_clients))))
     setup_s = time.perf_counter() - started
     before = storage.status()["feedback"]
 
@@ -381,13 +426,15 @@ def b_votes(slack: Slack, web_urls: list[str], answered: list[dict], web_votes: 
 
     keyed = [a for a in answered if a["key"]]
     clicks = [(j % 2, keyed[j % len(keyed)], f"UV{j:05d}", j % 4 != 0) for j in range(slack_votes)]
-    tasks = [("web", s) for s in sessions] + [("slack", c) for c in clicks]
+    tasks = [("web", s) for s in sessions] + [("api", c) for c in api_clients] + [("slack", c) for c in clicks]
     random.Random(16).shuffle(tasks)
 
     def send(task):
         kind, what = task
         if kind == "web":
             return kind, web_votes_of(what)
+        if kind == "api":
+            return kind, what.votes()
         replica, reply, user, up = what
         return kind, [slack.click(replica, reply["key"], user, "C1", reply["ts"], up)]
 
@@ -400,20 +447,29 @@ def b_votes(slack: Slack, web_urls: list[str], answered: list[dict], web_votes: 
     acknowledged_s = time.perf_counter() - started
     shown = slack.ephemerals()
     web_status = [s for kind, statuses in results if kind == "web" for s in statuses]
+    api_status = [v for kind, votes in results if kind == "api" for v in votes]
     rows = storage.status()["feedback"] - before
     by_channel = {}
     for entry in storage.feedback_entries():
         by_channel[entry.channel] = by_channel.get(entry.channel, 0) + 1
     for session in sessions:
         session.close()
-    return {"web_sessions": len(sessions), "web_turns_answered_in_setup": answered_turns, "setup_s": round(setup_s, 1),
-            "votes_sent": len(web_status) + len(clicks), "web_votes": len(web_status), "slack_votes": len(clicks),
+    for client in api_clients:
+        client.close()
+    return {"web_sessions": len(sessions), "web_turns_answered_in_setup": sum(answered_turns[:len(sessions)]),
+            "api_clients": len(api_clients), "api_answers_in_setup": sum(answered_turns[len(sessions):]),
+            "setup_s": round(setup_s, 1),
+            "votes_sent": len(web_status) + len(api_status) + len(clicks), "web_votes": len(web_status),
+            "api_votes": len(api_status), "slack_votes": len(clicks),
             "web_votes_acknowledged": sum(s.startswith("Thanks:") for s in web_status),
+            "api_votes_http_200": sum(v[0] == 200 for v in api_status),
+            "api_statuses": sorted({str(v[0]) for v in api_status}),
+            "api_votes_per_worker": {str(w + 1): sum(v[2] == w for v in api_status) for w in range(2)},
+            "api_votes_on_the_other_workers_answer": sum(v[1] != v[2] for v in api_status),
             "slack_votes_http_200": sum(s == [200] for kind, s in results if kind == "slack"),
             "slack_votes_acknowledged": sum(shown.get(v, "").startswith("Thanks") for v in voters),
             "slack_votes_on_the_other_replicas_answer": sum(c[0] != int(c[1]["replica"]) - 1 for c in clicks),
             "rows_added": rows, "rows_by_channel": by_channel,
-            "http_api_votes": "none: ui/api.py has no vote endpoint (votes come from the web chat and Slack)",
             "send_s": round(sent_s, 2), "until_all_acknowledged_s": round(acknowledged_s, 2)}
 
 
@@ -591,7 +647,7 @@ def d_postgres_killed(stack: Stack, slack: Slack, web_urls: list[str], storage, 
         "log_lines_rate_limit_from_memory": sum(log.count("from this process's memory") + log.count("from this replica's memory")
                                                 for log in logs.values()),
         "log_tracebacks": sum(log.count("Traceback") for log in logs.values()),
-        "log_tracebacks_of_failed_web_votes": sum(log.count("ERROR ui.web: feedback write failed") for log in logs.values()),
+        "log_lines_vote_not_saved": sum(log.count("feedback not saved") for log in logs.values()),
         "processes_alive": {name: proc.poll() is None for name, proc in stack.procs.items()},
     }
 
@@ -725,7 +781,8 @@ def run(args) -> dict:
         result["a_slack_deliveries"] = a_slack_deliveries(slack, size["events"])
         answered = result["a_slack_deliveries"].pop("_replies")
         print("b: votes ...", file=sys.stderr)
-        result["b_votes"] = b_votes(slack, web_urls, answered, size["web_votes"], size["slack_votes"], storage)
+        result["b_votes"] = b_votes(slack, web_urls, answered, size["web_votes"], size["api_votes"], size["slack_votes"],
+                                    storage)
         print("c: conversation across workers ...", file=sys.stderr)
         result["c_conversation"] = c_conversation(web_urls, storage)
         print("f: shared rate limits ...", file=sys.stderr)
@@ -748,7 +805,10 @@ def acceptance(r: dict, size: dict) -> dict:
     during = lambda part: d[part]["during"]["ok"]  # noqa: E731
     return {
         "a_exactly_one_reply_per_event": a["replies_posted"] == size["events"] == a["events_answered_once"],
-        "b_every_vote_a_row": b["rows_added"] == b["votes_sent"] == size["web_votes"] + size["slack_votes"],
+        "b_every_vote_a_row": b["rows_added"] == b["votes_sent"] == size["web_votes"] + size["api_votes"] + size["slack_votes"]
+        and b["web_votes_acknowledged"] == b["web_votes"] and b["api_votes_http_200"] == b["api_votes"] > 0
+        and b["slack_votes_acknowledged"] == b["slack_votes"],
+        "b_api_votes_taken_by_the_other_worker": b["api_votes_on_the_other_workers_answer"] == b["api_votes"] > 0,
         "c_conversation_continues_on_the_other_worker": bool(
             c["listed_on_worker_2"] and c["follow_up_uses_history"] and not c["same_follow_up_without_history_finds_it"]
             and [t["history"] for t in c["stored_turns"]] == [[], ["What are the benefits of ModelOps?"]]),

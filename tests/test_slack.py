@@ -230,6 +230,18 @@ def test_redelivered_event_is_answered_once(bot, stand_in):
     assert len(stand_in.of("chat.postMessage")) == 1 and len(stand_in.of("reactions.add")) == 1
 
 
+def test_a_burst_of_deliveries_is_accepted_not_reset(bot):
+    """32 connections at once (a burst of events and Slack's retries): the listen backlog holds them all,
+    where the stdlib's default of 5 overflowed (connections reset, or held back a second)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    assert bot.server.request_queue_size >= 64
+    body = json.dumps({"token": "legacy", "challenge": "c-burst", "type": "url_verification"})
+    with ThreadPoolExecutor(32) as pool:
+        statuses = list(pool.map(lambda _: bot.post(body)[0], range(32)))
+    assert statuses == [200] * 32
+
+
 def test_dm_gets_a_reply_and_a_dm_mention_is_answered_once(bot, stand_in):
     event = dm(f"<@{BOT_USER}> What is DataOps?")
     bot.event(event)
@@ -634,6 +646,8 @@ def test_replicas_share_the_rate_limit_and_take_each_others_votes(make_bot, ship
     two.event(mention("What is MLOps?", user="USHARED"))
     replies = stand_in.wait("chat.postMessage", 2)
     assert "asking too fast; try again in" in replies[1]["args"]["text"]
+    # Counted under the keys earlier releases stored ("slack:<user>"): an upgrade keeps the minute's budget.
+    assert not two.app.slack_bot.storage.allow("slack:USHARED", 1)[0]
     # The answer came from replica one; the click reaches replica two, which reads the stored turn.
     key = feedback_key(replies[0])
     assert key.startswith("slack:C1:") and two.app.slack_bot.answers.get(key) is None

@@ -28,7 +28,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from assistant import feedback
 from assistant.errors import StoreUnavailable, UserError, user_message
 from assistant.links import SourceLinks
-from assistant.ratelimit import RateLimiter
+from assistant.ratelimit import SharedRateLimiter
 from assistant.storage import Storage, StorageUnavailable, open_storage
 from ui.slack_format import HOURGLASS, answer_message, notice, question_text
 
@@ -145,7 +145,9 @@ class SlackBot:
         self.seen = Bounded(10_000)  # event ids and channel/ts already taken
         self.answers = Bounded(5_000)  # feedback key -> (Answer, history, index version)
         self.threads = Bounded(5_000)  # (channel, thread_ts) -> questions, if conversations.replies fails
-        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        # Per user, across replicas: the database's counters under "slack:<user>" (the keys this bot has
+        # always stored), this replica's memory while the database is down.
+        self.limiter = SharedRateLimiter(storage, settings.rate_limit_per_minute, "slack")
         self.pool = ThreadPoolExecutor(max(1, settings.concurrency), thread_name_prefix="slack-answer")
         self._pending, self._lock = 0, threading.Lock()
 
@@ -186,18 +188,10 @@ class SlackBot:
             log.warning("answering %s unclaimed: %s", keys[-1], exc)
             return True
 
-    def rate(self, user: str) -> tuple[bool, float]:
-        """(allowed, seconds to wait) from the counters every replica shares, else this replica's own."""
-        try:
-            return self.storage.allow(f"slack:{user}", self.settings.rate_limit_per_minute)
-        except StorageUnavailable as exc:
-            log.warning("rate limit from this replica's memory: %s", exc)
-            return self.limiter.allow(user), self.limiter.retry_after(user)
-
     def on_question(self, event, context, client):
         user, channel = event["user"], event["channel"]
         thread = event.get("thread_ts") or event["ts"]
-        allowed, wait = self.rate(user)
+        allowed, wait = self.limiter.check(user)
         if not allowed:
             wait = max(1, round(wait))
             return self.post(client, channel, thread, *notice(f"You're asking too fast; try again in {wait} s."))
@@ -356,6 +350,10 @@ class _QuietHandler(WSGIRequestHandler):
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # listen()'s backlog. The stdlib's 5 overflowed at 16 deliveries at once (a burst and Slack's retries,
+    # a proxy fanning out to replicas): connections were reset, or their SYN dropped and retried a second
+    # later, eating into Slack's 3 s. The kernel caps it at net.core.somaxconn (4096 on current Linux).
+    request_queue_size = 128
 
 
 def _well_formed(body: bytes, content_type: str) -> bool:

@@ -168,8 +168,8 @@ def record_vote(assistant, settings, state: dict, vote: str, comment: str = "", 
     try:
         feedback.record(settings, answers[turn], vote, comment=comment or "", channel="web", history=history,
                         index_version=assistant.index_version, turn_id=f"{state.get('id', '')}:{turn}")
-    except OSError:
-        log.exception("feedback write failed")
+    except OSError as exc:  # StorageUnavailable: the database is down; one line, as the other faces log it
+        log.warning("feedback not saved: %s", exc)
         return "Your feedback could not be saved (the server cannot reach its database); please try again later."
     what = "comment" if comment else ("thumbs-up" if vote == "up" else "thumbs-down")
     return f"Thanks: your {what} on answer {turn + 1} was recorded."
