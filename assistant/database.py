@@ -138,7 +138,7 @@ class Feedback:
     citations: list = field(default_factory=list)
     refused: bool = False
     comment: str = ""
-    channel: str = "web"  # web | slack
+    channel: str = "web"  # web | slack | api
     user: str = ""
     history: list = field(default_factory=list)
     index_version: str = ""
