@@ -10,6 +10,7 @@ from assistant.answerer import Answerer, Draft
 from assistant.citations import markers
 from assistant.context import REFUSAL, Context, build_context
 from assistant.domain import DomainProfile
+from assistant.followup import leans_on_history
 from assistant.types import Answer, Citation
 from assistant.verify import Verified, relevance_gap, verify
 
@@ -118,9 +119,18 @@ class AnswerChain:
         return replace(state, history=tuple(history), query=query or state.question)
 
     def retrieve(self, state: ChainState) -> ChainState:
-        retrieval = self.retriever.retrieve(state.question, query=state.query)
-        context = build_context(retrieval, self.retriever.store, self.retriever.generation, self.embedder.dimension)
+        context = self._context(state.question, state.query)
+        if state.query != state.question and not leans_on_history(state.question):
+            # Only its shortness made this a follow-up: "Who wrote the article?" after a question on
+            # MLOps stands alone, "Challenges?" does not. The query whose passages match it better wins.
+            alone = self._context(state.question, state.question)
+            if _best_similarity(alone) > _best_similarity(context):
+                return replace(state, query=state.question, context=alone)
         return replace(state, context=context)
+
+    def _context(self, question: str, query: str) -> Context:
+        retrieval = self.retriever.retrieve(question, query=query)
+        return build_context(retrieval, self.retriever.store, self.retriever.generation, self.embedder.dimension)
 
     def check(self, state: ChainState, answerer: Answerer) -> Verified | None:
         draft = state.draft
@@ -178,6 +188,12 @@ class AnswerChain:
 
     def invoke(self, question: str, history: list[str] | tuple[str, ...] = ()) -> Answer:
         return _last(self.stream(question, history))
+
+
+def _best_similarity(context: Context) -> float:
+    """How well the best sentence of the passages matches the query they were retrieved for."""
+    return max((float((p.unit_vectors @ context.query_vector).max()) for p in context.passages if len(p.units)),
+               default=0.0)
 
 
 def _last(pieces):

@@ -12,6 +12,11 @@ _FOLLOWUP = re.compile(r"^(and|also|what about|how about|but|so|then)\b|\b(it|it
                        r"these|those|the former|the latter|the first|the second|the other)\b", re.I)
 
 
+def leans_on_history(question: str) -> bool:
+    """The question points back itself ("And its challenges?"), not only by being short."""
+    return bool(_FOLLOWUP.search(question))
+
+
 def expand_followup(question: str, history: list[str], turns: int, profile: DomainProfile) -> str:
     """A follow-up ("And its challenges?", "And for Kubernetes?") borrows from the last turn what it
     leaves out: the subject names, or the rest of the question when it names a new subject itself."""

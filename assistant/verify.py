@@ -157,6 +157,9 @@ def _named(term: str, low: str, stems: set[str]) -> bool:
     return _mentions(term, low, stems) or (len(pieces) > 1 and any(_mentions(p, low, stems) for p in pieces))
 
 
+# Who-questions are also answered by a role: "Someone outside the pair should ...", "... by the team lead".
+_SOMEONE = re.compile(r"(?:^|[.:;\n-]\s+|\[\d+\]\s+)(?:someone|somebody|anyone|everyone|a member|members|the team|"
+                      r"the person|the owner|each|whoever)\b|\bby (?:the|a|an|each|every) \w+", re.I)
 _COMPARES = re.compile(r"\b(vs\.?|versus|compar\w*|differen\w*|between|or)\b", re.I)
 
 
@@ -189,7 +192,7 @@ def relevance_gap(question: str, answer, relevance: float, min_relevance: float,
         # "What license is Kubeflow released under?" answered from passages that never name Kubeflow.
         return f"the passages the answer cites never mention {', '.join(absent)}"
     named = key_terms(text, profile) - key_terms(question, profile) - set(profile.subject_terms)
-    if WHO.match(question) and not named:  # a question that opens with who; roles ("someone outside the pair") answer others
+    if WHO.match(question) and not named and not _SOMEONE.search(text):
         return "the question asks who, and the answer names no one"
     if WHEN.match(question) and not profile.has_quantity.search(text):
         return "the question asks when, and the answer gives no time"

@@ -121,3 +121,21 @@ def test_a_version_question_asks_for_a_number():
     assert asks("Which Kubeflow release added Pipelines?")
     assert not asks("Which version control system do we use?")
     assert not asks("What versioning scheme should we follow?")
+
+
+@pytest.mark.slow
+def test_a_short_question_that_stands_alone_is_not_bent_to_the_last_turn(composed):
+    answer = composed.ask("Who wrote the article?", history=["Which companies used MLOps?"])
+    assert not answer.refused and "Tonye Harry" in answer.text  # the front matter card, not Merck
+    fragment = composed.ask("Challenges?", history=["What is MLOps?"])
+    assert not fragment.refused and "MLOps" in fragment.text  # a fragment still borrows the subject
+
+
+def test_a_role_answers_a_who_question():
+    answer = SimpleNamespace(sentences=[SimpleNamespace(text="Someone outside the pair should perform the code review.")],
+                             citations=[SimpleNamespace(source="r.md", title="Reviews", section="Pairing",
+                                                        text="Someone outside the pair should perform the code review.")])
+    assert relevance_gap("Who should review the code?", answer, 0.9, 0.3) == ""
+    nobody = SimpleNamespace(sentences=[SimpleNamespace(text="Reviews catch defects early.")],
+                             citations=answer.citations)
+    assert "names no one" in relevance_gap("Who should review the code?", nobody, 0.9, 0.3)
