@@ -122,7 +122,7 @@ class AnswerChain:
         context = self._context(state.question, state.query)
         if state.query != state.question and not leans_on_history(state.question):
             # Only its shortness made this a follow-up: "Who wrote the article?" after a question on
-            # MLOps stands alone, "Challenges?" does not. The query whose passages match it better wins.
+            # Kubernetes stands alone, "Challenges?" does not. The query whose passages match it better wins.
             alone = self._context(state.question, state.question)
             if _best_similarity(alone) > _best_similarity(context):
                 return replace(state, query=state.question, context=alone)

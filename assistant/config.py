@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     auth: str = ""
     queue_size: int = 64  # past this, Gradio answers "queue is full" at once instead of hanging
     concurrency: int = 2
+    # Web pages whose chat a worker keeps in memory (least recently used beyond it are dropped; their
+    # conversations reopen from the database). Gradio's own default, 10,000, grew a soak's RSS ~4 MB/min.
+    web_sessions: int = Field(1000, ge=10)
     rate_limit_per_minute: int = 30
 
     # HTTP API (/api, /v1 beside the web chat): a bearer key, required off loopback; per-key limits.

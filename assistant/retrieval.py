@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
 
@@ -26,7 +27,9 @@ class HybridRetriever:
         self.revision = ""
         self.known: frozenset[str] = frozenset()
         self._bm25 = None
+        self._lexical: tuple = (None, [])
         self._checked = 0.0
+        self._reloading = threading.Lock()
 
     def refresh(self, max_age_s: float = 1.0) -> None:
         """Follow the store's committed index: a rebuild (new generation) or an incremental change
@@ -35,7 +38,17 @@ class HybridRetriever:
         now = time.monotonic()
         if self.generation is not None and now - self._checked < max_age_s:
             return
-        self._checked = now
+        # One thread reloads (one reopened store copy, one BM25 build); the others meanwhile serve
+        # the committed index they have, and wait only when they have none or it was dropped.
+        if not self._reloading.acquire(blocking=self.generation is None or max_age_s <= 0):
+            return
+        try:
+            self._checked = now
+            self._reload()
+        finally:
+            self._reloading.release()
+
+    def _reload(self) -> None:
         generation, revision = self.store.active_version()
         if generation is None:
             raise UserError("the index is empty: run `assistant index` first")
@@ -57,8 +70,10 @@ class HybridRetriever:
                         topics.setdefault(hit.section.split(" > ")[0], None)
                     yield tokens(f"{hit.section} {hit.text}") or ["\x00"]
 
-        self._bm25 = SparseBM25(corpus())
-        self.ids = ids
+        bm25 = SparseBM25(corpus())
+        # One assignment: a query running meanwhile reads the BM25 matrix and its ids as a pair.
+        self._lexical = (bm25, ids)
+        self._bm25, self.ids = bm25, ids
         # The committed chunks: an index run still writing (it commits with a new revision) adds
         # chunks the dense search may already see; they are served only once committed.
         self.known = frozenset(ids)
@@ -103,13 +118,14 @@ class HybridRetriever:
 
     def sparse(self, query: str, n: int) -> list[tuple[str, float]]:
         terms = tokens(query)
-        if not terms or self._bm25 is None:
+        bm25, ids = self._lexical
+        if not terms or bm25 is None:
             return []
-        scores = self._bm25.get_scores(terms)
+        scores = bm25.get_scores(terms)
         n = min(n, len(scores))
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top])]
-        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        return [(ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
     def retrieve(self, question: str, query: str | None = None, k: int | None = None) -> Retrieval:
         """Best-first hits for `query` (defaults to the question), with the query vector kept."""

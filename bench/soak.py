@@ -193,9 +193,10 @@ def main() -> int:
     slack_missing = counts["slack_sent"] - counts["slack_rejected"] - replies
     half = max(1, len(memory) // 2)
     growth = {key: round(memory[-1][key] - memory[half - 1][key], 1) for key in ("web_rss_mb", "bot_eval_rss_mb")}
+    peak = {key: max(m[key] for m in memory) for key in ("web_rss_mb", "bot_eval_rss_mb")}
     result = {"minutes": args.minutes, **counts, "slack_replies": replies, "slack_missing": slack_missing,
               "web_p50_ms": round(percentile(latencies, 50), 1), "web_p95_ms": round(percentile(latencies, 95), 1),
-              "memory": memory, "rss_growth_second_half_mb": growth, "index_change_log": changes,
+              "memory": memory, "rss_growth_second_half_mb": growth, "rss_max_mb": peak, "index_change_log": changes,
               "errors": errors[:20]}
     path = save("soak", result)
     total_errors = (counts["web_errors"] + counts["slack_rejected"] + max(0, slack_missing) + counts["eval_errors"]
@@ -208,7 +209,7 @@ def main() -> int:
         ("web latency p50 / p95 (ms)", f"{result['web_p50_ms']} / {result['web_p95_ms']}", "", ""),
         ("RSS web / bot+eval (MB), start -> end", f"{memory[0]['web_rss_mb']} -> {memory[-1]['web_rss_mb']} / "
          f"{memory[0]['bot_eval_rss_mb']} -> {memory[-1]['bot_eval_rss_mb']}",
-         f"second-half growth {growth}", "flat"),
+         f"max {peak['web_rss_mb']} / {peak['bot_eval_rss_mb']}; second-half growth {growth}", "flat"),
     ]))
     print(f"\nwritten {path}")
     return 0 if total_errors == 0 else 1

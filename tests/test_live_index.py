@@ -66,3 +66,32 @@ def test_incremental_changes_reach_a_running_assistant(tmp_path, embedder):
     assert index_in_another_process(serving.settings)["deleted"] >= 1
     answer = answer_within(serving, QUESTION, lambda a: not cites_zebra(a))
     assert not cites_zebra(answer) and "Zebra" not in " ".join(c.text for c in answer.citations)
+
+
+def test_reopening_keeps_one_copy_of_the_store_plus_those_in_use(tmp_path, embedder):
+    """Every index change reopens the embedded store; the copies replaced must be closed (each held
+    20-35 MB), yet a call still running on one must finish on it."""
+    from assistant.store import live_copies
+
+    serving = assistant_with(tmp_path, embedder, {})
+    store, generation = serving.store, serving.store.active_generation()
+    path = str(serving.settings.chroma_path)
+
+    def ours() -> set[str]:
+        return {p for p in live_copies() if p.startswith(path)}
+
+    vector = serving.retriever.embed_query(QUESTION)
+    for _ in range(20):
+        store.reopen()
+        assert store.query_chunks(generation, vector, 3) and store.count(generation)[0] > 0
+        assert len(ours()) == 1
+    assert ours() <= {path, path + "/."}  # spellings are reused, not one per reopen
+
+    with store._using() as busy:  # a call in flight on the current copy...
+        chunks, _ = store._cols(busy, generation)
+        store.reopen()
+        store.reopen()
+        assert len(ours()) == 2  # ...keeps it open beside the fresh one, not one per reopen
+        assert chunks.count() > 0  # and it still answers
+    assert len(ours()) == 1 and busy.client is None  # closed once the call is done
+    assert serving.ask("What are the benefits of ModelOps?").citations  # answered from the fresh copy

@@ -350,3 +350,24 @@ def test_control_and_bidi_characters_in_file_names_are_shown_not_obeyed(tmp_path
                     sentences=(SentenceCheck(text="Costs rise.", citations=(1,), supported=True, score=0.9),))
     for out in (render.answer_message(answer), render.sources_panel(answer), render.plain_text(answer)):
         assert "\u202e" not in out and "\\u202e" in html.unescape(out)
+
+
+def test_a_worker_keeps_at_most_web_sessions_pages_in_memory(shipped, tmp_path):
+    """Gradio keeps every page's state until its capacity (10,000 by default): the setting bounds it,
+    and the least recently used pages go first."""
+    from gradio_client import Client
+
+    from tests.test_api import server_for
+
+    with server_for(shipped, web_sessions=10, data_dir=tmp_path / "data", rate_limit_per_minute=0) as base:
+        clients = [Client(base, verbose=False, analytics_enabled=False, download_files=False) for _ in range(12)]
+        try:
+            for c in clients:
+                c.predict("What is MLOps?", api_name="/ask")
+        finally:
+            for c in clients:
+                c.close()
+        import gc
+
+        holders = [o for o in gc.get_objects() if type(o).__name__ == "StateHolder" and getattr(o, "capacity", 0) == 10]
+        assert holders and len(holders[-1].session_data) == 10

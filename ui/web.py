@@ -414,6 +414,7 @@ def build_server(assistant, settings, auth: str = ""):
     app = create_api(assistant, settings, api_key=settings.api_key)
     add_document_routes(app, assistant, credentials, settings.api_key)
     demo = build_app(assistant, settings)
+    demo.state_session_capacity = settings.web_sessions  # mount_gradio_app reads it (gradio.StateHolder)
     options = {k: v for k, v in launch_options().items() if k != "share"}
     return gr.mount_gradio_app(app, demo, path="/", auth=LoginGuard(credentials).check if credentials else None,
                                auth_message="The methodology assistant: sign in" if credentials else None,
