@@ -20,3 +20,17 @@ def test_scores_match_rank_bm25():
         q = tokens(query)
         assert np.allclose(ours.get_scores(q), reference.get_scores(q), atol=1e-5)
     assert ours.nbytes > 0 and ours.get_scores([]).shape == (len(DOCS),)
+
+
+def test_scores_match_rank_bm25_on_random_corpora():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    words = st.sampled_from(["alpha", "beta", "gamma", "delta", "eps", "zeta"])
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.lists(words, min_size=1, max_size=12), min_size=1, max_size=15), st.lists(words, max_size=5))
+    def check(corpus, query):
+        assert np.allclose(SparseBM25(corpus).get_scores(query), BM25Okapi(corpus).get_scores(query), atol=1e-4)
+
+    check()
