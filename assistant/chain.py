@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -130,6 +131,14 @@ class AnswerChain:
 
     def _context(self, question: str, query: str) -> Context:
         retrieval = self.retriever.retrieve(question, query=query)
+        if _ABOUT_A_DOCUMENT.search(question) and retrieval.hits:
+            # "Who wrote the piece on release trains?": the passages found are about release trains;
+            # who wrote them is in their documents' front matter cards, which rarely rank themselves.
+            have = {h.source for h in retrieval.hits if h.kind == "card"}
+            sources = list(dict.fromkeys(h.source for h in retrieval.hits[:2] if h.source not in have))
+            cards = self.retriever.store.cards_of(self.retriever.generation, sources)
+            if cards:
+                retrieval = replace(retrieval, hits=retrieval.hits + tuple(cards))
         return build_context(retrieval, self.retriever.store, self.retriever.generation, self.embedder.dimension)
 
     def check(self, state: ChainState, answerer: Answerer) -> Verified | None:
@@ -149,7 +158,16 @@ class AnswerChain:
             for p in state.context.passages:
                 if any(c.source == p.hit.source for c in answer.citations):
                     related[p.hit.source] = f"{related.get(p.hit.source, '')} {p.hit.section} {p.hit.text}"
-            if gap := relevance_gap(state.question, answer, checked.relevance, self.min_relevance, self.profile,
+            relevance = checked.relevance
+            cards = {p.hit.source for p in state.context.passages if p.hit.kind == "card"
+                     and any(c.id == p.hit.id for c in answer.citations)}
+            if cards and _ABOUT_A_DOCUMENT.search(state.question):
+                # A card ("written by Ada Quill") is as relevant as its document's best passage: it is
+                # about the document the question found, not about the question's topic.
+                relevance = max([relevance] + [float((p.unit_vectors @ state.context.query_vector).max())
+                                               for p in state.context.passages
+                                               if p.hit.source in cards and p.hit.kind != "card" and len(p.units)])
+            if gap := relevance_gap(state.question, answer, relevance, self.min_relevance, self.profile,
                                     is_rare=lambda term: self.retriever.chunks_with(term) <= self.rare_name_chunks,
                                     related=related):
                 answer = finalize(replace(state, draft=Draft(refused=True, reason=gap)), None, topics, label)
@@ -188,6 +206,10 @@ class AnswerChain:
 
     def invoke(self, question: str, history: list[str] | tuple[str, ...] = ()) -> Answer:
         return _last(self.stream(question, history))
+
+
+# A question about a document itself rather than its subject: who wrote or published it, and when.
+_ABOUT_A_DOCUMENT = re.compile(r"\b(author\w*|wrote|written|publish\w*|dated?)\b", re.I)
 
 
 def _best_similarity(context: Context) -> float:

@@ -186,6 +186,19 @@ class ExtractiveAnswerer:
                 scored.append((score, float(sim), passage.n, pos, unit))
         return sorted(scored, key=lambda s: -s[0])
 
+    def someone_first(self, question: str, scored: list) -> list:
+        """A who-question is answered by a sentence saying who did something, however far its words are
+        from the question's topic ("Who wrote the piece on release trains?" -> "... written by Ada
+        Quill."): when the passages hold one, the others rank below it."""
+        known = key_terms(question, self.profile) | set(self.profile.subject_terms)
+        agents = {id(s) for s in scored
+                  if any(key_terms(m.group(0), self.profile) - known for m in _AGENT.finditer(s[4]))}
+        if not agents:
+            return scored
+        top = max(s[0] for s in scored if id(s) in agents)
+        shift = max(0.0, max(s[0] for s in scored) - top) + self.w.margin + 0.01
+        return sorted(((s[0] if id(s) in agents else s[0] - shift, *s[1:]) for s in scored), key=lambda s: -s[0])
+
     def non_answer(self, unit: str, heading: str, asks_questions: bool) -> bool:
         """A question (unless questions are asked for), a pointer elsewhere, or a bare heading."""
         text = unit.strip()
@@ -233,6 +246,8 @@ class ExtractiveAnswerer:
         scored = self.score_units(question, context) if context.passages else []
         if reason := self.refusal_reason(question, context, scored):
             return Draft(refused=True, reason=reason)
+        if WHO.search(question) and not re.search(r"\bwhose\b", question, re.I):  # "whose platform": an owner
+            scored = self.someone_first(question, scored)
         wants_quantity = bool(self.profile.asks_quantity.search(question))
         wants_list = asked_kind(question) is not None
         listed = [] if wants_quantity else self.list_answer(scored, context, wants_list)

@@ -395,6 +395,17 @@ class Store:
                  if doc is not None and meta is not None}
         return [found[cid] for cid in ids if cid in found]
 
+    def cards_of(self, generation: str, sources: list[str]) -> list[Hit]:
+        """The front matter cards (author, publisher, date) of these documents, those that have one."""
+        if not sources:
+            return []
+        with self._using() as view:
+            chunk_col, _ = self._cols(view, generation)
+            got = self._call(chunk_col.get, where={"$and": [{"source": {"$in": list(sources)}}, {"kind": "card"}]},
+                             include=["documents", "metadatas"])
+        return [_hit(cid, doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])
+                if doc is not None and meta is not None]
+
     def units_of(self, generation: str, chunk_ids: list[str]) -> list[Unit]:
         """All units of these chunks with their stored vectors, in chunk order then unit order."""
         if not chunk_ids:

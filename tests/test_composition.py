@@ -139,3 +139,12 @@ def test_a_role_answers_a_who_question():
     nobody = SimpleNamespace(sentences=[SimpleNamespace(text="Reviews catch defects early.")],
                              citations=answer.citations)
     assert "names no one" in relevance_gap("Who should review the code?", nobody, 0.9, 0.3)
+@pytest.mark.slow
+def test_who_wrote_a_document_is_answered_from_its_front_matter(composed):
+    answer = composed.ask("Who wrote the piece on release trains?")
+    assert not answer.refused and "Ada Quill" in answer.text
+    assert "[Author1" not in answer.text  # a template's blanks name no one
+    cited = [c for c in answer.citations if "Ada Quill" in c.text]
+    assert cited and cited[0].title == "Release Trains in Practice" and cited[0].section == "About this document"
+
+
