@@ -159,8 +159,10 @@ class AnswerChain:
                 if any(c.source == p.hit.source for c in answer.citations):
                     related[p.hit.source] = f"{related.get(p.hit.source, '')} {p.hit.section} {p.hit.text}"
             relevance = checked.relevance
+            said = {s.text.strip() for s in answer.sentences}
+            # Only a card's own sentence: "Tonye Harry" cut from it answers no "Which blog published it?".
             cards = {p.hit.source for p in state.context.passages if p.hit.kind == "card"
-                     and any(c.id == p.hit.id for c in answer.citations)}
+                     and any(c.id == p.hit.id for c in answer.citations) and said & set(p.units)}
             if cards and _ABOUT_A_DOCUMENT.search(state.question):
                 # A card ("written by Ada Quill") is as relevant as its document's best passage: it is
                 # about the document the question found, not about the question's topic.
