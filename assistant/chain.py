@@ -170,11 +170,16 @@ class AnswerChain:
                                                for p in state.context.passages
                                                if p.hit.source in cards and p.hit.kind != "card" and len(p.units)])
             if gap := relevance_gap(state.question, answer, relevance, self.min_relevance, self.profile,
-                                    is_rare=lambda term: self.retriever.chunks_with(term) <= self.rare_name_chunks,
+                                    is_rare=self.is_rare,
                                     related=related):
                 answer = finalize(replace(state, draft=Draft(refused=True, reason=gap)), None, topics, label)
             answer = replace(answer, reattributed=checked.reattributed)
         return replace(answer, removed=checked.removed if checked else 0)
+
+    def is_rare(self, term: str) -> bool:
+        """A name in at most `rare_name_chunks` chunks; a compound ("JSON/YAML") only when each part is."""
+        parts = [p for p in re.split(r"[/-]", term) if p] or [term]
+        return all(self.retriever.chunks_with(p) <= self.rare_name_chunks for p in parts)
 
     def verify(self, state: ChainState) -> Answer:
         """Verify the draft; when a model refuses, writes nothing usable or nothing of it survives,

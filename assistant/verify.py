@@ -169,9 +169,8 @@ def relevance_gap(question: str, answer, relevance: float, min_relevance: float,
     meaning; the question names something rare in the corpus (`is_rare`) that the cited passages never
     mention; or it asks who / when and they name no one / give no time ("Tonye Harry" is a true
     sentence, and no answer to "Which blog published this article?"). `related`: per document the
-    answer cites, its other retrieved passages; a document about JSON/YAML validation answers a
-    question naming JSON/YAML even when the cited section of it does not repeat the name. A question
-    naming two things (not comparing them) needs one document that names both."""
+    answer cites, its other retrieved passages: a question naming two things (not comparing them)
+    needs one document that names both."""
     if relevance < min_relevance:
         return f"the supported sentences do not address the question (similarity {relevance:.2f})"
     profile = profile or DomainProfile()
@@ -180,7 +179,9 @@ def relevance_gap(question: str, answer, relevance: float, min_relevance: float,
     for c in answer.citations:
         documents[c.source] = f"{c.title} {c.section} {c.text} " + documents.get(c.source, "")
     asked = key_terms(question, profile) - set(profile.subject_terms)
-    cited = " ".join(documents.values())
+    # A rare name must be in the cited passages themselves: the same article naming Kubeflow elsewhere
+    # does not make a Kubernetes passage an answer about Kubeflow's license.
+    cited = " ".join(f"{c.title} {c.section} {c.text}" for c in answer.citations)
     low, stems = cited.lower(), set(tokens(cited))
     absent = sorted(t for t in asked if not _named(t, low, stems) and (is_rare is None or is_rare(t)))
     if not absent and len(asked) >= 2 and not _COMPARES.search(question) and not any(
