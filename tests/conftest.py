@@ -171,3 +171,14 @@ def postgres():
     except RuntimeError:
         pass  # a test left it stopped
     shutil.rmtree(server.root, ignore_errors=True)
+
+
+DATABASE_BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
+
+
+@pytest.fixture(params=DATABASE_BACKENDS)
+def database_url(request, tmp_path) -> str:
+    """An empty database: a SQLite file in this test's folder, or a new database on the session's server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'assistant.db'}"
+    return request.getfixturevalue("postgres").create_database()

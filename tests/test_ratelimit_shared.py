@@ -14,14 +14,9 @@ from assistant.ratelimit import RateLimiter, SharedRateLimiter
 from assistant.storage import Storage, StorageUnavailable
 from tests.conftest import make_settings
 
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'data' / 'assistant.db'}"
-    return request.getfixturevalue("postgres").create_database()
+@pytest.fixture
+def url(database_url) -> str:
+    return database_url  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 @pytest.fixture

@@ -23,15 +23,9 @@ from assistant.storage import Feedback, Storage, StorageUnavailable, open_storag
 from assistant.types import Answer, Citation
 from tests.conftest import feedback_rows, make_settings
 
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request, tmp_path) -> str:
-    """An empty database: a SQLite file in this test's folder, or a new database on the session's server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'data' / 'assistant.db'}"
-    return request.getfixturevalue("postgres").create_database()
+@pytest.fixture
+def url(database_url) -> str:
+    return database_url  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 @pytest.fixture
