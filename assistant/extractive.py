@@ -170,7 +170,9 @@ class ExtractiveAnswerer:
                     score += w.subject_match if subject & q_names else w.subject_mismatch
                 if asks_who and any(key_terms(m.group(0), self.profile) - known_names for m in _AGENT.finditer(unit)):
                     score += w.names_someone  # the kind of thing asked for: someone, not a description
-                if kind and kind in (unit_terms | section_terms | (intro if is_item else set())):
+                # An item is one of a list of "tools" when its lead-in or section says so; its own words
+                # ("Establish what tools will be used") do not make its list one of tools.
+                if kind and kind in (section_terms | (intro if is_item else unit_terms)):
                     score += w.kind  # "Which tools ...": a unit naming tools, or an item of a list of them
                 # A list question is answered by names ("- Trivy"): a short item is no empty label then.
                 short = len(unit_terms) < 3 and not (is_item and kind is not None)
