@@ -12,7 +12,9 @@ from assistant.errors import UserError
 from assistant.store import BATCH
 from assistant.types import StoredRow
 
-FORMAT = "methodology-assistant-index/2"  # /2: a trailer with counts and a SHA-256 of every row line
+# /2: a trailer with counts and a SHA-256 of every row line. A unit is one row with its vector, as
+# before unit packs (the store packs them on import): old backups import, new ones need no new reader.
+FORMAT = "methodology-assistant-index/2"
 KINDS = ("chunk", "unit")
 
 
@@ -28,8 +30,9 @@ def export_index(store, path: Path) -> dict:
     with gzip.open(tmp, "wt", encoding="utf-8") as out:
         out.write(json.dumps({"format": FORMAT, "info": store.info(), "exported_at": time.time()}) + "\n")
         for kind, row in store.export(generation):
-            line = json.dumps({"kind": kind, "id": row.id, "text": row.text, "meta": row.meta,
-                               "vector": [round(x, 7) for x in row.vector]})
+            # A unit's float16 vector is written whole (few digits, and the import restores it bit for bit).
+            vector = [round(x, 7) for x in row.vector] if kind == "chunk" else list(row.vector)
+            line = json.dumps({"kind": kind, "id": row.id, "text": row.text, "meta": row.meta, "vector": vector})
             digest.update(line.encode() + b"\n")
             out.write(line + "\n")
             counts[f"{kind}s"] += 1
@@ -131,6 +134,12 @@ def import_index(store, path: Path) -> dict:
             raise UserError(f"{path} is damaged: {_reason(exc)}{unchanged}") from None
         raise
     info = {k: v for k, v in header.get("info", {}).items() if k not in ("generation", "built_at", "revision")}
+    from assistant.indexing import INDEX_FORMAT
+
+    if info.get("format") == INDEX_FORMAT - 1:
+        # Format 7 changed only how the store keeps units, and the import packed them: an export and
+        # import upgrades an index without re-embedding it.
+        info["format"] = INDEX_FORMAT
     store.activate(generation, **info)
     return counts
 

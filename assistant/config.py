@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     k: int = Field(5, ge=1, le=50)
     candidates: int = Field(20, ge=1, le=200)
     rrf_k: int = 60
+    # Unit (sentence, list item, table cell) vectors are stored per chunk, outside any vector index
+    # (assistant/unitvectors.py): float16 halves them, float32 keeps them bit for bit.
+    unit_vector_dtype: Literal["float16", "float32"] = "float16"
+    # Up to this many units, a query ranks all of them exactly (the shipped corpus: ~13k units, 20 MB
+    # held per serving process); past it, only the units of the dense chunk hits (unit_candidates of
+    # them) and the BM25 hits, read per query, so memory stays flat as the corpus grows.
+    unit_search_exact_max: int = Field(50_000, ge=0)
+    unit_candidates: int = Field(60, ge=1, le=1000)
 
     # "" = offline extractive answerer; "openai:gpt-4o-mini", "ollama:llama3.2",
     # "llamacpp:/path/model.gguf" = any LangChain chat model.

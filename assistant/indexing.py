@@ -17,7 +17,7 @@ from assistant.types import Chunk, IndexStats
 log = logging.getLogger(__name__)
 EMBED_BATCH = 256
 # Bump when what is stored per chunk or unit changes: an index of another format is rebuilt aside.
-INDEX_FORMAT = 6
+INDEX_FORMAT = 7  # 7: unit vectors packed per chunk (assistant/unitvectors.py), no unit HNSW
 
 
 def embedding_text(chunk: Chunk) -> str:
@@ -178,7 +178,7 @@ def index_corpus(settings, store, embedder, rebuild: bool = False, progress: boo
             store.update_metadata(generation, to_update, hashes)
         if to_delete:
             store.delete(generation, to_delete)
-        total, _ = store.count(generation)
+        total = store.chunk_count(generation)
         expected = len(wanted | {cid for cid, meta in existing.items() if meta["source"] in skipped})
         if total != expected:
             # Rows went missing while we wrote (another writer, a store fault): never switch to that.
@@ -187,8 +187,11 @@ def index_corpus(settings, store, embedder, rebuild: bool = False, progress: boo
         if lease is not None:
             lease.renew()
         if fresh or to_embed or to_update or to_delete:
+            # The units committed, so that counting them needs no walk over the store; unknown when
+            # chunks of unreadable files were kept.
+            units = {} if skipped else {"units": sum(len(c.units) for c in chunks)}
             store.activate(generation, model=model_name, chunks=total, documents=len(documents),
-                           format=INDEX_FORMAT)
+                           format=INDEX_FORMAT, **units)
     ensure_export = getattr(embedder, "ensure_export", None)  # test embedders have none
     if ensure_export is not None:
         ensure_export()  # serving then embeds queries on onnxruntime, without torch

@@ -11,6 +11,7 @@ import numpy as np
 from assistant.errors import GenerationGone, UserError
 from assistant.text import tokens
 from assistant.types import Hit, Retrieval
+from assistant.unitvectors import UnitMatrix, UnitSearch, best_per_chunk
 
 
 class HybridRetriever:
@@ -28,6 +29,11 @@ class HybridRetriever:
         self.known: frozenset[str] = frozenset()
         self._bm25 = None
         self._lexical: tuple = (None, [])
+        # How units are searched: one exact matrix of all unit vectors while the corpus is small
+        # (self._units), else only the units of each query's candidates; a legacy index's own HNSW.
+        self.unit_search: UnitSearch = getattr(store, "unit_search", UnitSearch())
+        self._units: UnitMatrix | None = None
+        self._legacy_units = False
         self._checked = 0.0
         self._reloading = threading.Lock()
 
@@ -71,6 +77,9 @@ class HybridRetriever:
                     yield tokens(f"{hit.section} {hit.text}") or ["\x00"]
 
         bm25 = SparseBM25(corpus())
+        legacy = self.store.legacy(generation)
+        self._units = None if legacy else self._unit_matrix(generation)
+        self._legacy_units = legacy
         # One assignment: a query running meanwhile reads the BM25 matrix and its ids as a pair.
         self._lexical = (bm25, ids)
         self._bm25, self.ids = bm25, ids
@@ -80,6 +89,17 @@ class HybridRetriever:
         self._vocabulary = set(self._bm25.vocab)
         self._topics = [t for t in topics if t not in titles]
         self.generation, self.revision = generation, revision
+
+    def _unit_matrix(self, generation: str) -> UnitMatrix | None:
+        """All unit vectors of the generation, or None once they number more than the exact-search bound
+        (the walk stops there: a large corpus never has them all in memory at once)."""
+        packs, total = [], 0
+        for batch in self.store.iter_unit_vectors(generation):
+            packs += batch
+            total += sum(len(vectors) for _, vectors in batch)
+            if total > self.unit_search.exact_max:
+                return None
+        return UnitMatrix(packs)
 
     def vocabulary(self) -> set[str]:
         """Every stemmed term of the indexed chunks (answerers refuse names the corpus never uses)."""
@@ -108,13 +128,21 @@ class HybridRetriever:
         """Best chunks by vector, with their texts and metadata (saves a read for most hits)."""
         return self.store.query_chunks(self.generation, vector, min(n, len(self.ids)))
 
-    def dense_units(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+    def dense_units(self, vector: np.ndarray, n: int, candidates: list[str] = ()) -> list[tuple[str, float]]:
         """Chunks ranked by their best sentence: a one-line table cell or list item is found even when
-        the rest of its chunk is about something else."""
-        best: dict[str, float] = {}
-        for match in self.store.query_units(self.generation, vector, n):
-            best.setdefault(match.chunk_id, match.similarity)
-        return list(best.items())
+        the rest of its chunk is about something else. While the corpus is small, the chunks of the `n`
+        nearest units of all; past that, the `candidates` (dense and BM25 hits), whose unit packs are
+        read by id: no vector index of units is held in memory."""
+        units = self._units
+        if units is not None:
+            return units.top_chunks(vector, n)
+        if self._legacy_units:
+            best: dict[str, float] = {}
+            for match in self.store.query_units(self.generation, vector, n):
+                best.setdefault(match.chunk_id, match.similarity)
+            return list(best.items())
+        packs = self.store.unit_vectors(self.generation, [c for c in dict.fromkeys(candidates) if c in self.known])
+        return best_per_chunk(vector, packs)[:n]
 
     def sparse(self, query: str, n: int) -> list[tuple[str, float]]:
         terms = tokens(query)
@@ -144,10 +172,12 @@ class HybridRetriever:
             return Retrieval(question=question, query=query, hits=())
         vector = self.embed_query(query)
         n = max(self.candidates, k)
-        dense_hits, sparse = self.dense(vector, n), self.sparse(query, n)
-        dense = [(h.id, h.dense) for h in dense_hits]
+        # Without a matrix of all units, the units searched are those of more dense hits than fused.
+        wide = n if self._units is not None or self._legacy_units else max(n, self.unit_search.candidates)
+        dense_hits, sparse = self.dense(vector, wide), self.sparse(query, n)
+        dense = [(h.id, h.dense) for h in dense_hits[:n]]
         stored = {h.id: h for h in dense_hits}
-        units = self.dense_units(vector, 3 * n)
+        units = self.dense_units(vector, 3 * n, [h.id for h in dense_hits] + [cid for cid, _ in sparse])
         fused: dict[str, float] = {}
         for ranked in (dense, units, sparse):
             ranked = [(cid, score) for cid, score in ranked if cid in self.known]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import itertools
+import json
 import os
 import sys
 import threading
@@ -17,9 +18,15 @@ import numpy as np
 
 from assistant.errors import GenerationGone, StoreUnavailable, UserError
 from assistant.types import Chunk, Hit, StoredRow, Unit, UnitMatch
+from assistant.unitvectors import UnitPack, UnitSearch, pack_metadata, stored_vectors, unpack
 
 BATCH = 1000
 _COLLECTION_CONFIG = {"hnsw": {"space": "cosine"}}
+# A pack record is found by its chunk's id only, never by vector; Chroma wants one all the same.
+_NO_VECTOR = [1.0]
+# The collections of a generation: chunks, their unit packs, and the per-unit rows (with a vector
+# index of their own) of indexes written before the packs, still read until they are rebuilt.
+_KINDS = ("chunks", "unitpacks", "units")
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
 _MMAP_THRESHOLD = 128 * 1024  # glibc's own starting value, held fixed (see _allocator)
 
@@ -112,29 +119,35 @@ class _View:
     """One open copy of the store: its client, the collections opened through it, and how many
     calls are running on it now (a replaced copy is closed when the last of them is done)."""
 
-    __slots__ = ("client", "collections", "busy", "retired")
+    __slots__ = ("client", "collections", "busy", "retired", "legacy", "unit_counts")
 
     def __init__(self, client):
         self.client, self.collections = client, {}
         self.busy, self.retired = 0, False
+        self.legacy: set[str] = set()  # generations whose units are rows of their own (before packs)
+        self.unit_counts: dict[str, tuple[int, int]] = {}  # generation -> (chunks, units) last counted
 
 
 class Store:
-    """Two collections per generation: chunks (one vector each) and units (sentences, list items, cells).
+    """Two collections per generation: chunks (one vector each, in an HNSW index) and unit packs
+    (per chunk, its sentences, list items and cells with their vectors as float16 bytes; no vector
+    index, see assistant/unitvectors.py).
 
     A pointer collection names the active generation, so a rebuild fills a new generation aside
     and switches only when it is complete: a half-built index never serves.
     """
 
-    def __init__(self, client, name: str, where: str, connect=None):
-        self.name, self.where = name, where
+    def __init__(self, client, name: str, where: str, connect=None, unit_search: UnitSearch = UnitSearch()):
+        self.name, self.where, self.unit_search = name, where, unit_search
         self._view, self._connect, self._lock = _View(client), connect, threading.Lock()
 
     @classmethod
     def open(cls, settings) -> "Store":
         where = settings.chroma_url or str(settings.chroma_path)
         connect = None if settings.chroma_url else (lambda spelling: _client(settings, spelling))
-        return cls(_client(settings), settings.collection, where, connect)
+        unit_search = UnitSearch(dtype=settings.unit_vector_dtype, exact_max=settings.unit_search_exact_max,
+                                 candidates=settings.unit_candidates)
+        return cls(_client(settings), settings.collection, where, connect, unit_search)
 
     @property
     def client(self):
@@ -255,7 +268,7 @@ class Store:
 
         with self._using() as view:
             view.collections.pop(generation, None)
-            for kind in ("chunks", "units"):
+            for kind in _KINDS:
                 try:
                     self._call(view.client.delete_collection, f"{self.name}-{generation}-{kind}")
                 except (GenerationGone, NotFoundError):
@@ -267,46 +280,53 @@ class Store:
         with self._using() as view:
             names = [c if isinstance(c, str) else c.name for c in self._call(view.client.list_collections)]
         gens = {n[len(prefix):].rsplit("-", 1)[0] for n in names
-                if n.startswith(prefix) and n.endswith(("-chunks", "-units"))}
+                if n.startswith(prefix) and n.endswith(tuple(f"-{kind}" for kind in _KINDS))}
         return sorted(g for g in gens if g != active)
 
     def _cols(self, view: _View, generation: str, create: bool = False):
-        """(chunks, units) collections of this copy; reads never create one (a dropped generation is GenerationGone)."""
+        """(chunks, unit packs) collections of this copy; reads never create one (a dropped generation
+        is GenerationGone). A generation written before packs gives its per-unit collection instead
+        (see `legacy`); writes always go to packs (a format change rebuilds the index aside)."""
         if generation in view.collections:
             return view.collections[generation]
-        names = (f"{self.name}-{generation}-chunks", f"{self.name}-{generation}-units")
+        chunks, packs, units = (f"{self.name}-{generation}-{kind}" for kind in _KINDS)
         # embedding_function=None: Chroma's default would download a model, and we embed ourselves.
         if create:
-            cols = tuple(self._call(view.client.get_or_create_collection, n, configuration=_COLLECTION_CONFIG,
-                                    embedding_function=None) for n in names)
+            cols = (self._call(view.client.get_or_create_collection, chunks, configuration=_COLLECTION_CONFIG,
+                               embedding_function=None),
+                    self._call(view.client.get_or_create_collection, packs, embedding_function=None))
         else:
-            cols = tuple(self._call(view.client.get_collection, n, embedding_function=None) for n in names)
+            chunk_col = self._call(view.client.get_collection, chunks, embedding_function=None)
+            try:
+                cols = (chunk_col, self._call(view.client.get_collection, packs, embedding_function=None))
+            except GenerationGone:
+                cols = (chunk_col, self._call(view.client.get_collection, units, embedding_function=None))
+                view.legacy.add(generation)
         view.collections[generation] = cols
         return cols
+
+    def legacy(self, generation: str) -> bool:
+        """Whether this generation keeps its units as rows of their own, each in a vector index
+        (an index written before unit packs: served as it was until `assistant index` rebuilds it)."""
+        with self._using() as view:
+            self._cols(view, generation)
+            return generation in view.legacy
 
     # writes
     def upsert(self, generation: str, chunks: list[Chunk], vectors: np.ndarray,
                unit_vectors: list[np.ndarray], file_hashes: dict[str, str]) -> None:
         with self._using() as view:
-            chunk_col, unit_col = self._cols(view, generation, create=True)
+            chunk_col, pack_col = self._cols(view, generation, create=True)
+            view.unit_counts.pop(generation, None)
             for i in range(0, len(chunks), BATCH):
                 part = chunks[i:i + BATCH]
-                ids, metas, texts, uids, umetas, utexts, uvecs = [], [], [], [], [], [], []
-                for j, chunk in enumerate(part):
-                    ids.append(chunk.id)
-                    texts.append(chunk.text)
-                    metas.append(chunk_metadata(chunk, file_hashes[chunk.source]))
-                    items = chunk.unit_items or (-1,) * len(chunk.units)
-                    for u, (unit, vec, item) in enumerate(zip(chunk.units, unit_vectors[i + j], items)):
-                        uids.append(f"{chunk.id}:{u}")
-                        utexts.append(unit)
-                        umetas.append({"chunk_id": chunk.id, "n": u, "item": int(item)})
-                        uvecs.append(vec)
+                ids = [c.id for c in part]
+                packs = [pack_metadata(c.units, c.unit_items or (-1,) * len(c.units), unit_vectors[i + j],
+                                       self.unit_search.dtype) for j, c in enumerate(part)]
                 # Units first: a chunk is only visible once everything it needs is stored.
-                for k in range(0, len(uids), BATCH):
-                    self._call(unit_col.upsert, ids=uids[k:k + BATCH], documents=utexts[k:k + BATCH],
-                               metadatas=umetas[k:k + BATCH], embeddings=np.asarray(uvecs[k:k + BATCH]))
-                self._call(chunk_col.upsert, ids=ids, documents=texts, metadatas=metas,
+                self._call(pack_col.upsert, ids=ids, metadatas=packs, embeddings=[_NO_VECTOR] * len(ids))
+                self._call(chunk_col.upsert, ids=ids, documents=[c.text for c in part],
+                           metadatas=[chunk_metadata(c, file_hashes[c.source]) for c in part],
                            embeddings=vectors[i:i + BATCH])
 
     def update_metadata(self, generation: str, chunks: list[Chunk], file_hashes: dict[str, str]) -> None:
@@ -320,20 +340,49 @@ class Store:
     def delete(self, generation: str, ids: Iterable[str]) -> None:
         ids = list(ids)
         with self._using() as view:
-            chunk_col, unit_col = self._cols(view, generation, create=True)
+            chunk_col, pack_col = self._cols(view, generation, create=True)
+            view.unit_counts.pop(generation, None)
             for i in range(0, len(ids), BATCH):
                 part = ids[i:i + BATCH]
                 self._call(chunk_col.delete, ids=part)
-                self._call(unit_col.delete, where={"chunk_id": {"$in": part}})
+                self._call(pack_col.delete, ids=part)
 
     def write_rows(self, generation: str, kind: str, rows: list[StoredRow]) -> None:
-        """Rows read back from a backup (`export`), written as they were: no re-embedding."""
+        """Rows read back from a backup (`export`), written as they were: no re-embedding. "unit" rows
+        (one per unit) are merged into their chunks' packs."""
         with self._using() as view:
-            chunk_col, unit_col = self._cols(view, generation, create=True)
-            col = chunk_col if kind == "chunk" else unit_col
-            self._call(col.upsert, ids=[r.id for r in rows], documents=[r.text for r in rows],
-                       metadatas=[r.meta for r in rows],
-                       embeddings=np.asarray([r.vector for r in rows], np.float32))
+            chunk_col, pack_col = self._cols(view, generation, create=True)
+            view.unit_counts.pop(generation, None)
+            if kind == "chunk":
+                self._call(chunk_col.upsert, ids=[r.id for r in rows], documents=[r.text for r in rows],
+                           metadatas=[r.meta for r in rows],
+                           embeddings=np.asarray([r.vector for r in rows], np.float32))
+                return
+            packs = self._merged_packs(pack_col, rows)
+            self._call(pack_col.upsert, ids=[p.id for p in packs], metadatas=[p.meta for p in packs],
+                       embeddings=[_NO_VECTOR] * len(packs))
+
+    def _merged_packs(self, pack_col, rows: list[StoredRow]) -> list[StoredRow]:
+        """Per-unit rows (id "chunk:n") merged into their chunks' packs, with what is stored already:
+        one chunk's units may be split across the batches of an import."""
+        by_chunk: dict[str, dict[int, tuple[str, int, tuple[float, ...]]]] = {}
+        for row in rows:
+            by_chunk.setdefault(str(row.meta["chunk_id"]), {})[int(row.meta["n"])] = (
+                row.text, int(row.meta.get("item", -1)), row.vector)
+        got = self._call(pack_col.get, ids=list(by_chunk), include=["metadatas"])
+        for cid, meta in zip(got["ids"], got["metadatas"]):
+            pack = unpack(cid, meta)
+            positions = json.loads(meta.get("positions", "null")) or range(len(pack.texts))
+            for n, text, item, vec in zip(positions, pack.texts, pack.items, pack.vectors):
+                by_chunk[cid].setdefault(n, (text, item, tuple(vec)))
+        merged = []
+        for cid, units in by_chunk.items():
+            order = sorted(units)  # a gap mid-import is filled by a later batch
+            meta = pack_metadata([units[n][0] for n in order], [units[n][1] for n in order],
+                                 np.asarray([units[n][2] for n in order], np.float32), self.unit_search.dtype)
+            meta["positions"] = json.dumps(order)
+            merged.append(StoredRow(id=cid, text="", meta=meta, vector=()))
+        return merged
 
     # reads
     def manifest(self, generation: str) -> dict[str, dict]:
@@ -358,10 +407,35 @@ class Store:
                 return
             offset += batch
 
+    def chunk_count(self, generation: str) -> int:
+        with self._using() as view:
+            return self._call(self._cols(view, generation)[0].count)
+
     def count(self, generation: str) -> tuple[int, int]:
+        """(chunks, units). The index run records the units it committed in the active generation's
+        info; otherwise (a restored or resumed index) they are summed from the chunks' metadata, a walk
+        over the generation (19 s at 100k chunks), kept until this copy writes or the chunks change."""
+        info = self.info()
         with self._using() as view:
             chunk_col, unit_col = self._cols(view, generation)
-            return self._call(chunk_col.count), self._call(unit_col.count)
+            chunks = self._call(chunk_col.count)
+            if generation in view.legacy:
+                return chunks, self._call(unit_col.count)
+            if info.get("generation") == generation and info.get("chunks") == chunks and "units" in info:
+                return chunks, int(info["units"])
+            counted = view.unit_counts.get(generation)
+        if counted is None or counted[0] != chunks:
+            units, offset = 0, 0
+            while True:
+                got = self._page(generation, 0, ["metadatas"], BATCH * 5, offset)
+                units += sum(int(meta.get("units", 0)) for meta in got["metadatas"] if meta)
+                if len(got["ids"]) < BATCH * 5:
+                    break
+                offset += BATCH * 5
+            counted = (chunks, units)
+            with self._using() as view:
+                view.unit_counts[generation] = counted
+        return counted
 
     def query_chunks(self, generation: str, vector: np.ndarray, n: int) -> list[Hit]:
         """The n chunks nearest to `vector`, best first, with their cosine similarity as `dense`."""
@@ -376,9 +450,12 @@ class Store:
                 if doc is not None and meta is not None]
 
     def query_units(self, generation: str, vector: np.ndarray, n: int, where: dict | None = None) -> list[UnitMatch]:
-        """The n units (sentences, items, cells) nearest to `vector`, best first."""
+        """The n units (sentences, items, cells) nearest to `vector`, best first: only a `legacy`
+        generation has a vector index of units (see HybridRetriever.dense_units for the others)."""
         with self._using() as view:
             _, unit_col = self._cols(view, generation)
+            if generation not in view.legacy:
+                raise ValueError(f"generation {generation} keeps unit packs, which have no vector index")
             got = self._call(unit_col.query, query_embeddings=[vector], n_results=max(1, n), where=where,
                              include=["distances"])
         return [UnitMatch(chunk_id=uid.rsplit(":", 1)[0], n=int(uid.rsplit(":", 1)[1]), similarity=1.0 - float(d))
@@ -406,28 +483,76 @@ class Store:
         return [_hit(cid, doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])
                 if doc is not None and meta is not None]
 
-    def units_of(self, generation: str, chunk_ids: list[str]) -> list[Unit]:
-        """All units of these chunks with their stored vectors, in chunk order then unit order."""
+    def _stored_packs(self, generation: str, chunk_ids: list[str]) -> dict[str, dict]:
+        """chunk id -> its pack's stored metadata, for the chunks that have one; a `legacy`
+        generation's unit rows are packed here (as float32: nothing is lost)."""
         if not chunk_ids:
-            return []
+            return {}
         with self._using() as view:
             _, unit_col = self._cols(view, generation)
+            if generation not in view.legacy:
+                got = self._call(unit_col.get, ids=list(dict.fromkeys(chunk_ids)), include=["metadatas"])
+                return {cid: meta for cid, meta in zip(got["ids"], got["metadatas"]) if meta}
             got = self._call(unit_col.get, where={"chunk_id": {"$in": list(chunk_ids)}},
                              include=["documents", "metadatas", "embeddings"])
-        units = [Unit(chunk_id=meta["chunk_id"], n=int(meta["n"]), text=text, item=int(meta.get("item", -1)),
-                      vector=np.asarray(vec, dtype=np.float32))
-                 for text, meta, vec in zip(got["documents"], got["metadatas"], got["embeddings"])]
-        order = {cid: i for i, cid in enumerate(chunk_ids)}
-        return sorted(units, key=lambda u: (order[u.chunk_id], u.n))
+        rows: dict[str, list] = {}
+        for text, meta, vec in zip(got["documents"], got["metadatas"], got["embeddings"]):
+            rows.setdefault(meta["chunk_id"], []).append((int(meta["n"]), text, int(meta.get("item", -1)), vec))
+        packs = {}
+        for cid, units in rows.items():
+            units.sort(key=lambda u: u[0])
+            packs[cid] = pack_metadata([u[1] for u in units], [u[2] for u in units],
+                                       np.asarray([u[3] for u in units], np.float32), "float32")
+        return packs
+
+    def unit_vectors(self, generation: str, chunk_ids: list[str]) -> dict[str, np.ndarray]:
+        """The units' vectors (as stored) of these chunks, by chunk id: what a query scores, without
+        decoding the units' texts."""
+        return {cid: stored_vectors(meta) for cid, meta in self._stored_packs(generation, chunk_ids).items()}
+
+    def unit_packs(self, generation: str, chunk_ids: list[str]) -> dict[str, UnitPack]:
+        """The unit packs of these chunks (those stored), by chunk id: one read by id, no vector search."""
+        return {cid: unpack(cid, meta) for cid, meta in self._stored_packs(generation, chunk_ids).items()}
+
+    def iter_unit_vectors(self, generation: str, batch: int = 250) -> Iterator[list[tuple[str, np.ndarray]]]:
+        """(chunk id, its units' vectors as stored) for a generation's chunks, a batch at a time (not
+        for a `legacy` one); small batches, since each pack's texts come along and are dropped."""
+        offset = 0
+        while True:
+            got = self._page(generation, 1, ["metadatas"], batch, offset)
+            if got["ids"]:
+                yield [(cid, stored_vectors(meta)) for cid, meta in zip(got["ids"], got["metadatas"]) if meta]
+            if len(got["ids"]) < batch:
+                return
+            offset += batch
+
+    def units_of(self, generation: str, chunk_ids: list[str]) -> list[Unit]:
+        """All units of these chunks with their stored vectors, in chunk order then unit order."""
+        packs = self.unit_packs(generation, list(chunk_ids))
+        return [Unit(chunk_id=cid, n=n, text=text, item=item, vector=vec)
+                for cid in dict.fromkeys(chunk_ids) if cid in packs
+                for n, (text, item, vec) in enumerate(zip(packs[cid].texts, packs[cid].items, packs[cid].vectors))]
 
     def export(self, generation: str) -> Iterator[tuple[str, StoredRow]]:
-        """("chunk" | "unit", row) for everything in a generation: what a backup holds."""
-        for kind_n, kind in enumerate(("chunk", "unit")):
+        """("chunk" | "unit", row) for everything in a generation, chunks first: what a backup holds.
+        A unit is a row of its own ("chunk:n", its text, {chunk_id, n, item}, its vector), as when
+        units were stored that way, so backups keep one format; `write_rows` packs them again."""
+        for kind in ("chunk", "unit"):
             offset = 0
             while True:
-                got = self._page(generation, kind_n, ["documents", "metadatas", "embeddings"], BATCH, offset)
-                for cid, doc, meta, vec in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"]):
-                    yield kind, StoredRow(id=cid, text=doc, meta=dict(meta), vector=tuple(float(x) for x in vec))
+                include = ["documents", "metadatas", "embeddings"] if kind == "chunk" else []
+                got = self._page(generation, 0, include, BATCH, offset)
+                if kind == "chunk":
+                    for cid, doc, meta, vec in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"]):
+                        yield kind, StoredRow(id=cid, text=doc, meta=dict(meta), vector=tuple(float(x) for x in vec))
+                else:
+                    packs = self.unit_packs(generation, got["ids"])
+                    for cid in got["ids"]:
+                        pack = packs.get(cid)
+                        units = zip(pack.texts, pack.items, pack.vectors) if pack else ()
+                        for n, (text, item, vec) in enumerate(units):
+                            yield kind, StoredRow(id=f"{cid}:{n}", text=text, vector=tuple(float(x) for x in vec),
+                                                  meta={"chunk_id": cid, "n": n, "item": item})
                 if len(got["ids"]) < BATCH:
                     break
                 offset += BATCH

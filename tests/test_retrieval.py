@@ -38,3 +38,39 @@ def test_bm25_is_built_once_per_generation(shipped):
 def test_k_is_configurable(shipped):
     assert len(shipped.search("DevOps benefits", k=2).hits) == 2
     assert len(shipped.search("DevOps benefits", k=8).hits) == 8
+
+
+def test_units_of_the_article_are_searched_exactly_and_match_a_brute_force(shipped):
+    """Small corpora keep every unit vector in one matrix: the chunks of the 60 nearest units, each at
+    its best unit, exactly as a scan of every stored pack gives them."""
+    import numpy as np
+
+    retriever = shipped.retriever
+    retriever.refresh()
+    assert retriever._units is not None and len(retriever._units) > len(retriever.ids)
+    generation = retriever.generation
+    packs = shipped.store.unit_packs(generation, list(retriever.ids))
+    vector = retriever.embed_query("Which configuration management tools belong to DevOps?")
+    sims = sorted(((float(s), cid) for cid, p in packs.items() for s in p.vectors @ vector), reverse=True)[:60]
+    expected: dict[str, float] = {}
+    for sim, cid in sims:
+        expected.setdefault(cid, sim)
+    got = retriever.dense_units(vector, 60)
+    assert [cid for cid, _ in got] == list(expected)
+    assert np.allclose([s for _, s in got], list(expected.values()), atol=1e-5)
+
+
+def test_past_the_exact_bound_units_of_the_candidates_still_find_the_facts(shipped):
+    """A corpus with more units than unit_search_exact_max scores only the units of its dense and
+    BM25 candidates, read per query: the article's table and use-case facts are still found."""
+    from assistant.retrieval import HybridRetriever
+    from assistant.unitvectors import UnitSearch
+
+    retriever = HybridRetriever(shipped.store, shipped.embedder, k=5)
+    retriever.unit_search = UnitSearch(exact_max=0, candidates=60)
+    retriever.refresh()
+    assert retriever._units is None
+    hits = retriever.retrieve("Which configuration management tools belong to DevOps?", k=3).hits
+    assert any("Ansible" in h.text for h in hits)
+    merck = retriever.retrieve("What happened at Merck?").hits
+    assert merck[0].section == "MLOps > Use cases" and "Merck" in merck[0].text

@@ -112,3 +112,25 @@ def test_writers_on_a_chroma_server_take_turns_through_the_lease(tmp_path, chrom
     assert len(done) == 1 and len(refused) == 1 and "another" in str(refused[0])
     store = Store.open(settings)
     assert store.count(store.active_generation())[0] == done[0].chunks and store.leftovers() == []
+
+
+def test_unit_packs_through_chroma_server(tmp_path, chroma_server):
+    """Units and their vectors live in the store (no file beside it), so every worker on the server reads them."""
+    import numpy as np
+
+    from assistant.store import Store
+    from tests.test_unitvectors import chunk, unit_vectors
+
+    url, _ = chroma_server
+    store = Store.open(make_settings(tmp_path, chroma_url=url))
+    chunks = [chunk(i) for i in range(4)]
+    packs = [unit_vectors(3, 20 + i) for i in range(4)]
+    store.upsert("g", chunks, unit_vectors(4, 1), packs, {"doc0.md": "h", "doc1.md": "h"})
+    store.activate("g", model="test", format=7)
+    other = Store.open(make_settings(tmp_path / "other", chroma_url=url))  # another worker
+    units = other.units_of("g", ["c2"])
+    assert [u.text for u in units] == list(chunks[2].units)
+    assert np.abs(np.stack([u.vector for u in units]) - packs[2]).max() <= 1e-3
+    assert other.count("g") == (4, 12)
+    store.delete("g", ["c2"])
+    assert other.units_of("g", ["c2"]) == [] and other.count("g") == (3, 9)
