@@ -13,6 +13,9 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 # A task-list box ("- [ ] Design reviews are ...") is markup, not part of the item's text.
 _LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?(.*)$")
 # An item that is only a Markdown link, maybe with trailing punctuation.
+# A paragraph that is nothing but a picture: its alt text ("Top Down Integration Testing") is a caption,
+# shown with its chunk, never an answer sentence.
+_IMAGE_ONLY = re.compile(r"(?:\s*!\[[^\]]*\]\([^)]*\))+\s*")
 _LINK_ONLY = re.compile(r"\[[^\]]+\]\([^)]*\)[\s.,;:]*")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
@@ -151,9 +154,10 @@ def _parse(doc: Document) -> list[_Block]:
         while j < len(lines) and lines[j].strip() and not any(
                 p.match(lines[j]) for p in (_HEADING, _LIST_ITEM, _TABLE_ROW, _FENCE)):
             j += 1
-        body = plain(" ".join(s.strip() for s in lines[i:j]))
+        raw = " ".join(s.strip() for s in lines[i:j])
+        body = plain(raw)
         if body:
-            blocks.append(_Block("para", body, split_sentences(body), start,
+            blocks.append(_Block("para", body, [] if _IMAGE_ONLY.fullmatch(raw) else split_sentences(body), start,
                                  offsets[j - 1] + len(lines[j - 1]), section()))
         i = j
     _drop_reading_lists(blocks)

@@ -47,7 +47,8 @@ class ExtractiveWeights:
     weak_similarity: float = 0.45  # below this best similarity, an unknown asked-for noun refuses
     duplicate_overlap: float = 0.8  # word-set Jaccard above which two units count as one
     same_passage: float = 0.0  # lift for units of the passage that holds the best unit
-    continuation: int = 2  # following sentences of the best sentence's paragraph that may come with it
+    continuation: int = 3  # following sentences of the best sentence's paragraph that may come with it ...
+    continuation_ratio: float = 0.6  # ... while their similarity is at least this share of the best's
     max_list_items: int = 8  # a list answer quotes at most this many items (the best, in document order)
     list_min_matching: int = 3  # items within `margin` of the best unit that make the answer the whole list
     kind: float = 0.1  # a list question's asked-for noun ("tools") named by the unit, its lead-in or section
@@ -82,6 +83,8 @@ def asked_kind(question: str) -> str | None:
         low = word.lower()
         if low in _AUX:
             return None
+        if any(c.isupper() for c in word):
+            continue  # a name ("Which GitOps tools", "Which Kubernetes tools"), not the plural asked for
         if len(low) > 3 and low.endswith("s") and not low.endswith(("ss", "us", "is")):
             return "" if low in STOPWORDS else (tokens(low) or [""])[0]
     return None
@@ -176,7 +179,10 @@ class ExtractiveAnswerer:
                     score += w.kind  # "Which tools ...": a unit naming tools, or an item of a list of them
                 # A list question is answered by names ("- Trivy"): a short item is no empty label then.
                 short = len(unit_terms) < 3 and not (is_item and kind is not None)
-                if unit.rstrip().endswith(":") or short or signpost.search(unit):
+                # A set question's best evidence may be the lead-in of its list ("The proposed process
+                # consists of:"): it never goes alone (with_items), so it is judged as its list.
+                leads_set = kind is not None and _introduces_list(unit, passage.items, pos)
+                if (unit.rstrip().endswith(":") and not leads_set) or short or signpost.search(unit):
                     score += w.lead_in
                 elif _ANAPHOR.match(unit) and not is_item:
                     score += w.anaphor
@@ -373,6 +379,12 @@ class ExtractiveAnswerer:
                         take(by_unit[n, p])
 
         top = order[0]
+        add(top)
+        # The direct answer's own paragraph goes on with the details ("After the extension is
+        # installed, you can create ..."): they come right after it, before other passages' points.
+        tables = {p.n for p in context.passages if p.hit.kind == "table"}
+        if top[1] < 0 and top[0] not in tables:
+            self.continue_paragraph(picked, take, by_unit, items, prose=not wants_list)
         if top[1] >= 0:
             # The best match is an item of a list: the question wants that list, so its other items
             # compete on a wider margin before anything else.
@@ -389,26 +401,30 @@ class ExtractiveAnswerer:
             if following and _ANAPHOR.match(following[4]) and items[n][pos + 1] < 0 \
                     and following[0] >= best - self.w.list_margin:
                 take(following)
-        # The direct answer's own paragraph goes on with the details ("After the extension is
-        # installed, you can create ..."): its next sentences support it when they stay on topic.
-        if picked and self.w.continuation:
-            _, _, n, pos, _ = picked[0]
-            for nxt in range(pos + 1, pos + 1 + self.w.continuation):
-                following = by_unit.get((n, nxt))
-                if not following or items[n][nxt] >= 0:
-                    break
-                if _introduces_list(following[4], items[n], nxt):
-                    # "We should keep PRs small. Small PRs have multiple advantages:" the list that
-                    # follows is the substance of the answer, however its lead-in scores alone.
-                    picked.append(following)
-                    break
-                if following[0] < best - self.w.list_margin:
-                    break
-                take(following)
         leads = set()
         if wants_list and not any(items[n][pos] >= 0 for _, _, n, pos, _ in picked):
             leads = self.introduced_list(picked, by_unit, items)
         return self.with_items(picked, by_unit, items, leads)
+
+    def continue_paragraph(self, picked, take, by_unit, items, prose: bool = True) -> None:
+        """The sentences after the direct answer (a prose sentence) in its paragraph, while each stays close
+        to the question (similarity at least `continuation_ratio` of the answer's): a paragraph is one
+        argument, and its next sentences explain the first even when their own words match the question
+        less. A set question's answer is a list: only a lead-in that introduces one comes then."""
+        if not picked or not self.w.continuation:
+            return
+        _, top_sim, n, pos, _ = picked[0]
+        for nxt in range(pos + 1, pos + 1 + self.w.continuation):
+            following = by_unit.get((n, nxt))
+            if not following or items[n][nxt] >= 0:
+                return
+            if _introduces_list(following[4], items[n], nxt):
+                # "We should keep PRs small. Small PRs have multiple advantages:" the list that
+                # follows is the substance of the answer, however its lead-in scores alone.
+                picked.append(following)
+                return
+            if not prose or following[1] < self.w.continuation_ratio * top_sim or not take(following):
+                return
 
     @staticmethod
     def introduced_list(picked, by_unit, items) -> set[tuple[int, int]]:

@@ -135,3 +135,13 @@ def test_front_matter_author_and_publisher_become_a_citable_card():
     assert card.units == ("This document was written by Ada Quill.", "This document was published by Quarterly Ops Review.")
     assert card.title == "Ops Compared" and card.section == "About this document"
     assert not [c for c in chunk_document(Document(source="b.md", title="B", text="# B\n\nBody.\n")) if "written by" in c.text]
+
+
+def test_a_picture_alone_is_shown_but_never_citable():
+    text = ("# Integration\n\n## Top Down\n\nTop down testing follows the control flow of the system.\n\n"
+            "![Top Down Integration Testing](./images/topDown.png)\n\n"
+            "Stubs stand in for the lower level modules. See ![icon](i.png) for the legend.\n")
+    [chunk] = chunk_document(Document(source="i.md", title="Integration", text=text))
+    assert "Top Down Integration Testing" in chunk.text  # the reader still sees the caption ...
+    assert not any(u.strip() == "Top Down Integration Testing" for u in chunk.units)  # ... it is no answer
+    assert any(u.startswith("Stubs stand in") for u in chunk.units)  # a picture inside prose keeps its sentence

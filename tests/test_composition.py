@@ -55,6 +55,37 @@ publisher: "Quarterly Ops Review"
 A release train ships whatever is ready on a fixed schedule, so no feature waits for another.
 """
 
+IDENTITY = """# Credentials
+
+## Managed Identity
+
+Managed identities let a service authenticate to other services without any stored password.
+The appeal is that nobody has to look after secrets and credentials any more.
+They are never checked into source control, and they never need to be rotated by hand.
+
+## Access Keys
+
+Access keys are long-lived secrets that a service presents to prove who it is.
+"""
+
+PROCESS = """# Delivery Process
+
+## Goals
+
+- Provide a shared vocabulary for delivery work.
+- Provide clarity on the delivery process and how it fits within a project.
+- Provide best practices for the different stages of a delivery project.
+
+## Process
+
+The proposed delivery process consists of:
+
+- Discovery workshop
+- Risk assessment
+- Pilot build
+- Hardening and rollout
+"""
+
 TEMPLATE = """# Design Review Template
 
 ## Header
@@ -69,7 +100,7 @@ Reviewers: [Reviewer1, Reviewer2]
 def composed(tmp_path_factory, embedder):
     return assistant_with(tmp_path_factory.mktemp("composed"), embedder,
                           {"releases.md": RELEASES, "tracing.md": TRACING, "field-guide.md": FIELD_GUIDE,
-                           "template.md": TEMPLATE})
+                           "template.md": TEMPLATE, "identity.md": IDENTITY, "process.md": PROCESS})
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -77,6 +108,7 @@ def composed(tmp_path_factory, embedder):
     ("What are the main components of a log stack?", "compon"),
     ("What kinds of software should we remove from images?", ""),
     ("What tools can we use for tracing?", "tool"),
+    ("Which GitOps tools suit Kubernetes?", "tool"),  # "GitOps" is a name, not the plural asked for
     ("What makes a staging environment production-like?", None),
     ("What is a span?", None),
     ("How do we keep releases small?", None),
@@ -152,3 +184,22 @@ def test_who_wrote_a_document_is_answered_from_its_front_matter(composed):
     assert cited and cited[0].title == "Release Trains in Practice" and cited[0].section == "About this document"
 
 
+
+
+@pytest.mark.slow
+def test_the_direct_answer_brings_the_rest_of_its_paragraph(composed):
+    answer = composed.ask("Why should a service use a managed identity instead of access keys?")
+    assert not answer.refused
+    # The reasons follow the definition in the same paragraph, though their words match the question less.
+    assert "source control" in answer.text and "rotated" in answer.text
+    lines = answer.text.split("[1]")
+    assert lines[0].strip().startswith("Managed identities let a service")  # the direct answer leads
+
+
+@pytest.mark.slow
+def test_a_set_question_matching_a_lead_in_gets_its_list(composed):
+    answer = composed.ask("What are the stages of the proposed delivery process?")
+    assert not answer.refused
+    for phase in ("Discovery workshop", "Risk assessment", "Pilot build", "Hardening and rollout"):
+        assert f"- {phase} [" in answer.text
+    assert "best practices" not in answer.text  # not the goals list that merely says "stages"
