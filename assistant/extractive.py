@@ -90,6 +90,45 @@ def asked_kind(question: str) -> str | None:
     return None
 
 
+# The two things a question compares, as English asks it: "X vs Y", "the difference between X and Y",
+# "How is X different from Y", "compare X with Y", "X or Y? How do they compare".
+_SIDES = (
+    re.compile(r"^(?:\W*(?:what|which|how)\b[^:?]*?\b(?:is|are|for|in)\s+)?(.+?)\s+(?:vs\.?|versus)\s+([^:?]+)", re.I),
+    re.compile(r"\bdifferen\w*\s+between\s+(.+?)\s+and\s+([^:?]+)", re.I),
+    re.compile(r"\bhow\s+(?:is|are|does|do)\s+(.+?)\s+differ\w*\s+(?:from|to)\s+([^:?]+)", re.I),
+    re.compile(r"\bhow\s+(?:is|are|does|do)\s+(.+?)\s+compare\w*\s+(?:with|to|against)\s+([^:?]+)", re.I),
+    re.compile(r"\bcompar\w*\s+(.+?)\s+(?:with|to|and|against)\s+([^:?]+)", re.I),
+)
+_OR_SIDES = re.compile(r"(\S+(?:\s+\S+)?)\s+or\s+(\S+(?:\s+\S+)?)\s*\?", re.I)
+
+
+def compared_sides(question: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The stems that tell the two compared things apart ("Blue-green vs canary releases" ->
+    {blue, green}, {canari, releas}); None when the question compares nothing or the sides share all
+    their words. Words both sides use ("log" in "direct-write logging vs agent-based log collection")
+    tell nothing apart and are dropped."""
+    for pattern in _SIDES:
+        if m := pattern.search(question):
+            break
+    else:
+        m = _OR_SIDES.search(question) if re.search(r"\b(compar\w*|differ\w*|which|should)\b", question, re.I) else None
+    if not m:
+        return None
+    left, right = m.group(1).split(), m.group(2).split()
+    if len(right) > len(left):
+        right = right[:len(left)]  # "top-down vs bottom-up integration testing": the noun is both sides'
+    a, b = set(tokens(" ".join(left))), set(tokens(" ".join(right)))
+    a, b = a - b, b - a
+    return (frozenset(a), frozenset(b)) if a and b else None
+
+
+def _about(side: frozenset[str], other: frozenset[str], terms: set[str]) -> bool:
+    """A unit (its words and its heading's) is about a compared side when it uses at least half that
+    side's stems, and a larger share of them than of the other side's."""
+    share = len(side & terms) / len(side)
+    return share >= 0.5 and share > len(other & terms) / len(other)
+
+
 def _introduces_list(unit: str, items: tuple[int, ...], pos: int) -> bool:
     """A lead-in ("Small PRs have multiple advantages:") directly followed by list items."""
     return unit.rstrip().endswith(":") and pos + 1 < len(items) and items[pos + 1] >= 0
@@ -259,7 +298,8 @@ class ExtractiveAnswerer:
         wants_quantity = bool(self.profile.asks_quantity.search(question))
         wants_list = asked_kind(question) is not None
         listed = [] if wants_quantity else self.list_answer(scored, context, wants_list)
-        picked = listed or self.select(scored, context, wants_quantity, wants_list)
+        picked = listed or self.select(scored, context, wants_quantity, wants_list, question,
+                                       compared_sides(question))
         if not picked:
             return Draft(refused=True, reason="no sentence of the passages answers this kind of question")
         if not listed:
@@ -330,7 +370,8 @@ class ExtractiveAnswerer:
         lead = by_pos.get((n, start - 1)) if start > 0 and passage.units[start - 1].rstrip().endswith(":") else None
         return ([lead] if lead else []) + members
 
-    def select(self, scored, context: Context, wants_quantity: bool, wants_list: bool = False) -> list:
+    def select(self, scored, context: Context, wants_quantity: bool, wants_list: bool = False, question: str = "",
+               sides: tuple[frozenset[str], frozenset[str]] | None = None) -> list:
         """The units to quote: the best within a margin, whole list items, a list's siblings when the
         best match is a list item, and a picked sentence's anaphoric follower."""
         if self.w.same_passage:
@@ -383,8 +424,25 @@ class ExtractiveAnswerer:
         # The direct answer's own paragraph goes on with the details ("After the extension is
         # installed, you can create ..."): they come right after it, before other passages' points.
         tables = {p.n for p in context.passages if p.hit.kind == "table"}
-        if top[1] < 0 and top[0] not in tables:
-            self.continue_paragraph(picked, take, by_unit, items, prose=not wants_list)
+        if picked and top[1] < 0 and top[0] not in tables:
+            self.continue_paragraph(picked[0], picked, take, by_unit, items,
+                                    kind=asked_kind(question) if wants_list else None)
+        if sides:
+            # A comparison answers for both things: the best point about each side comes before the
+            # rest, with its paragraph, even when one side matches the question's words better.
+            heading = {p.n: set(tokens(p.hit.section.split(" > ")[-1])) for p in context.passages}
+            about = lambda side, other, item: _about(side, other, set(tokens(item[4])) | heading[item[2]])  # noqa: E731
+            for side, other in (sides, sides[::-1]):
+                if any(about(side, other, p) for p in picked):
+                    continue
+                for key in order:
+                    first = by_unit[key[0], candidates[key][1]]
+                    if first[1] >= self.min_similarity and about(side, other, first):
+                        before = len(picked)
+                        add(key)
+                        if len(picked) > before and key[1] < 0 and key[0] not in tables:
+                            self.continue_paragraph(picked[-1], picked, take, by_unit, items, limit=1)
+                        break
         if top[1] >= 0:
             # The best match is an item of a list: the question wants that list, so its other items
             # compete on a wider margin before anything else.
@@ -402,19 +460,20 @@ class ExtractiveAnswerer:
                     and following[0] >= best - self.w.list_margin:
                 take(following)
         leads = set()
-        if wants_list and not any(items[n][pos] >= 0 for _, _, n, pos, _ in picked):
+        if wants_list:
+            # The set asked for is the whole list, not the few items that fit under the sentence cap.
             leads = self.introduced_list(picked, by_unit, items)
         return self.with_items(picked, by_unit, items, leads)
 
-    def continue_paragraph(self, picked, take, by_unit, items, prose: bool = True) -> None:
+    def continue_paragraph(self, start, picked, take, by_unit, items, kind: str | None = None,
+                           limit: int | None = None) -> None:
         """The sentences after the direct answer (a prose sentence) in its paragraph, while each stays close
         to the question (similarity at least `continuation_ratio` of the answer's): a paragraph is one
         argument, and its next sentences explain the first even when their own words match the question
-        less. A set question's answer is a list: only a lead-in that introduces one comes then."""
-        if not picked or not self.w.continuation:
-            return
-        _, top_sim, n, pos, _ = picked[0]
-        for nxt in range(pos + 1, pos + 1 + self.w.continuation):
+        less. For a set question (`kind`: its plural noun, "" for kinds/ways) only a lead-in that
+        introduces a list, or a sentence naming the set ("... various factors, including ..."), comes."""
+        _, top_sim, n, pos, _ = start
+        for nxt in range(pos + 1, pos + 1 + (self.w.continuation if limit is None else limit)):
             following = by_unit.get((n, nxt))
             if not following or items[n][nxt] >= 0:
                 return
@@ -423,7 +482,10 @@ class ExtractiveAnswerer:
                 # follows is the substance of the answer, however its lead-in scores alone.
                 picked.append(following)
                 return
-            if not prose or following[1] < self.w.continuation_ratio * top_sim or not take(following):
+            if kind is not None:
+                if not (kind and kind in tokens(following[4])) or not take(following):
+                    return  # naming the set asked for is the evidence here, however its words score
+            elif following[1] < self.w.continuation_ratio * top_sim or not take(following):
                 return
 
     @staticmethod

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from assistant.extractive import asked_kind
+from assistant.extractive import asked_kind, compared_sides
 from assistant.verify import relevance_gap
 from tests.conftest import assistant_with
 
@@ -62,10 +62,13 @@ IDENTITY = """# Credentials
 Managed identities let a service authenticate to other services without any stored password.
 The appeal is that nobody has to look after secrets and credentials any more.
 They are never checked into source control, and they never need to be rotated by hand.
+A managed identity is issued and renewed by the platform for each service that needs one.
+Granting a managed identity a role gives its service exactly the access that role allows.
+Teams that move to managed identities delete most of their secret handling code.
 
 ## Access Keys
 
-Access keys are long-lived secrets that a service presents to prove who it is.
+Access keys are long-lived strings handed out once, which whoever holds them can use anywhere.
 """
 
 PROCESS = """# Delivery Process
@@ -203,3 +206,26 @@ def test_a_set_question_matching_a_lead_in_gets_its_list(composed):
     for phase in ("Discovery workshop", "Risk assessment", "Pilot build", "Hardening and rollout"):
         assert f"- {phase} [" in answer.text
     assert "best practices" not in answer.text  # not the goals list that merely says "stages"
+
+
+@pytest.mark.parametrize("question, sides", [
+    ("Blue-green vs canary releases: how do they differ?", ({"blue", "green"}, {"canari"})),
+    ("Top-down vs bottom-up integration testing: what's the difference?", ({"top"}, {"bottom"})),
+    ("What's the difference between a mock and a fake?", ({"mock"}, {"fake"})),
+    ("How is shadow testing different from dark launching?", ({"shadow", "test"}, {"dark", "launch"})),
+    ("Should we track model metrics in MLFlow or TensorBoard? How do they compare?", ({"mlflow"}, {"tensorboard"})),
+    ("When should I use metrics and when should I use logs?", None),
+    ("How do managed identities compare with access keys?", ({"manag", "ident"}, {"access", "key"})),
+    ("Is it a bug or a feature?", None),
+])
+def test_compared_sides_are_read_from_the_grammar(question, sides):
+    got = compared_sides(question)
+    assert (got and (set(got[0]), set(got[1]))) == sides if sides else got is None
+
+
+@pytest.mark.slow
+def test_a_comparison_answers_for_both_sides(composed):
+    answer = composed.ask("How do managed identities compare with access keys?")
+    assert not answer.refused
+    assert "Managed identities let a service" in answer.text
+    assert "Access keys are long-lived strings" in answer.text  # the side whose words match less still comes
