@@ -16,6 +16,8 @@ _LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?(.
 # A paragraph that is nothing but a picture: its alt text ("Top Down Integration Testing") is a caption,
 # shown with its chunk, never an answer sentence.
 _IMAGE_ONLY = re.compile(r"(?:\s*!\[[^\]]*\]\([^)]*\))+\s*")
+# "For more information on commit message conventions, see:": what follows is reading, not content.
+_POINTS_AWAY = re.compile(r"\b(see|read|reading|references?|resources)\s*:\s*$", re.I)
 _LINK_ONLY = re.compile(r"\[[^\]]+\]\([^)]*\)[\s.,;:]*")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
@@ -172,7 +174,8 @@ def _drop_reading_lists(blocks: list[_Block]) -> None:
     """A run of link-only items that no sentence of its section introduces is a reading list: shown
     with its chunk, but its link titles are no answer, so they get no citable units. Introduced ones
     ("There are some tools to implement shadow testing." then "- [Diffy](...)") name the things the
-    section is about. A one- or two-word label ("Resources:", "See also:") introduces nothing."""
+    section is about, when they are names rather than titles. A one- or two-word label ("Resources:",
+    "See also:") introduces nothing."""
     i = 0
     while i < len(blocks):
         j = i
@@ -180,10 +183,13 @@ def _drop_reading_lists(blocks: list[_Block]) -> None:
             j += 1
         run = blocks[i:j]
         introduced = i > 0 and blocks[i - 1].kind == "para" and blocks[i - 1].section == blocks[i].section \
-            and len(blocks[i - 1].text.split()) >= 3
-        if run and all(b.link for b in run) and not introduced:
+            and len(blocks[i - 1].text.split()) >= 3 and not _POINTS_AWAY.search(blocks[i - 1].text)
+        if run and all(b.link for b in run):
             for b in run:
-                b.units = []
+                # Introduced, a link names a thing ("Diffy", "Argo CD"); a longer title ("How to Write
+                # a Git Commit Message", "Tutorial: Deploy ...") is still a pointer to read elsewhere.
+                if not introduced or words(b.text) > 4:
+                    b.units = []
         i = max(j, i + 1)
 
 

@@ -129,6 +129,16 @@ def _about(side: frozenset[str], other: frozenset[str], terms: set[str]) -> bool
     return share >= 0.5 and share > len(other & terms) / len(other)
 
 
+def _title_like(unit: str) -> bool:
+    """A heading or link title standing alone ("Pull Request Template", "Blue vs. Green"): a few words,
+    no full stop, every longer word capitalised. It names a thing; it says nothing about it."""
+    text = unit.strip()
+    words = text.split()
+    long = [w for w in words if len(w) > 3]
+    return 0 < len(words) <= 5 and not text.endswith((".", "!", "?")) and bool(long) \
+        and all(w[0].isupper() for w in long)
+
+
 def _introduces_list(unit: str, items: tuple[int, ...], pos: int) -> bool:
     """A lead-in ("Small PRs have multiple advantages:") directly followed by list items."""
     return unit.rstrip().endswith(":") and pos + 1 < len(items) and items[pos + 1] >= 0
@@ -216,11 +226,12 @@ class ExtractiveAnswerer:
                 # ("Establish what tools will be used") do not make its list one of tools.
                 if kind and kind in (section_terms | (intro if is_item else unit_terms)):
                     score += w.kind  # "Which tools ...": a unit naming tools, or an item of a list of them
-                # A list question is answered by names ("- Trivy"): a short item is no empty label then.
-                short = len(unit_terms) < 3 and not (is_item and kind is not None)
+                # A list question is answered by names; any other by statements, not a title ("Pull
+                # Request Template") or a label standing alone.
+                short = (len(unit_terms) < 3 or _title_like(unit)) and not (is_item and kind is not None)
                 # A set question's best evidence may be the lead-in of its list ("The proposed process
                 # consists of:"): it never goes alone (with_items), so it is judged as its list.
-                leads_set = kind is not None and _introduces_list(unit, passage.items, pos)
+                leads_set = _introduces_list(unit, passage.items, pos)
                 if (unit.rstrip().endswith(":") and not leads_set) or short or signpost.search(unit):
                     score += w.lead_in
                 elif _ANAPHOR.match(unit) and not is_item:
@@ -353,6 +364,8 @@ class ExtractiveAnswerer:
         members = [by_pos[n, i] for i in firsts if (n, i) in by_pos]
         if len(members) < 2:
             return []
+        if not wants_list and all(len(tokens(m[4])) < 3 or _title_like(m[4]) for m in members):
+            return []  # bare labels ("Blue vs. Green", "Canary vs. Shadow") answer only a set question
         # The question wants the list when it matched the lead-in, or when several items match about
         # equally well; one item far ahead of the rest answers a question about that item only.
         best_of_item: dict[int, float] = {}

@@ -145,3 +145,16 @@ def test_a_picture_alone_is_shown_but_never_citable():
     assert "Top Down Integration Testing" in chunk.text  # the reader still sees the caption ...
     assert not any(u.strip() == "Top Down Integration Testing" for u in chunk.units)  # ... it is no answer
     assert any(u.startswith("Stubs stand in") for u in chunk.units)  # a picture inside prose keeps its sentence
+
+
+def test_introduced_links_are_content_only_when_they_name_things():
+    text = ("# Git\n\n## Commits\n\nThe essential parts of a commit message are a subject line and a body.\n\n"
+            "For more information on commit message conventions, see:\n\n"
+            "- [Conventional Commits](https://example.org/cc)\n- [On commit messages](https://example.org/on)\n\n"
+            "## Tutorials\n\nThese tutorials walk through a GitOps setup step by step.\n\n"
+            "- [Tutorial: Deploy configurations using GitOps on a cluster](https://example.org/t1)\n"
+            "- [Flux](https://example.org/flux)\n")
+    units = [u for c in chunk_document(Document(source="g.md", title="Git", text=text)) for u in c.units]
+    assert not any("Conventional Commits" in u or "On commit messages" in u for u in units)  # "see:" points away
+    assert not any(u.startswith("Tutorial: Deploy") for u in units)  # a title is a pointer, even introduced
+    assert "Flux" in units  # a name the section introduces is content

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from assistant.extractive import asked_kind, compared_sides
+from assistant.extractive import _title_like, asked_kind, compared_sides
 from assistant.verify import relevance_gap
 from tests.conftest import assistant_with
 
@@ -229,3 +229,14 @@ def test_a_comparison_answers_for_both_sides(composed):
     assert not answer.refused
     assert "Managed identities let a service" in answer.text
     assert "Access keys are long-lived strings" in answer.text  # the side whose words match less still comes
+
+
+@pytest.mark.parametrize("unit, title", [
+    ("Pull Request Template", True),
+    ("MLOps vs. DevOps", True),
+    ("Write good commit messages.", False),
+    ("Flux is a tool created by Weaveworks", False),
+    ("Model Governance: ModelOps manages the whole lifecycle of models.", False),
+])
+def test_a_title_standing_alone_is_told_from_a_statement(unit, title):
+    assert _title_like(unit) is title
