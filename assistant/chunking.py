@@ -13,6 +13,7 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 # A task-list box ("- [ ] Design reviews are ...") is markup, not part of the item's text.
 _LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?(.*)$")
 # An item that is only a Markdown link, maybe with trailing punctuation.
+_MAX_EXAMPLE_LINES, _MAX_EXAMPLE_CHARS = 3, 200
 # A paragraph that is nothing but a picture: its alt text ("Top Down Integration Testing") is a caption,
 # shown with its chunk, never an answer sentence.
 _IMAGE_ONLY = re.compile(r"(?:\s*!\[[^\]]*\]\([^)]*\))+\s*")
@@ -108,7 +109,14 @@ def _parse(doc: Document) -> list[_Block]:
                 j += 1
             code = "\n".join(lines[i + 1:j]).strip()
             if code:
-                blocks.append(_Block("code", code, [], start, offsets[min(j, len(lines) - 1)], section()))
+                # "Here's an example of a branch naming convention:" then a one-line block: the example
+                # is what the lead-in announces, so it is citable, as the lead-in's item. Longer code
+                # (a config file, a script) is shown, never quoted as an answer.
+                example = [ln.strip() for ln in code.split("\n") if ln.strip()]
+                short = len(example) <= _MAX_EXAMPLE_LINES and len(code) <= _MAX_EXAMPLE_CHARS
+                units = [neutralise(" ".join(example))] if short and blocks and _is_lead_in(blocks[-1]) \
+                    and blocks[-1].section == section() else []
+                blocks.append(_Block("code", code, units, start, offsets[min(j, len(lines) - 1)], section()))
             i = j + 1
             continue
         if heading := _HEADING.match(line):
@@ -295,10 +303,11 @@ def chunk_document(doc: Document, min_words: int = 60, max_words: int = 250,
             fits = size + words(piece.text) <= max_words and len(pieces) == 1
             # A list stays with its lead-in ("Loki has three main components:") and its other items
             # up to the size cap: a chunk that ends on a lead-in answers nothing.
-            in_list = same and piece.kind == "item" and (last[-1].kind == "item" or _is_lead_in(last[-1]))
+            listed = piece.kind == "item" or (piece.kind == "code" and bool(piece.units))  # an example too
+            in_list = same and listed and (last[-1].kind == "item" or _is_lead_in(last[-1]))
             if same and fits and (size < target or in_list):
                 last.append(piece)
-            elif same and piece.kind == "item" and _is_lead_in(last[-1]) and len(last) > 1:
+            elif same and listed and _is_lead_in(last[-1]) and len(last) > 1:
                 groups.append([last.pop(), piece])
             else:
                 groups.append([piece])
@@ -329,7 +338,7 @@ def chunk_document(doc: Document, min_words: int = 60, max_words: int = 250,
 
     for group in merged:
         kind = "list" if any(b.kind == "item" for b in group) else "text"
-        units = [(u, j if b.kind == "item" else -1) for j, b in enumerate(group) for u in b.units]
+        units = [(u, j if b.kind in ("item", "code") else -1) for j, b in enumerate(group) for u in b.units]
         add(group[0].section, "\n".join(b.text for b in group), units, group[0].start, group[-1].end, kind)
     for block, text, units in tables:
         add(block.section, text, [(u, -1) for u in units], block.start, block.end, "table")

@@ -158,3 +158,16 @@ def test_introduced_links_are_content_only_when_they_name_things():
     assert not any("Conventional Commits" in u or "On commit messages" in u for u in units)  # "see:" points away
     assert not any(u.startswith("Tutorial: Deploy") for u in units)  # a title is a pointer, even introduced
     assert "Flux" in units  # a name the section introduces is content
+
+
+def test_a_short_example_a_lead_in_announces_is_its_item():
+    text = ("# Branches\n\n## Naming\n\nHere's an example of a branch naming convention:\n\n"
+            "```plaintext\nfeature/<user alias>/<work item ID>-<short description>\n```\n\n"
+            "## Setup\n\nThe installer script looks like this.\n\n```bash\nset -e\napt-get update\n"
+            "apt-get install -y git\npip install pre-commit\npre-commit install\n```\n")
+    chunks = chunk_document(Document(source="b.md", title="Branches", text=text))
+    naming = next(c for c in chunks if c.section == "Naming")
+    example = "feature/<user alias>/<work item ID>-<short description>"
+    assert example in naming.units  # citable ...
+    assert naming.unit_items[naming.units.index(example)] >= 0  # ... as the item the lead-in brings
+    assert not any("apt-get" in u for c in chunks for u in c.units)  # a script is shown, never quoted
