@@ -129,6 +129,11 @@ def _about(side: frozenset[str], other: frozenset[str], terms: set[str]) -> bool
     return share >= 0.5 and share > len(other & terms) / len(other)
 
 
+def _criterion(cell: str) -> set[str]:
+    """The stems of a table cell's criterion: "Key Tools of Approach A: Jenkins" -> {key, tool}."""
+    return set(tokens(cell.partition(": ")[0].rsplit(" of ", 1)[0]))
+
+
 def _title_like(unit: str) -> bool:
     """A heading or link title standing alone ("Pull Request Template", "Blue vs. Green"): a few words,
     no full stop, every longer word capitalised. It names a thing; it says nothing about it."""
@@ -198,6 +203,9 @@ class ExtractiveAnswerer:
         asks_who = bool(WHO.search(question))
         known_names = key_terms(question, self.profile) | set(self.profile.subject_terms)
         scored = []
+        # Per passage: does the question name one of its table's criteria ("What is the focus of ...")?
+        criteria = [passage.hit.kind == "table" and any(q_terms & _criterion(u) for u in passage.units)
+                    for passage in context.passages]
         for rank, passage in enumerate(context.passages):
             if not passage.units:
                 continue
@@ -236,10 +244,10 @@ class ExtractiveAnswerer:
                     score += w.lead_in
                 elif _ANAPHOR.match(unit) and not is_item:
                     score += w.anaphor
-                if passage.hit.kind == "table" and not asks_table:
-                    label = unit.partition(": ")[0]
-                    # A table cell answers only when the question asks for its criterion ("tools").
-                    if not (q_terms & set(tokens(label.rsplit(" of ", 1)[0]))):
+                if passage.hit.kind == "table" and (criteria[rank] or not asks_table):
+                    # A table cell answers only when the question asks for its criterion ("tools"); a
+                    # question about the whole table names none, unless it does ("the focus of each").
+                    if not (q_terms & _criterion(unit)):
                         score += w.off_criterion_cell
                 scored.append((score, float(sim), passage.n, pos, unit))
         return sorted(scored, key=lambda s: -s[0])
@@ -379,6 +387,14 @@ class ExtractiveAnswerer:
         if len(members) > self.w.max_list_items:
             keep = {m[3] for m in sorted(members, key=lambda m: -m[0])[:self.w.max_list_items]}
             members = [m for m in members if m[3] in keep]
+        # An item's later sentence that matches as well as the best ("Data can be unstructured ..." for
+        # "Why is the data part hard?") follows its first, on the same line.
+        detail = {}
+        for score, _, m, i, _ in scored:
+            if m == n and start <= i <= end and (n, i) not in {(x[2], x[3]) for x in members} \
+                    and score >= scored[0][0] - self.w.margin and any(items[x[3]] == items[i] for x in members):
+                detail.setdefault(items[i], by_pos[n, i])
+        members = [u for m in members for u in ([m] + ([detail[items[m[3]]]] if items[m[3]] in detail else []))]
         # The lead-in, unless it was left out as a non-answer ("Resources:") or an injection.
         lead = by_pos.get((n, start - 1)) if start > 0 and passage.units[start - 1].rstrip().endswith(":") else None
         return ([lead] if lead else []) + members

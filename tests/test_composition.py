@@ -89,6 +89,25 @@ The proposed delivery process consists of:
 - Hardening and rollout
 """
 
+HURDLES = """# Platform Hurdles
+
+## Hurdles
+
+Teams adopting the platform meet a few hurdles:
+
+- The platform needs clean input records. Records often arrive unlabelled and in odd formats, which breaks the loaders.
+- The platform needs a wide range of skills. Few teams have them all in house.
+- The platform is costly to run. Small teams feel the bill first.
+
+## Stacks
+
+| Criterion | Stack A | Stack B |
+| --- | --- | --- |
+| Focus | Batch reporting | Live scoring |
+| Key Tools | Airflow, dbt | Kafka, Flink |
+| Team | Analysts | Engineers |
+"""
+
 TEMPLATE = """# Design Review Template
 
 ## Header
@@ -103,7 +122,8 @@ Reviewers: [Reviewer1, Reviewer2]
 def composed(tmp_path_factory, embedder):
     return assistant_with(tmp_path_factory.mktemp("composed"), embedder,
                           {"releases.md": RELEASES, "tracing.md": TRACING, "field-guide.md": FIELD_GUIDE,
-                           "template.md": TEMPLATE, "identity.md": IDENTITY, "process.md": PROCESS})
+                           "template.md": TEMPLATE, "identity.md": IDENTITY, "process.md": PROCESS,
+                           "hurdles.md": HURDLES})
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -240,3 +260,19 @@ def test_a_comparison_answers_for_both_sides(composed):
 ])
 def test_a_title_standing_alone_is_told_from_a_statement(unit, title):
     assert _title_like(unit) is title
+
+
+@pytest.mark.slow
+def test_a_list_item_brings_its_sentence_that_answers(composed):
+    answer = composed.ask("Which hurdles do teams meet, and what is wrong with the input records?")
+    assert not answer.refused
+    assert "- The platform needs clean input records." in answer.text  # the list ...
+    assert "arrive unlabelled and in odd formats" in answer.text  # ... with the item's sentence that answers
+
+
+@pytest.mark.slow
+def test_a_table_question_naming_a_criterion_gets_that_criterion(composed):
+    answer = composed.ask("What is the focus of Stack A and Stack B according to the table?")
+    assert not answer.refused
+    assert "Batch reporting" in answer.text and "Live scoring" in answer.text
+    assert "Airflow" not in answer.text and "Analysts" not in answer.text  # not the other criteria
