@@ -17,6 +17,7 @@ from assistant.verify import WHO
 # "What license ...", "Which university ...": the thing asked for, named right after the question word.
 _ASKED_FOR = re.compile(r"^\W*(?:what|which)\s+([a-z][a-z-]+)\s+(?:is|are|was|were|does|do|did|has|have|had|can|"
                         r"could|will|would|should)\b", re.I)
+_WHY = re.compile(r"^\W*why\b", re.I)
 _ANAPHOR = re.compile(r"^(it|its|they|their|them|this|these|those|that|he|she|such)\b", re.I)
 _ASKS_TABLE = re.compile(r"\b(table|compar\w*)\b", re.I)
 # Who did something, as English says it: "written by Tonye Harry", "as described by Michael Nygard",
@@ -316,7 +317,7 @@ class ExtractiveAnswerer:
             scored = self.someone_first(question, scored)
         wants_quantity = bool(self.profile.asks_quantity.search(question))
         wants_list = asked_kind(question) is not None
-        listed = [] if wants_quantity else self.list_answer(scored, context, wants_list)
+        listed = [] if wants_quantity else self.list_answer(scored, context, wants_list, question)
         picked = listed or self.select(scored, context, wants_quantity, wants_list, question,
                                        compared_sides(question))
         if not picked:
@@ -347,7 +348,7 @@ class ExtractiveAnswerer:
             known[text] = vectors[n][pos]
         return Draft(text="\n".join(lines), known_vectors=known)
 
-    def list_answer(self, scored, context: Context, wants_list: bool = False) -> list:
+    def list_answer(self, scored, context: Context, wants_list: bool = False, question: str = "") -> list:
         """When the best match is an item of a list, or the lead-in of one ("Some popular frameworks:"),
         the answer is that list: the lead-in, then each item's first sentence (the best few, in
         document order). Returns [] when the best match is not part of a list."""
@@ -382,7 +383,10 @@ class ExtractiveAnswerer:
                 best_of_item[items[i]] = max(best_of_item.get(items[i], score), score)
         close = sum(score >= scored[0][0] - self.w.margin for score in best_of_item.values())
         # A question asking for a set ("Which tools ...") needs less agreement than one that does not.
-        if not lead_in_matched and close < self.w.list_min_matching - wants_list:
+        # A section that is itself the answer's heading ("## Why" for "Why should alerts be managed as
+        # code?"): its list is the set of reasons, however differently each one is worded.
+        answers_heading = bool(_WHY.match(question) and _WHY.match(passage.hit.section.split(" > ")[-1]))
+        if not lead_in_matched and not answers_heading and close < self.w.list_min_matching - wants_list:
             return []
         if len(members) > self.w.max_list_items:
             keep = {m[3] for m in sorted(members, key=lambda m: -m[0])[:self.w.max_list_items]}

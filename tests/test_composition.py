@@ -108,6 +108,20 @@ Teams adopting the platform meet a few hurdles:
 | Team | Analysts | Engineers |
 """
 
+RUNBOOKS = """# Runbooks as Code
+
+## Why
+
+- It keeps every runbook step repeatable across environments.
+- Changes to runbooks get reviewed like any other code change.
+- Old versions can be restored after a bad edit.
+- New engineers find the current runbook in the repository.
+
+## How
+
+Store each runbook as a Markdown file next to the service it operates.
+"""
+
 TEMPLATE = """# Design Review Template
 
 ## Header
@@ -123,7 +137,7 @@ def composed(tmp_path_factory, embedder):
     return assistant_with(tmp_path_factory.mktemp("composed"), embedder,
                           {"releases.md": RELEASES, "tracing.md": TRACING, "field-guide.md": FIELD_GUIDE,
                            "template.md": TEMPLATE, "identity.md": IDENTITY, "process.md": PROCESS,
-                           "hurdles.md": HURDLES})
+                           "hurdles.md": HURDLES, "runbooks.md": RUNBOOKS})
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -276,3 +290,11 @@ def test_a_table_question_naming_a_criterion_gets_that_criterion(composed):
     assert not answer.refused
     assert "Batch reporting" in answer.text and "Live scoring" in answer.text
     assert "Airflow" not in answer.text and "Analysts" not in answer.text  # not the other criteria
+
+
+@pytest.mark.slow
+def test_a_why_question_gets_the_list_of_its_why_section(composed):
+    answer = composed.ask("Why should runbooks be kept as code?")
+    assert not answer.refused
+    for reason in ("repeatable across environments", "get reviewed", "can be restored", "find the current runbook"):
+        assert reason in answer.text
