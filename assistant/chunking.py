@@ -24,7 +24,7 @@ _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _ABBREV = r"(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bFig\.)(?<!\bNo\.)(?<!\bDr\.)(?<!\bMr\.)"
-_SENTENCE_END = re.compile(_ABBREV + r"(?<=[.!?])[\"”’)]?\s+(?=[\"“(\[]?[A-Z0-9])")
+_SENTENCE_END = re.compile(_ABBREV + r"(?<=[.!?])([\"”’)]?)\s+(?=[\"“(\[]?[A-Z0-9])")
 _WORD = re.compile(r"\w+")
 
 
@@ -36,16 +36,23 @@ def words(text: str) -> int:
     return len(_WORD.findall(text))
 
 
+def _open_quote(text: str) -> bool:
+    return text.count('"') % 2 == 1 or text.count("“") > text.count("”")
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences; a fragment under three words ("Table 1.") joins the sentence after it."""
+    """Sentences; a fragment under three words ("Table 1.") joins the sentence after it, and a quotation
+    stays whole ('... which answers "Imagine the project has failed. What caused this failure?"')."""
     out: list[str] = []
     carry = ""
-    for piece in _SENTENCE_END.split(text):
+    parts = _SENTENCE_END.split(text)  # sentence, the closing mark it ended with, sentence, ...
+    for piece in (a + b for a, b in zip(parts[::2], parts[1::2] + [""])):
         piece = piece.strip()
         if not piece:
             continue
         piece = f"{carry} {piece}".strip() if carry else piece
-        if words(piece) < 3:
+        # A quotation is kept whole, up to a bound: a stray quote mark must not glue a paragraph.
+        if words(piece) < 3 or (_open_quote(piece) and words(piece) < 60):
             carry = piece
             continue
         carry = ""

@@ -171,3 +171,13 @@ def test_a_short_example_a_lead_in_announces_is_its_item():
     assert example in naming.units  # citable ...
     assert naming.unit_items[naming.units.index(example)] >= 0  # ... as the item the lead-in brings
     assert not any("apt-get" in u for c in chunks for u in c.units)  # a script is shown, never quoted
+
+
+def test_a_quotation_stays_one_sentence():
+    text = ('The meeting answers "Imagine the project has failed. What caused this failure?" '
+            "Then the team acts on it.")
+    assert split_sentences(text) == ['The meeting answers "Imagine the project has failed. What caused this failure?"',
+                                     "Then the team acts on it."]
+    # A stray quote mark glues a few sentences at most, never the rest of a long paragraph.
+    stray = 'An odd " mark here. ' + " ".join(f"Sentence number {i} says a few more words here." for i in range(20))
+    assert len(split_sentences(stray)) > 10
