@@ -31,12 +31,12 @@ chat: install
 # The eval gates: thresholds just under what each shipped set scores on the shipped corpus (article +
 # playbook; see eval/README.md), with room for the HNSW index's run-to-run variation, so a change
 # that degrades answers, grounding, retrieval or refusals fails CI.
-GATE := --min-fact-recall 0.69 --min-groundedness 0.98 --min-citation-validity 1.0 \
+GATE := --min-fact-recall 0.72 --min-groundedness 0.98 --min-citation-validity 1.0 \
         --min-hit-at-k 0.83 --min-mrr 0.66 --min-refusal-accuracy 0.94 --max-false-refusals 1 \
-        --max-non-answer-sentences 2
-PLAYBOOK_GATE := --min-fact-recall 0.57 --min-groundedness 0.98 --min-citation-validity 1.0 \
-        --min-hit-at-k 0.95 --min-mrr 0.88 --min-refusal-accuracy 0.88 --max-false-refusals 2 \
-        --max-non-answer-sentences 3 --min-list-structure 0.75
+        --max-non-answer-sentences 1
+PLAYBOOK_GATE := --min-fact-recall 0.64 --min-groundedness 0.98 --min-citation-validity 1.0 \
+        --min-hit-at-k 0.95 --min-mrr 0.88 --min-refusal-accuracy 0.94 --max-false-refusals 2 \
+        --max-non-answer-sentences 1 --min-list-structure 0.85
 
 test: install
 	bash scripts/ensure-browser.sh

@@ -13,12 +13,18 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 # A task-list box ("- [ ] Design reviews are ...") is markup, not part of the item's text.
 _LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?(.*)$")
 # An item that is only a Markdown link, maybe with trailing punctuation.
+_MAX_EXAMPLE_LINES, _MAX_EXAMPLE_CHARS = 3, 200
+# A paragraph that is nothing but a picture: its alt text ("Top Down Integration Testing") is a caption,
+# shown with its chunk, never an answer sentence.
+_IMAGE_ONLY = re.compile(r"(?:\s*!\[[^\]]*\]\([^)]*\))+\s*")
+# "For more information on commit message conventions, see:": what follows is reading, not content.
+_POINTS_AWAY = re.compile(r"\b(see|read|reading|references?|resources)\s*:\s*$", re.I)
 _LINK_ONLY = re.compile(r"\[[^\]]+\]\([^)]*\)[\s.,;:]*")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _ABBREV = r"(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bFig\.)(?<!\bNo\.)(?<!\bDr\.)(?<!\bMr\.)"
-_SENTENCE_END = re.compile(_ABBREV + r"(?<=[.!?])[\"”’)]?\s+(?=[\"“(\[]?[A-Z0-9])")
+_SENTENCE_END = re.compile(_ABBREV + r"(?<=[.!?])([\"”’)]?)\s+(?=[\"“(\[]?[A-Z0-9])")
 _WORD = re.compile(r"\w+")
 
 
@@ -30,16 +36,23 @@ def words(text: str) -> int:
     return len(_WORD.findall(text))
 
 
+def _open_quote(text: str) -> bool:
+    return text.count('"') % 2 == 1 or text.count("“") > text.count("”")
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences; a fragment under three words ("Table 1.") joins the sentence after it."""
+    """Sentences; a fragment under three words ("Table 1.") joins the sentence after it, and a quotation
+    stays whole ('... which answers "Imagine the project has failed. What caused this failure?"')."""
     out: list[str] = []
     carry = ""
-    for piece in _SENTENCE_END.split(text):
+    parts = _SENTENCE_END.split(text)  # sentence, the closing mark it ended with, sentence, ...
+    for piece in (a + b for a, b in zip(parts[::2], parts[1::2] + [""])):
         piece = piece.strip()
         if not piece:
             continue
         piece = f"{carry} {piece}".strip() if carry else piece
-        if words(piece) < 3:
+        # A quotation is kept whole, up to a bound: a stray quote mark must not glue a paragraph.
+        if words(piece) < 3 or (_open_quote(piece) and words(piece) < 60):
             carry = piece
             continue
         carry = ""
@@ -103,7 +116,14 @@ def _parse(doc: Document) -> list[_Block]:
                 j += 1
             code = "\n".join(lines[i + 1:j]).strip()
             if code:
-                blocks.append(_Block("code", code, [], start, offsets[min(j, len(lines) - 1)], section()))
+                # "Here's an example of a branch naming convention:" then a one-line block: the example
+                # is what the lead-in announces, so it is citable, as the lead-in's item. Longer code
+                # (a config file, a script) is shown, never quoted as an answer.
+                example = [ln.strip() for ln in code.split("\n") if ln.strip()]
+                short = len(example) <= _MAX_EXAMPLE_LINES and len(code) <= _MAX_EXAMPLE_CHARS
+                units = [neutralise(" ".join(example))] if short and blocks and _is_lead_in(blocks[-1]) \
+                    and blocks[-1].section == section() else []
+                blocks.append(_Block("code", code, units, start, offsets[min(j, len(lines) - 1)], section()))
             i = j + 1
             continue
         if heading := _HEADING.match(line):
@@ -151,9 +171,10 @@ def _parse(doc: Document) -> list[_Block]:
         while j < len(lines) and lines[j].strip() and not any(
                 p.match(lines[j]) for p in (_HEADING, _LIST_ITEM, _TABLE_ROW, _FENCE)):
             j += 1
-        body = plain(" ".join(s.strip() for s in lines[i:j]))
+        raw = " ".join(s.strip() for s in lines[i:j])
+        body = plain(raw)
         if body:
-            blocks.append(_Block("para", body, split_sentences(body), start,
+            blocks.append(_Block("para", body, [] if _IMAGE_ONLY.fullmatch(raw) else split_sentences(body), start,
                                  offsets[j - 1] + len(lines[j - 1]), section()))
         i = j
     _drop_reading_lists(blocks)
@@ -168,7 +189,8 @@ def _drop_reading_lists(blocks: list[_Block]) -> None:
     """A run of link-only items that no sentence of its section introduces is a reading list: shown
     with its chunk, but its link titles are no answer, so they get no citable units. Introduced ones
     ("There are some tools to implement shadow testing." then "- [Diffy](...)") name the things the
-    section is about. A one- or two-word label ("Resources:", "See also:") introduces nothing."""
+    section is about, when they are names rather than titles. A one- or two-word label ("Resources:",
+    "See also:") introduces nothing."""
     i = 0
     while i < len(blocks):
         j = i
@@ -176,10 +198,13 @@ def _drop_reading_lists(blocks: list[_Block]) -> None:
             j += 1
         run = blocks[i:j]
         introduced = i > 0 and blocks[i - 1].kind == "para" and blocks[i - 1].section == blocks[i].section \
-            and len(blocks[i - 1].text.split()) >= 3
-        if run and all(b.link for b in run) and not introduced:
+            and len(blocks[i - 1].text.split()) >= 3 and not _POINTS_AWAY.search(blocks[i - 1].text)
+        if run and all(b.link for b in run):
             for b in run:
-                b.units = []
+                # Introduced, a link names a thing ("Diffy", "Argo CD"); a longer title ("How to Write
+                # a Git Commit Message", "Tutorial: Deploy ...") is still a pointer to read elsewhere.
+                if not introduced or words(b.text) > 4:
+                    b.units = []
         i = max(j, i + 1)
 
 
@@ -285,10 +310,11 @@ def chunk_document(doc: Document, min_words: int = 60, max_words: int = 250,
             fits = size + words(piece.text) <= max_words and len(pieces) == 1
             # A list stays with its lead-in ("Loki has three main components:") and its other items
             # up to the size cap: a chunk that ends on a lead-in answers nothing.
-            in_list = same and piece.kind == "item" and (last[-1].kind == "item" or _is_lead_in(last[-1]))
+            listed = piece.kind == "item" or (piece.kind == "code" and bool(piece.units))  # an example too
+            in_list = same and listed and (last[-1].kind == "item" or _is_lead_in(last[-1]))
             if same and fits and (size < target or in_list):
                 last.append(piece)
-            elif same and piece.kind == "item" and _is_lead_in(last[-1]) and len(last) > 1:
+            elif same and listed and _is_lead_in(last[-1]) and len(last) > 1:
                 groups.append([last.pop(), piece])
             else:
                 groups.append([piece])
@@ -319,7 +345,7 @@ def chunk_document(doc: Document, min_words: int = 60, max_words: int = 250,
 
     for group in merged:
         kind = "list" if any(b.kind == "item" for b in group) else "text"
-        units = [(u, j if b.kind == "item" else -1) for j, b in enumerate(group) for u in b.units]
+        units = [(u, j if b.kind in ("item", "code") else -1) for j, b in enumerate(group) for u in b.units]
         add(group[0].section, "\n".join(b.text for b in group), units, group[0].start, group[-1].end, kind)
     for block, text, units in tables:
         add(block.section, text, [(u, -1) for u in units], block.start, block.end, "table")

@@ -17,6 +17,7 @@ from assistant.verify import WHO
 # "What license ...", "Which university ...": the thing asked for, named right after the question word.
 _ASKED_FOR = re.compile(r"^\W*(?:what|which)\s+([a-z][a-z-]+)\s+(?:is|are|was|were|does|do|did|has|have|had|can|"
                         r"could|will|would|should)\b", re.I)
+_WHY = re.compile(r"^\W*why\b", re.I)
 _ANAPHOR = re.compile(r"^(it|its|they|their|them|this|these|those|that|he|she|such)\b", re.I)
 _ASKS_TABLE = re.compile(r"\b(table|compar\w*)\b", re.I)
 # Who did something, as English says it: "written by Tonye Harry", "as described by Michael Nygard",
@@ -47,7 +48,8 @@ class ExtractiveWeights:
     weak_similarity: float = 0.45  # below this best similarity, an unknown asked-for noun refuses
     duplicate_overlap: float = 0.8  # word-set Jaccard above which two units count as one
     same_passage: float = 0.0  # lift for units of the passage that holds the best unit
-    continuation: int = 2  # following sentences of the best sentence's paragraph that may come with it
+    continuation: int = 3  # following sentences of the best sentence's paragraph that may come with it ...
+    continuation_ratio: float = 0.6  # ... while their similarity is at least this share of the best's
     max_list_items: int = 8  # a list answer quotes at most this many items (the best, in document order)
     list_min_matching: int = 3  # items within `margin` of the best unit that make the answer the whole list
     kind: float = 0.1  # a list question's asked-for noun ("tools") named by the unit, its lead-in or section
@@ -82,9 +84,65 @@ def asked_kind(question: str) -> str | None:
         low = word.lower()
         if low in _AUX:
             return None
+        if any(c.isupper() for c in word):
+            continue  # a name ("Which GitOps tools", "Which Kubernetes tools"), not the plural asked for
         if len(low) > 3 and low.endswith("s") and not low.endswith(("ss", "us", "is")):
             return "" if low in STOPWORDS else (tokens(low) or [""])[0]
     return None
+
+
+# The two things a question compares, as English asks it: "X vs Y", "the difference between X and Y",
+# "How is X different from Y", "compare X with Y", "X or Y? How do they compare".
+_SIDES = (
+    re.compile(r"^(?:\W*(?:what|which|how)\b[^:?]*?\b(?:is|are|for|in)\s+)?(.+?)\s+(?:vs\.?|versus)\s+([^:?]+)", re.I),
+    re.compile(r"\bdifferen\w*\s+between\s+(.+?)\s+and\s+([^:?]+)", re.I),
+    re.compile(r"\bhow\s+(?:is|are|does|do)\s+(.+?)\s+differ\w*\s+(?:from|to)\s+([^:?]+)", re.I),
+    re.compile(r"\bhow\s+(?:is|are|does|do)\s+(.+?)\s+compare\w*\s+(?:with|to|against)\s+([^:?]+)", re.I),
+    re.compile(r"\bcompar\w*\s+(.+?)\s+(?:with|to|and|against)\s+([^:?]+)", re.I),
+)
+_OR_SIDES = re.compile(r"(\S+(?:\s+\S+)?)\s+or\s+(\S+(?:\s+\S+)?)\s*\?", re.I)
+
+
+def compared_sides(question: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The stems that tell the two compared things apart ("Blue-green vs canary releases" ->
+    {blue, green}, {canari, releas}); None when the question compares nothing or the sides share all
+    their words. Words both sides use ("log" in "direct-write logging vs agent-based log collection")
+    tell nothing apart and are dropped."""
+    for pattern in _SIDES:
+        if m := pattern.search(question):
+            break
+    else:
+        m = _OR_SIDES.search(question) if re.search(r"\b(compar\w*|differ\w*|which|should)\b", question, re.I) else None
+    if not m:
+        return None
+    left, right = m.group(1).split(), m.group(2).split()
+    if len(right) > len(left):
+        right = right[:len(left)]  # "top-down vs bottom-up integration testing": the noun is both sides'
+    a, b = set(tokens(" ".join(left))), set(tokens(" ".join(right)))
+    a, b = a - b, b - a
+    return (frozenset(a), frozenset(b)) if a and b else None
+
+
+def _about(side: frozenset[str], other: frozenset[str], terms: set[str]) -> bool:
+    """A unit (its words and its heading's) is about a compared side when it uses at least half that
+    side's stems, and a larger share of them than of the other side's."""
+    share = len(side & terms) / len(side)
+    return share >= 0.5 and share > len(other & terms) / len(other)
+
+
+def _criterion(cell: str) -> set[str]:
+    """The stems of a table cell's criterion: "Key Tools of Approach A: Jenkins" -> {key, tool}."""
+    return set(tokens(cell.partition(": ")[0].rsplit(" of ", 1)[0]))
+
+
+def _title_like(unit: str) -> bool:
+    """A heading or link title standing alone ("Pull Request Template", "Blue vs. Green"): a few words,
+    no full stop, every longer word capitalised. It names a thing; it says nothing about it."""
+    text = unit.strip()
+    words = text.split()
+    long = [w for w in words if len(w) > 3]
+    return 0 < len(words) <= 5 and not text.endswith((".", "!", "?")) and bool(long) \
+        and all(w[0].isupper() for w in long)
 
 
 def _introduces_list(unit: str, items: tuple[int, ...], pos: int) -> bool:
@@ -146,6 +204,9 @@ class ExtractiveAnswerer:
         asks_who = bool(WHO.search(question))
         known_names = key_terms(question, self.profile) | set(self.profile.subject_terms)
         scored = []
+        # Per passage: does the question name one of its table's criteria ("What is the focus of ...")?
+        criteria = [passage.hit.kind == "table" and any(q_terms & _criterion(u) for u in passage.units)
+                    for passage in context.passages]
         for rank, passage in enumerate(context.passages):
             if not passage.units:
                 continue
@@ -174,16 +235,20 @@ class ExtractiveAnswerer:
                 # ("Establish what tools will be used") do not make its list one of tools.
                 if kind and kind in (section_terms | (intro if is_item else unit_terms)):
                     score += w.kind  # "Which tools ...": a unit naming tools, or an item of a list of them
-                # A list question is answered by names ("- Trivy"): a short item is no empty label then.
-                short = len(unit_terms) < 3 and not (is_item and kind is not None)
-                if unit.rstrip().endswith(":") or short or signpost.search(unit):
+                # A list question is answered by names; any other by statements, not a title ("Pull
+                # Request Template") or a label standing alone.
+                short = (len(unit_terms) < 3 or _title_like(unit)) and not (is_item and kind is not None)
+                # A set question's best evidence may be the lead-in of its list ("The proposed process
+                # consists of:"): it never goes alone (with_items), so it is judged as its list.
+                leads_set = _introduces_list(unit, passage.items, pos)
+                if (unit.rstrip().endswith(":") and not leads_set) or short or signpost.search(unit):
                     score += w.lead_in
                 elif _ANAPHOR.match(unit) and not is_item:
                     score += w.anaphor
-                if passage.hit.kind == "table" and not asks_table:
-                    label = unit.partition(": ")[0]
-                    # A table cell answers only when the question asks for its criterion ("tools").
-                    if not (q_terms & set(tokens(label.rsplit(" of ", 1)[0]))):
+                if passage.hit.kind == "table" and (criteria[rank] or not asks_table):
+                    # A table cell answers only when the question asks for its criterion ("tools"); a
+                    # question about the whole table names none, unless it does ("the focus of each").
+                    if not (q_terms & _criterion(unit)):
                         score += w.off_criterion_cell
                 scored.append((score, float(sim), passage.n, pos, unit))
         return sorted(scored, key=lambda s: -s[0])
@@ -252,8 +317,9 @@ class ExtractiveAnswerer:
             scored = self.someone_first(question, scored)
         wants_quantity = bool(self.profile.asks_quantity.search(question))
         wants_list = asked_kind(question) is not None
-        listed = [] if wants_quantity else self.list_answer(scored, context, wants_list)
-        picked = listed or self.select(scored, context, wants_quantity, wants_list)
+        listed = [] if wants_quantity else self.list_answer(scored, context, wants_list, question)
+        picked = listed or self.select(scored, context, wants_quantity, wants_list, question,
+                                       compared_sides(question))
         if not picked:
             return Draft(refused=True, reason="no sentence of the passages answers this kind of question")
         if not listed:
@@ -282,7 +348,7 @@ class ExtractiveAnswerer:
             known[text] = vectors[n][pos]
         return Draft(text="\n".join(lines), known_vectors=known)
 
-    def list_answer(self, scored, context: Context, wants_list: bool = False) -> list:
+    def list_answer(self, scored, context: Context, wants_list: bool = False, question: str = "") -> list:
         """When the best match is an item of a list, or the lead-in of one ("Some popular frameworks:"),
         the answer is that list: the lead-in, then each item's first sentence (the best few, in
         document order). Returns [] when the best match is not part of a list."""
@@ -307,6 +373,8 @@ class ExtractiveAnswerer:
         members = [by_pos[n, i] for i in firsts if (n, i) in by_pos]
         if len(members) < 2:
             return []
+        if not wants_list and all(len(tokens(m[4])) < 3 or _title_like(m[4]) for m in members):
+            return []  # bare labels ("Blue vs. Green", "Canary vs. Shadow") answer only a set question
         # The question wants the list when it matched the lead-in, or when several items match about
         # equally well; one item far ahead of the rest answers a question about that item only.
         best_of_item: dict[int, float] = {}
@@ -315,16 +383,28 @@ class ExtractiveAnswerer:
                 best_of_item[items[i]] = max(best_of_item.get(items[i], score), score)
         close = sum(score >= scored[0][0] - self.w.margin for score in best_of_item.values())
         # A question asking for a set ("Which tools ...") needs less agreement than one that does not.
-        if not lead_in_matched and close < self.w.list_min_matching - wants_list:
+        # A section that is itself the answer's heading ("## Why" for "Why should alerts be managed as
+        # code?"): its list is the set of reasons, however differently each one is worded.
+        answers_heading = bool(_WHY.match(question) and _WHY.match(passage.hit.section.split(" > ")[-1]))
+        if not lead_in_matched and not answers_heading and close < self.w.list_min_matching - wants_list:
             return []
         if len(members) > self.w.max_list_items:
             keep = {m[3] for m in sorted(members, key=lambda m: -m[0])[:self.w.max_list_items]}
             members = [m for m in members if m[3] in keep]
+        # An item's later sentence that matches as well as the best ("Data can be unstructured ..." for
+        # "Why is the data part hard?") follows its first, on the same line.
+        detail = {}
+        for score, _, m, i, _ in scored:
+            if m == n and start <= i <= end and (n, i) not in {(x[2], x[3]) for x in members} \
+                    and score >= scored[0][0] - self.w.margin and any(items[x[3]] == items[i] for x in members):
+                detail.setdefault(items[i], by_pos[n, i])
+        members = [u for m in members for u in ([m] + ([detail[items[m[3]]]] if items[m[3]] in detail else []))]
         # The lead-in, unless it was left out as a non-answer ("Resources:") or an injection.
         lead = by_pos.get((n, start - 1)) if start > 0 and passage.units[start - 1].rstrip().endswith(":") else None
         return ([lead] if lead else []) + members
 
-    def select(self, scored, context: Context, wants_quantity: bool, wants_list: bool = False) -> list:
+    def select(self, scored, context: Context, wants_quantity: bool, wants_list: bool = False, question: str = "",
+               sides: tuple[frozenset[str], frozenset[str]] | None = None) -> list:
         """The units to quote: the best within a margin, whole list items, a list's siblings when the
         best match is a list item, and a picked sentence's anaphoric follower."""
         if self.w.same_passage:
@@ -373,6 +453,29 @@ class ExtractiveAnswerer:
                         take(by_unit[n, p])
 
         top = order[0]
+        add(top)
+        # The direct answer's own paragraph goes on with the details ("After the extension is
+        # installed, you can create ..."): they come right after it, before other passages' points.
+        tables = {p.n for p in context.passages if p.hit.kind == "table"}
+        if picked and top[1] < 0 and top[0] not in tables:
+            self.continue_paragraph(picked[0], picked, take, by_unit, items,
+                                    kind=asked_kind(question) if wants_list else None)
+        if sides:
+            # A comparison answers for both things: the best point about each side comes before the
+            # rest, with its paragraph, even when one side matches the question's words better.
+            heading = {p.n: set(tokens(p.hit.section.split(" > ")[-1])) for p in context.passages}
+            about = lambda side, other, item: _about(side, other, set(tokens(item[4])) | heading[item[2]])  # noqa: E731
+            for side, other in (sides, sides[::-1]):
+                if any(about(side, other, p) for p in picked):
+                    continue
+                for key in order:
+                    first = by_unit[key[0], candidates[key][1]]
+                    if first[1] >= self.min_similarity and about(side, other, first):
+                        before = len(picked)
+                        add(key)
+                        if len(picked) > before and key[1] < 0 and key[0] not in tables:
+                            self.continue_paragraph(picked[-1], picked, take, by_unit, items, limit=1)
+                        break
         if top[1] >= 0:
             # The best match is an item of a list: the question wants that list, so its other items
             # compete on a wider margin before anything else.
@@ -389,26 +492,34 @@ class ExtractiveAnswerer:
             if following and _ANAPHOR.match(following[4]) and items[n][pos + 1] < 0 \
                     and following[0] >= best - self.w.list_margin:
                 take(following)
-        # The direct answer's own paragraph goes on with the details ("After the extension is
-        # installed, you can create ..."): its next sentences support it when they stay on topic.
-        if picked and self.w.continuation:
-            _, _, n, pos, _ = picked[0]
-            for nxt in range(pos + 1, pos + 1 + self.w.continuation):
-                following = by_unit.get((n, nxt))
-                if not following or items[n][nxt] >= 0:
-                    break
-                if _introduces_list(following[4], items[n], nxt):
-                    # "We should keep PRs small. Small PRs have multiple advantages:" the list that
-                    # follows is the substance of the answer, however its lead-in scores alone.
-                    picked.append(following)
-                    break
-                if following[0] < best - self.w.list_margin:
-                    break
-                take(following)
         leads = set()
-        if wants_list and not any(items[n][pos] >= 0 for _, _, n, pos, _ in picked):
+        if wants_list:
+            # The set asked for is the whole list, not the few items that fit under the sentence cap.
             leads = self.introduced_list(picked, by_unit, items)
         return self.with_items(picked, by_unit, items, leads)
+
+    def continue_paragraph(self, start, picked, take, by_unit, items, kind: str | None = None,
+                           limit: int | None = None) -> None:
+        """The sentences after the direct answer (a prose sentence) in its paragraph, while each stays close
+        to the question (similarity at least `continuation_ratio` of the answer's): a paragraph is one
+        argument, and its next sentences explain the first even when their own words match the question
+        less. For a set question (`kind`: its plural noun, "" for kinds/ways) only a lead-in that
+        introduces a list, or a sentence naming the set ("... various factors, including ..."), comes."""
+        _, top_sim, n, pos, _ = start
+        for nxt in range(pos + 1, pos + 1 + (self.w.continuation if limit is None else limit)):
+            following = by_unit.get((n, nxt))
+            if not following or items[n][nxt] >= 0:
+                return
+            if _introduces_list(following[4], items[n], nxt):
+                # "We should keep PRs small. Small PRs have multiple advantages:" the list that
+                # follows is the substance of the answer, however its lead-in scores alone.
+                picked.append(following)
+                return
+            if kind is not None:
+                if not (kind and kind in tokens(following[4])) or not take(following):
+                    return  # naming the set asked for is the evidence here, however its words score
+            elif following[1] < self.w.continuation_ratio * top_sim or not take(following):
+                return
 
     @staticmethod
     def introduced_list(picked, by_unit, items) -> set[tuple[int, int]]:

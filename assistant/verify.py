@@ -160,6 +160,24 @@ def _named(term: str, low: str, stems: set[str]) -> bool:
 # Who-questions are also answered by a role: "Someone outside the pair should ...", "... by the team lead".
 _SOMEONE = re.compile(r"(?:^|[.:;\n-]\s+|\[\d+\]\s+)(?:someone|somebody|anyone|everyone|a member|members|the team|"
                       r"the person|the owner|each|whoever)\b|\bby (?:the|a|an|each|every) \w+", re.I)
+# A name of several capitalised words ("Kubeflow Pipelines", "Secrets Store CSI Driver"), or a version
+# ("2.9", "v1.27"): specific things that passages naming only a part of them do not answer.
+_PHRASE_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w.+#-]*(?:\s+[A-Z][\w.+#-]*)+")
+_VERSION = re.compile(r"\bv?\d+(?:\.\d+)+\b")
+
+
+def _unnamed_phrases(question: str, text: str, is_rare=None) -> list[str]:
+    """The question's multi-word names and versions that `text` never says (as a run of the same
+    stems: "Blue/Green" says "Blue Green", "the Secrets Store CSI driver" says "Secrets Store CSI Driver").
+    A run of common words ("Python ML code") is no name: one of its words must be rare (`is_rare`)."""
+    seq = " ".join(tokens(text))
+    low = text.lower()
+    missing = [m.group(0) for m in _PHRASE_NAME.finditer(question.strip())
+               if len(tokens(m.group(0))) > 1 and f" {' '.join(tokens(m.group(0)))} " not in f" {seq} "
+               and (is_rare is None or any(is_rare(w) for w in m.group(0).split()))]
+    return missing + [v for v in _VERSION.findall(question) if not re.search(rf"(?<![\d.]){re.escape(v)}(?![\d])", low)]
+
+
 _COMPARES = re.compile(r"\b(vs\.?|versus|compar\w*|differen\w*|between|or)\b", re.I)
 
 
@@ -192,6 +210,10 @@ def relevance_gap(question: str, answer, relevance: float, min_relevance: float,
     if absent:
         # "What license is Kubeflow released under?" answered from passages that never name Kubeflow.
         return f"the passages the answer cites never mention {', '.join(absent)}"
+    if unnamed := _unnamed_phrases(question, " ".join(documents.values()), is_rare):
+        # "Which Kubeflow Pipelines components ...?" answered from a table naming Kubeflow and pipelines
+        # apart; "Which features of MLflow 2.9 ...?" from passages on MLflow without that version.
+        return f"the cited documents never mention {', '.join(unnamed)}"
     named = key_terms(text, profile) - key_terms(question, profile) - set(profile.subject_terms)
     if WHO.match(question) and not named and not _SOMEONE.search(text):
         return "the question asks who, and the answer names no one"

@@ -135,3 +135,49 @@ def test_front_matter_author_and_publisher_become_a_citable_card():
     assert card.units == ("This document was written by Ada Quill.", "This document was published by Quarterly Ops Review.")
     assert card.title == "Ops Compared" and card.section == "About this document"
     assert not [c for c in chunk_document(Document(source="b.md", title="B", text="# B\n\nBody.\n")) if "written by" in c.text]
+
+
+def test_a_picture_alone_is_shown_but_never_citable():
+    text = ("# Integration\n\n## Top Down\n\nTop down testing follows the control flow of the system.\n\n"
+            "![Top Down Integration Testing](./images/topDown.png)\n\n"
+            "Stubs stand in for the lower level modules. See ![icon](i.png) for the legend.\n")
+    [chunk] = chunk_document(Document(source="i.md", title="Integration", text=text))
+    assert "Top Down Integration Testing" in chunk.text  # the reader still sees the caption ...
+    assert not any(u.strip() == "Top Down Integration Testing" for u in chunk.units)  # ... it is no answer
+    assert any(u.startswith("Stubs stand in") for u in chunk.units)  # a picture inside prose keeps its sentence
+
+
+def test_introduced_links_are_content_only_when_they_name_things():
+    text = ("# Git\n\n## Commits\n\nThe essential parts of a commit message are a subject line and a body.\n\n"
+            "For more information on commit message conventions, see:\n\n"
+            "- [Conventional Commits](https://example.org/cc)\n- [On commit messages](https://example.org/on)\n\n"
+            "## Tutorials\n\nThese tutorials walk through a GitOps setup step by step.\n\n"
+            "- [Tutorial: Deploy configurations using GitOps on a cluster](https://example.org/t1)\n"
+            "- [Flux](https://example.org/flux)\n")
+    units = [u for c in chunk_document(Document(source="g.md", title="Git", text=text)) for u in c.units]
+    assert not any("Conventional Commits" in u or "On commit messages" in u for u in units)  # "see:" points away
+    assert not any(u.startswith("Tutorial: Deploy") for u in units)  # a title is a pointer, even introduced
+    assert "Flux" in units  # a name the section introduces is content
+
+
+def test_a_short_example_a_lead_in_announces_is_its_item():
+    text = ("# Branches\n\n## Naming\n\nHere's an example of a branch naming convention:\n\n"
+            "```plaintext\nfeature/<user alias>/<work item ID>-<short description>\n```\n\n"
+            "## Setup\n\nThe installer script looks like this.\n\n```bash\nset -e\napt-get update\n"
+            "apt-get install -y git\npip install pre-commit\npre-commit install\n```\n")
+    chunks = chunk_document(Document(source="b.md", title="Branches", text=text))
+    naming = next(c for c in chunks if c.section == "Naming")
+    example = "feature/<user alias>/<work item ID>-<short description>"
+    assert example in naming.units  # citable ...
+    assert naming.unit_items[naming.units.index(example)] >= 0  # ... as the item the lead-in brings
+    assert not any("apt-get" in u for c in chunks for u in c.units)  # a script is shown, never quoted
+
+
+def test_a_quotation_stays_one_sentence():
+    text = ('The meeting answers "Imagine the project has failed. What caused this failure?" '
+            "Then the team acts on it.")
+    assert split_sentences(text) == ['The meeting answers "Imagine the project has failed. What caused this failure?"',
+                                     "Then the team acts on it."]
+    # A stray quote mark glues a few sentences at most, never the rest of a long paragraph.
+    stray = 'An odd " mark here. ' + " ".join(f"Sentence number {i} says a few more words here." for i in range(20))
+    assert len(split_sentences(stray)) > 10

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from assistant.extractive import asked_kind
+from assistant.extractive import _title_like, asked_kind, compared_sides
 from assistant.verify import relevance_gap
 from tests.conftest import assistant_with
 
@@ -55,6 +55,73 @@ publisher: "Quarterly Ops Review"
 A release train ships whatever is ready on a fixed schedule, so no feature waits for another.
 """
 
+IDENTITY = """# Credentials
+
+## Managed Identity
+
+Managed identities let a service authenticate to other services without any stored password.
+The appeal is that nobody has to look after secrets and credentials any more.
+They are never checked into source control, and they never need to be rotated by hand.
+A managed identity is issued and renewed by the platform for each service that needs one.
+Granting a managed identity a role gives its service exactly the access that role allows.
+Teams that move to managed identities delete most of their secret handling code.
+
+## Access Keys
+
+Access keys are long-lived strings handed out once, which whoever holds them can use anywhere.
+"""
+
+PROCESS = """# Delivery Process
+
+## Goals
+
+- Provide a shared vocabulary for delivery work.
+- Provide clarity on the delivery process and how it fits within a project.
+- Provide best practices for the different stages of a delivery project.
+
+## Process
+
+The proposed delivery process consists of:
+
+- Discovery workshop
+- Risk assessment
+- Pilot build
+- Hardening and rollout
+"""
+
+HURDLES = """# Platform Hurdles
+
+## Hurdles
+
+Teams adopting the platform meet a few hurdles:
+
+- The platform needs clean input records. Records often arrive unlabelled and in odd formats, which breaks the loaders.
+- The platform needs a wide range of skills. Few teams have them all in house.
+- The platform is costly to run. Small teams feel the bill first.
+
+## Stacks
+
+| Criterion | Stack A | Stack B |
+| --- | --- | --- |
+| Focus | Batch reporting | Live scoring |
+| Key Tools | Airflow, dbt | Kafka, Flink |
+| Team | Analysts | Engineers |
+"""
+
+RUNBOOKS = """# Runbooks as Code
+
+## Why
+
+- It keeps every runbook step repeatable across environments.
+- Changes to runbooks get reviewed like any other code change.
+- Old versions can be restored after a bad edit.
+- New engineers find the current runbook in the repository.
+
+## How
+
+Store each runbook as a Markdown file next to the service it operates.
+"""
+
 TEMPLATE = """# Design Review Template
 
 ## Header
@@ -69,7 +136,8 @@ Reviewers: [Reviewer1, Reviewer2]
 def composed(tmp_path_factory, embedder):
     return assistant_with(tmp_path_factory.mktemp("composed"), embedder,
                           {"releases.md": RELEASES, "tracing.md": TRACING, "field-guide.md": FIELD_GUIDE,
-                           "template.md": TEMPLATE})
+                           "template.md": TEMPLATE, "identity.md": IDENTITY, "process.md": PROCESS,
+                           "hurdles.md": HURDLES, "runbooks.md": RUNBOOKS})
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -77,6 +145,7 @@ def composed(tmp_path_factory, embedder):
     ("What are the main components of a log stack?", "compon"),
     ("What kinds of software should we remove from images?", ""),
     ("What tools can we use for tracing?", "tool"),
+    ("Which GitOps tools suit Kubernetes?", "tool"),  # "GitOps" is a name, not the plural asked for
     ("What makes a staging environment production-like?", None),
     ("What is a span?", None),
     ("How do we keep releases small?", None),
@@ -152,3 +221,80 @@ def test_who_wrote_a_document_is_answered_from_its_front_matter(composed):
     assert cited and cited[0].title == "Release Trains in Practice" and cited[0].section == "About this document"
 
 
+
+
+@pytest.mark.slow
+def test_the_direct_answer_brings_the_rest_of_its_paragraph(composed):
+    answer = composed.ask("Why should a service use a managed identity instead of access keys?")
+    assert not answer.refused
+    # The reasons follow the definition in the same paragraph, though their words match the question less.
+    assert "source control" in answer.text and "rotated" in answer.text
+    lines = answer.text.split("[1]")
+    assert lines[0].strip().startswith("Managed identities let a service")  # the direct answer leads
+
+
+@pytest.mark.slow
+def test_a_set_question_matching_a_lead_in_gets_its_list(composed):
+    answer = composed.ask("What are the stages of the proposed delivery process?")
+    assert not answer.refused
+    for phase in ("Discovery workshop", "Risk assessment", "Pilot build", "Hardening and rollout"):
+        assert f"- {phase} [" in answer.text
+    assert "best practices" not in answer.text  # not the goals list that merely says "stages"
+
+
+@pytest.mark.parametrize("question, sides", [
+    ("Blue-green vs canary releases: how do they differ?", ({"blue", "green"}, {"canari"})),
+    ("Top-down vs bottom-up integration testing: what's the difference?", ({"top"}, {"bottom"})),
+    ("What's the difference between a mock and a fake?", ({"mock"}, {"fake"})),
+    ("How is shadow testing different from dark launching?", ({"shadow", "test"}, {"dark", "launch"})),
+    ("Should we track model metrics in MLFlow or TensorBoard? How do they compare?", ({"mlflow"}, {"tensorboard"})),
+    ("When should I use metrics and when should I use logs?", None),
+    ("How do managed identities compare with access keys?", ({"manag", "ident"}, {"access", "key"})),
+    ("Is it a bug or a feature?", None),
+])
+def test_compared_sides_are_read_from_the_grammar(question, sides):
+    got = compared_sides(question)
+    assert (got and (set(got[0]), set(got[1]))) == sides if sides else got is None
+
+
+@pytest.mark.slow
+def test_a_comparison_answers_for_both_sides(composed):
+    answer = composed.ask("How do managed identities compare with access keys?")
+    assert not answer.refused
+    assert "Managed identities let a service" in answer.text
+    assert "Access keys are long-lived strings" in answer.text  # the side whose words match less still comes
+
+
+@pytest.mark.parametrize("unit, title", [
+    ("Pull Request Template", True),
+    ("MLOps vs. DevOps", True),
+    ("Write good commit messages.", False),
+    ("Flux is a tool created by Weaveworks", False),
+    ("Model Governance: ModelOps manages the whole lifecycle of models.", False),
+])
+def test_a_title_standing_alone_is_told_from_a_statement(unit, title):
+    assert _title_like(unit) is title
+
+
+@pytest.mark.slow
+def test_a_list_item_brings_its_sentence_that_answers(composed):
+    answer = composed.ask("Which hurdles do teams meet, and what is wrong with the input records?")
+    assert not answer.refused
+    assert "- The platform needs clean input records." in answer.text  # the list ...
+    assert "arrive unlabelled and in odd formats" in answer.text  # ... with the item's sentence that answers
+
+
+@pytest.mark.slow
+def test_a_table_question_naming_a_criterion_gets_that_criterion(composed):
+    answer = composed.ask("What is the focus of Stack A and Stack B according to the table?")
+    assert not answer.refused
+    assert "Batch reporting" in answer.text and "Live scoring" in answer.text
+    assert "Airflow" not in answer.text and "Analysts" not in answer.text  # not the other criteria
+
+
+@pytest.mark.slow
+def test_a_why_question_gets_the_list_of_its_why_section(composed):
+    answer = composed.ask("Why should runbooks be kept as code?")
+    assert not answer.refused
+    for reason in ("repeatable across environments", "get reviewed", "can be restored", "find the current runbook"):
+        assert reason in answer.text

@@ -101,3 +101,21 @@ def test_two_names_asked_together_need_one_document_naming_both():
     assert relevance_gap("How does MLflow compare to Windows tooling?", answer, 0.9, 0.3) == ""  # a comparison
     both = SimpleNamespace(sentences=answer.sentences, citations=[cite("c.md", "MLflow runs on Windows too.")])
     assert relevance_gap("How do I install MLflow on Windows?", both, 0.9, 0.3) == ""
+
+
+def test_a_multi_word_name_or_a_version_must_be_said_by_the_cited_documents():
+    from assistant.verify import _unnamed_phrases
+
+    table = "Key Tools of MLOps: Kubeflow, MLflow. Key Components of MLOps: CI/CD pipelines, Model Serving"
+    rare = {"kubeflow"}.__contains__
+    is_rare = lambda word: rare(word.lower())  # noqa: E731
+    # Named apart is not named: "Kubeflow" and "pipelines" are both there, "Kubeflow Pipelines" is not.
+    assert _unnamed_phrases("Which Kubeflow Pipelines components are recommended?", table, is_rare) == \
+        ["Kubeflow Pipelines"]
+    # A run of common words is no name ("Python ML code"), and a name said in other words still counts.
+    assert _unnamed_phrases("Deterministic vs statistical profilers for Python ML code?", table, is_rare) == []
+    assert _unnamed_phrases("What does the Secrets Store CSI Driver do?",
+                            "the secrets store CSI driver mounts secrets", is_rare) == []
+    # A version must be there as written: 2.9 is not 2.90.
+    assert _unnamed_phrases("Which features of MLflow 2.9 are covered?", "MLflow 2.90 adds tracing", is_rare) == ["2.9"]
+    assert _unnamed_phrases("Which features of MLflow 2.9 are covered?", "MLflow 2.9 adds tracing", is_rare) == []
