@@ -12,11 +12,9 @@ from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
 from assistant.safety import looks_like_injection
 from assistant.text import STOPWORDS, key_terms, tokens
+from assistant.verify import ASKED_FOR as _ASKED_FOR
 from assistant.verify import WHO
 
-# "What license ...", "Which university ...": the thing asked for, named right after the question word.
-_ASKED_FOR = re.compile(r"^\W*(?:what|which)\s+([a-z][a-z-]+)\s+(?:is|are|was|were|does|do|did|has|have|had|can|"
-                        r"could|will|would|should)\b", re.I)
 _WHY = re.compile(r"^\W*why\b", re.I)
 _ANAPHOR = re.compile(r"^(it|its|they|their|them|this|these|those|that|he|she|such)\b", re.I)
 _ASKS_TABLE = re.compile(r"\b(table|compar\w*)\b", re.I)

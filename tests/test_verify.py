@@ -119,3 +119,17 @@ def test_a_multi_word_name_or_a_version_must_be_said_by_the_cited_documents():
     # A version must be there as written: 2.9 is not 2.90.
     assert _unnamed_phrases("Which features of MLflow 2.9 are covered?", "MLflow 2.90 adds tracing", is_rare) == ["2.9"]
     assert _unnamed_phrases("Which features of MLflow 2.9 are covered?", "MLflow 2.9 adds tracing", is_rare) == []
+
+
+def test_weak_evidence_must_name_the_thing_asked_for():
+    from types import SimpleNamespace
+
+    from assistant.verify import relevance_gap
+
+    answer = SimpleNamespace(sentences=[SimpleNamespace(text="Key Tools of ModelOps: Deepchecks, Kubeflow")],
+                             citations=[SimpleNamespace(source="t.md", title="Comparison", section="Table",
+                                                        text="Key Tools of ModelOps: Deepchecks, Kubeflow")])
+    question = "What license is Kubeflow released under?"
+    assert "never mention 'license'" in relevance_gap(question, answer, 0.46, 0.22)
+    # Strong evidence may word the thing asked for otherwise ("What steps ..." answered by a procedure).
+    assert relevance_gap(question, answer, 0.8, 0.22) == ""
