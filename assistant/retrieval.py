@@ -89,6 +89,7 @@ class HybridRetriever:
         self._vocabulary = set(self._bm25.vocab)
         self._topics = [t for t in topics if t not in titles]
         self.generation, self.revision = generation, revision
+        getattr(self.store, "trim", lambda: None)()  # the walk's transient buffers (see Store.trim)
 
     def _unit_matrix(self, generation: str) -> UnitMatrix | None:
         """All unit vectors of the generation, or None once they number more than the exact-search bound

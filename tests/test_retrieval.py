@@ -74,3 +74,17 @@ def test_past_the_exact_bound_units_of_the_candidates_still_find_the_facts(shipp
     assert any("Ansible" in h.text for h in hits)
     merck = retriever.retrieve("What happened at Merck?").hits
     assert merck[0].section == "MLOps > Use cases" and "Merck" in merck[0].text
+
+
+def test_a_reload_hands_its_transient_memory_back(shipped, monkeypatch):
+    """Loading an index generation reads every chunk and unit pack once; the freed buffers go back to
+    the system after it (Store.trim), not at the next reopen."""
+    from assistant.retrieval import HybridRetriever
+
+    trims = []
+    monkeypatch.setattr(type(shipped.store), "trim", staticmethod(lambda: trims.append(1)))
+    retriever = HybridRetriever(shipped.store, shipped.embedder, k=5)
+    retriever.refresh()
+    assert trims == [1]
+    retriever.refresh(max_age_s=0)  # same generation and revision: nothing read, nothing to trim
+    assert trims == [1]
