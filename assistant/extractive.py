@@ -16,6 +16,9 @@ from assistant.verify import ASKED_FOR as _ASKED_FOR
 from assistant.verify import WHO
 
 _WHY = re.compile(r"^\W*why\b", re.I)
+# "What is a release train?", "What are feature flags?": a question asking what a term is; answered first by
+# the sentence that says so ("A release train is a fixed schedule that ...").
+_DEFINE = re.compile(r"^\W*what(?:\s+is|\s+are|'s)\s+(?:an?\s+|the\s+)?([^?,;:]{1,60}?)\s*\??\s*$", re.I)
 _ANAPHOR = re.compile(r"^(it|its|they|their|them|this|these|those|that|he|she|such)\b", re.I)
 _ASKS_TABLE = re.compile(r"\b(table|compar\w*)\b", re.I)
 # Who did something, as English says it: "written by Tonye Harry", "as described by Michael Nygard",
@@ -52,6 +55,7 @@ class ExtractiveWeights:
     list_min_matching: int = 3  # items within `margin` of the best unit that make the answer the whole list
     kind: float = 0.1  # a list question's asked-for noun ("tools") named by the unit, its lead-in or section
     names_someone: float = 0.25  # "Who proposed ...?": a unit saying who did something ("... by Michael Nygard")
+    defines: float = 0.15  # "What is X?": a sentence saying what X is ("X is a methodology that ...")
 
 
 def _subject(unit: str, section: str, profile: DomainProfile) -> set[str]:
@@ -128,6 +132,14 @@ def _about(side: frozenset[str], other: frozenset[str], terms: set[str]) -> bool
     return share >= 0.5 and share > len(other & terms) / len(other)
 
 
+def _defines(unit: str, term: list[str]) -> bool:
+    """The unit says what `term` (its stems) is: it opens with the term, then "is", "are", "refers to"
+    or "means" follows within a few words."""
+    head = re.split(r"\s+(?:is|are|refers to|means|stands for)\s+", unit, maxsplit=1)
+    # "Canary releasing, on the other hand, is ..." defines it; "Blue-green and canary releasing are" neither.
+    return len(head) == 2 and tokens(head[0])[:len(term)] == term and len(head[0].split()) <= len(term) + 4
+
+
 def _criterion(cell: str) -> set[str]:
     """The stems of a table cell's criterion: "Key Tools of Approach A: Jenkins" -> {key, tool}."""
     return set(tokens(cell.partition(": ")[0].rsplit(" of ", 1)[0]))
@@ -201,6 +213,12 @@ class ExtractiveAnswerer:
         kind = asked_kind(question)
         asks_who = bool(WHO.search(question))
         known_names = key_terms(question, self.profile) | set(self.profile.subject_terms)
+        term = _DEFINE.match(question)
+        # "What is a span in a distributed trace?": the term is "span"; the rest says where it lives.
+        subject = re.split(r"\s+(?:in|of|for|within|on|at|when|from)\s+", term.group(1))[0] if term else ""
+        # "What are the phases of threat modeling?" asks for a set (phases of something), not a definition.
+        relational = bool(term and re.search(r"\sof\s", term.group(1)))
+        defined = tokens(subject) if subject and len(subject.split()) <= 4 and not relational else []
         scored = []
         # Per passage: does the question name one of its table's criteria ("What is the focus of ...")?
         criteria = [passage.hit.kind == "table" and any(q_terms & _criterion(u) for u in passage.units)
@@ -227,6 +245,8 @@ class ExtractiveAnswerer:
                 subject = _subject(unit, section, self.profile)
                 if q_names and subject:
                     score += w.subject_match if subject & q_names else w.subject_mismatch
+                if defined and _defines(unit, defined):
+                    score += w.defines
                 if asks_who and any(key_terms(m.group(0), self.profile) - known_names for m in _AGENT.finditer(unit)):
                     score += w.names_someone  # the kind of thing asked for: someone, not a description
                 # An item is one of a list of "tools" when its lead-in or section says so; its own words

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from assistant.extractive import _title_like, asked_kind, compared_sides
+from assistant.extractive import _defines, _title_like, asked_kind, compared_sides
 from assistant.verify import relevance_gap
 from tests.conftest import assistant_with
 
@@ -298,3 +298,14 @@ def test_a_why_question_gets_the_list_of_its_why_section(composed):
     assert not answer.refused
     for reason in ("repeatable across environments", "get reviewed", "can be restored", "find the current runbook"):
         assert reason in answer.text
+
+
+@pytest.mark.parametrize("unit, term, defines", [
+    ("ModelOps is a methodology that manages models.", ["modelop"], True),
+    ("DataOps, on the other hand, is focused on the data pipeline.", ["dataop"], True),
+    ("A span is the smallest unit in a trace.", ["span"], True),
+    ("DevOps and DataOps are two approaches.", ["dataop"], False),  # names it, says what both are
+    ("ModelOps enables faster model development.", ["modelop"], False),  # says what it does, not is
+])
+def test_a_definition_is_told_from_a_mention(unit, term, defines):
+    assert _defines(unit, term) is defines
