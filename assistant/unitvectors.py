@@ -72,6 +72,9 @@ class UnitMatrix:
     is small (the shipped one: ~13k units, 20 MB): the same ranking a global nearest-unit search gives."""
 
     def __init__(self, packs: list[tuple[str, np.ndarray]]):
+        # In chunk id order, not the store's paging order (which may differ between processes): units
+        # with equal similarity (a sentence two overlapping chunks share) then rank the same everywhere.
+        packs = sorted(packs, key=lambda pack: pack[0])
         self.ids = [cid for cid, vecs in packs if len(vecs)]
         blocks = [vecs for _, vecs in packs if len(vecs)]
         self.owner = np.repeat(np.arange(len(blocks), dtype=np.int32), [len(b) for b in blocks])

@@ -13,7 +13,7 @@ from assistant.retrieval import HybridRetriever
 from assistant.store import Store
 from assistant.types import Chunk
 from assistant.unitvectors import UnitMatrix, UnitSearch, best_per_chunk, pack_metadata, unpack
-from tests.conftest import make_settings
+from tests.conftest import make_settings, nearest_chunks_by_unit
 
 DIM = 32
 
@@ -63,11 +63,7 @@ def test_the_exact_matrix_gives_a_global_nearest_unit_search():
     matrix = UnitMatrix(packs)
     assert len(matrix) == sum(len(v) for _, v in packs)
     query = unit_vectors(1, 99)[0]
-    # brute force: every unit, best first, each chunk at its first (best) unit
-    units = sorted(((float(v @ query), cid) for cid, vecs in packs for v in vecs), reverse=True)[:12]
-    expected: dict[str, float] = {}
-    for sim, cid in units:
-        expected.setdefault(cid, sim)
+    expected = nearest_chunks_by_unit(packs, query, 12)
     got = matrix.top_chunks(query, 12)
     assert [cid for cid, _ in got] == list(expected)
     assert np.allclose([s for _, s in got], list(expected.values()), atol=1e-6)
@@ -244,3 +240,10 @@ def test_incremental_indexing_adds_and_removes_a_documents_unit_packs(tmp_path):
     assert store.units_of(generation, [by_source["a.md"]])
     assert store.count(generation)[1] == sum(len(p.texts) for p in store.unit_packs(
         generation, [h.id for batch in store.iter_chunks(generation) for h in batch]).values())
+
+
+def test_the_exact_matrix_ranks_tied_units_the_same_whatever_order_the_store_pages_in():
+    shared = unit_vectors(1, 7)  # one sentence that two overlapping chunks both hold
+    packs = [("b", np.vstack([shared, unit_vectors(2, 8)])), ("a", shared.copy()), ("c", unit_vectors(3, 9))]
+    query = shared[0]
+    assert UnitMatrix(packs).top_chunks(query, 1) == UnitMatrix(packs[::-1]).top_chunks(query, 1)
