@@ -12,7 +12,6 @@ from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
 from assistant.safety import looks_like_injection
 from assistant.text import STOPWORDS, key_terms, tokens
-from assistant.verify import ASKED_FOR as _ASKED_FOR
 from assistant.verify import WHO
 
 _WHY = re.compile(r"^\W*why\b", re.I)
@@ -46,7 +45,6 @@ class ExtractiveWeights:
     off_criterion_cell: float = -0.2  # a table cell whose column the question does not ask about
     margin: float = 0.2  # units within this of the best score are quoted too
     list_margin: float = 0.30  # siblings of a best-matching list item compete within this
-    weak_similarity: float = 0.45  # below this best similarity, an unknown asked-for noun refuses
     duplicate_overlap: float = 0.8  # word-set Jaccard above which two units count as one
     same_passage: float = 0.0  # lift for units of the passage that holds the best unit
     continuation: int = 3  # following sentences of the best sentence's paragraph that may come with it ...
@@ -313,12 +311,8 @@ class ExtractiveAnswerer:
         best_sim = max((s[1] for s in scored), default=0.0)
         if best_sim < self.min_similarity:
             return f"best similarity {best_sim:.2f} below threshold"
-        asked = _ASKED_FOR.match(question)
-        if asked and self.vocabulary is not None and best_sim < self.w.weak_similarity:
-            head = asked.group(1).lower()
-            if head not in STOPWORDS and tokens(head) and tokens(head)[0] not in self.vocabulary():
-                # Weak evidence, and the corpus never even names what is asked for ("license").
-                return f"the corpus never mentions {head!r}"
+        # Weak evidence that never names the thing asked for ("What license ...") is refused for every
+        # answerer by the chain's relevance check (verify.relevance_gap), once the cited passages are known.
         return ""
 
     def draft(self, question: str, context: Context) -> Iterator[str | Draft]:

@@ -208,20 +208,21 @@ def relevance_gap(question: str, answer, relevance: float, min_relevance: float,
     cited = " ".join(f"{c.title} {c.section} {c.text}" for c in answer.citations)
     low, stems = cited.lower(), set(tokens(cited))
     absent = sorted(t for t in asked if not _named(t, low, stems) and (is_rare is None or is_rare(t)))
+    doc_stems = {source: set(tokens(text)) for source, text in documents.items()}
     if not absent and len(asked) >= 2 and not _COMPARES.search(question) and not any(
-            all(_named(t, text.lower(), set(tokens(text))) for t in asked) for text in documents.values()):
+            all(_named(t, documents[source].lower(), stems_) for t in asked) for source, stems_ in doc_stems.items()):
         # "How do I install MLflow on Windows?": one cited document names MLflow, another Windows, none
         # both. A comparison may take its two sides from two documents.
         return f"no document the answer cites names {', '.join(sorted(asked))} together"
     if absent:
         # "What license is Kubeflow released under?" answered from passages that never name Kubeflow.
         return f"the passages the answer cites never mention {', '.join(absent)}"
-    if relevance < weak_relevance and (asked := ASKED_FOR.match(question)) \
-            and (head := asked.group(1).lower()) not in STOPWORDS and tokens(head) \
-            and not any(tokens(head)[0] in set(tokens(text)) for text in documents.values()):
+    thing = ASKED_FOR.match(question)
+    head = tokens(thing.group(1)) if thing and thing.group(1).lower() not in STOPWORDS else []
+    if relevance < weak_relevance and head and not any(head[0] in stems_ for stems_ in doc_stems.values()):
         # "What license is Kubeflow released under?": weak evidence, and the cited documents name
         # Kubeflow, never a license. (Strong evidence may word the thing otherwise: "steps", "properties".)
-        return f"the cited documents never mention {head!r}"
+        return f"the cited documents never mention {thing.group(1).lower()!r}"
     if unnamed := _unnamed_phrases(question, " ".join(documents.values()), is_rare):
         # "Which Kubeflow Pipelines components ...?" answered from a table naming Kubeflow and pipelines
         # apart; "Which features of MLflow 2.9 ...?" from passages on MLflow without that version.
