@@ -328,10 +328,10 @@ class ExtractiveAnswerer:
         if WHO.search(question) and not re.search(r"\bwhose\b", question, re.I):  # "whose platform": an owner
             scored = self.someone_first(question, scored)
         wants_quantity = bool(self.profile.asks_quantity.search(question))
-        wants_list = asked_kind(question) is not None
-        listed = [] if wants_quantity else self.list_answer(scored, context, wants_list, question)
-        picked = listed or self.select(scored, context, wants_quantity, wants_list, question,
-                                       compared_sides(question))
+        kind = asked_kind(question)
+        listed = [] if wants_quantity else self.list_answer(scored, context, kind is not None,
+                                                            why=bool(_WHY.match(question)))
+        picked = listed or self.select(scored, context, wants_quantity, kind, compared_sides(question))
         if not picked:
             return Draft(refused=True, reason="no sentence of the passages answers this kind of question")
         if not listed:
@@ -360,7 +360,7 @@ class ExtractiveAnswerer:
             known[text] = vectors[n][pos]
         return Draft(text="\n".join(lines), known_vectors=known)
 
-    def list_answer(self, scored, context: Context, wants_list: bool = False, question: str = "") -> list:
+    def list_answer(self, scored, context: Context, wants_list: bool = False, why: bool = False) -> list:
         """When the best match is an item of a list, or the lead-in of one ("Some popular frameworks:"),
         the answer is that list: the lead-in, then each item's first sentence (the best few, in
         document order). Returns [] when the best match is not part of a list."""
@@ -397,7 +397,7 @@ class ExtractiveAnswerer:
         # A question asking for a set ("Which tools ...") needs less agreement than one that does not.
         # A section that is itself the answer's heading ("## Why" for "Why should alerts be managed as
         # code?"): its list is the set of reasons, however differently each one is worded.
-        answers_heading = bool(_WHY.match(question) and _WHY.match(passage.hit.section.split(" > ")[-1]))
+        answers_heading = why and bool(_WHY.match(passage.hit.section.split(" > ")[-1]))
         if not lead_in_matched and not answers_heading and close < self.w.list_min_matching - wants_list:
             return []
         if len(members) > self.w.max_list_items:
@@ -405,20 +405,23 @@ class ExtractiveAnswerer:
             members = [m for m in members if m[3] in keep]
         # An item's later sentence that matches as well as the best ("Data can be unstructured ..." for
         # "Why is the data part hard?") follows its first, on the same line.
+        firsts_of = {items[m[3]]: m[3] for m in members}  # item number -> position of its first sentence
         detail = {}
-        for score, _, m, i, _ in scored:
-            if m == n and start <= i <= end and (n, i) not in {(x[2], x[3]) for x in members} \
-                    and score >= scored[0][0] - self.w.margin and any(items[x[3]] == items[i] for x in members):
+        for score, _, m, i, _ in scored:  # best first: each item keeps its best later sentence
+            if m == n and start <= i <= end and firsts_of.get(items[i], i) != i \
+                    and score >= scored[0][0] - self.w.margin:
                 detail.setdefault(items[i], by_pos[n, i])
-        members = [u for m in members for u in ([m] + ([detail[items[m[3]]]] if items[m[3]] in detail else []))]
+        members = [u for m in members for u in [m, detail.get(items[m[3]])] if u]
         # The lead-in, unless it was left out as a non-answer ("Resources:") or an injection.
         lead = by_pos.get((n, start - 1)) if start > 0 and passage.units[start - 1].rstrip().endswith(":") else None
         return ([lead] if lead else []) + members
 
-    def select(self, scored, context: Context, wants_quantity: bool, wants_list: bool = False, question: str = "",
+    def select(self, scored, context: Context, wants_quantity: bool, kind: str | None = None,
                sides: tuple[frozenset[str], frozenset[str]] | None = None) -> list:
         """The units to quote: the best within a margin, whole list items, a list's siblings when the
-        best match is a list item, and a picked sentence's anaphoric follower."""
+        best match is a list item, and a picked sentence's anaphoric follower. `kind`: what a set
+        question asks for (asked_kind), `sides`: what a comparison compares (compared_sides)."""
+        wants_list = kind is not None
         if self.w.same_passage:
             # One passage that answers reads better than fragments of five: its units get a lift.
             top_n = scored[0][2]
@@ -470,8 +473,7 @@ class ExtractiveAnswerer:
         # installed, you can create ..."): they come right after it, before other passages' points.
         tables = {p.n for p in context.passages if p.hit.kind == "table"}
         if picked and top[1] < 0 and top[0] not in tables:
-            self.continue_paragraph(picked[0], picked, take, by_unit, items,
-                                    kind=asked_kind(question) if wants_list else None)
+            self.continue_paragraph(picked[0], picked, take, by_unit, items, kind=kind)
         if sides:
             # A comparison answers for both things: the best point about each side comes before the
             # rest, with its paragraph, even when one side matches the question's words better.
