@@ -83,6 +83,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def nearest_chunks_by_unit(packs, query, n: int) -> dict[str, float]:
+    """Brute force over (chunk id, unit vectors) pairs: the chunks of the n units nearest to `query`,
+    best first, each at its best unit: what a unit search must return."""
+    units = sorted(((float(v @ query), cid) for cid, vectors in packs for v in vectors), reverse=True)[:n]
+    nearest: dict[str, float] = {}
+    for similarity, cid in units:
+        nearest.setdefault(cid, similarity)
+    return nearest
+
+
 def stored_ids_and_texts(store) -> tuple[list[str], list[str]]:
     """Ids and texts of every chunk in the active generation, read through the store's typed rows."""
     hits = [h for batch in store.iter_chunks(store.active_generation()) for h in batch]

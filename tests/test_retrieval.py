@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import nearest_chunks_by_unit
+
 pytestmark = pytest.mark.slow
 
 
@@ -51,10 +53,7 @@ def test_units_of_the_article_are_searched_exactly_and_match_a_brute_force(shipp
     generation = retriever.generation
     packs = shipped.store.unit_packs(generation, list(retriever.ids))
     vector = retriever.embed_query("Which configuration management tools belong to DevOps?")
-    sims = sorted(((float(s), cid) for cid, p in packs.items() for s in p.vectors @ vector), reverse=True)[:60]
-    expected: dict[str, float] = {}
-    for sim, cid in sims:
-        expected.setdefault(cid, sim)
+    expected = nearest_chunks_by_unit([(cid, p.vectors) for cid, p in packs.items()], vector, 60)
     got = retriever.dense_units(vector, 60)
     assert [cid for cid, _ in got] == list(expected)
     assert np.allclose([s for _, s in got], list(expected.values()), atol=1e-5)

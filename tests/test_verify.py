@@ -121,14 +121,42 @@ def test_a_multi_word_name_or_a_version_must_be_said_by_the_cited_documents():
     assert _unnamed_phrases("Which features of MLflow 2.9 are covered?", "MLflow 2.9 adds tracing", is_rare) == []
 
 
-def test_weak_evidence_must_name_the_thing_asked_for():
+def cited_answer(text: str, cited: str | None = None, source: str = "t.md", section: str = "Section"):
+    """An answer of one sentence citing one passage (`cited`, default the sentence itself): what
+    relevance_gap reads of an Answer."""
     from types import SimpleNamespace
 
+    return SimpleNamespace(sentences=[SimpleNamespace(text=text)],
+                           citations=[SimpleNamespace(source=source, title=source, section=section,
+                                                      text=text if cited is None else cited)])
+
+
+def test_relevance_needs_rare_names_in_the_cited_passages():
     from assistant.verify import relevance_gap
 
-    answer = SimpleNamespace(sentences=[SimpleNamespace(text="Key Tools of ModelOps: Deepchecks, Kubeflow")],
-                             citations=[SimpleNamespace(source="t.md", title="Comparison", section="Table",
-                                                        text="Key Tools of ModelOps: Deepchecks, Kubeflow")])
+    answer = cited_answer("It saves debugging time.", source="v.md", section="Why validate")
+    question = "Why validate our TOML/INI files in the pipeline?"
+    assert "never mention" in relevance_gap(question, answer, 0.9, 0.3)
+    # A compound is rare only when each part is: "TOML" is common in this corpus, "INI" is not.
+    assert relevance_gap(question, answer, 0.9, 0.3, is_rare=lambda t: all(p == "ini" for p in t.split("/"))) == ""
+    # A rare name must be in the cited passages, not elsewhere in their document.
+    assert "never mention" in relevance_gap("What license is Kubeflow under?", answer, 0.9, 0.3,
+                                            related={"v.md": "Kubeflow runs pipelines."})
+
+
+def test_a_role_answers_a_who_question():
+    from assistant.verify import relevance_gap
+
+    passage = "Someone outside the pair should perform the code review."
+    assert relevance_gap("Who should review the code?", cited_answer(passage, source="r.md"), 0.9, 0.3) == ""
+    nobody = cited_answer("Reviews catch defects early.", cited=passage, source="r.md")
+    assert "names no one" in relevance_gap("Who should review the code?", nobody, 0.9, 0.3)
+
+
+def test_weak_evidence_must_name_the_thing_asked_for():
+    from assistant.verify import relevance_gap
+
+    answer = cited_answer("Key Tools of ModelOps: Deepchecks, Kubeflow", section="Table")
     question = "What license is Kubeflow released under?"
     assert "never mention 'license'" in relevance_gap(question, answer, 0.46, 0.22)
     # Strong evidence may word the thing asked for otherwise ("What steps ..." answered by a procedure).
