@@ -78,6 +78,6 @@ def test_without_an_export_the_embedder_falls_back_or_says_what_to_run(tmp_path)
     with pytest.raises(UserError, match="run `assistant index` first"):
         forced.encode(["x"])
     (auto.export_to).mkdir(parents=True)
-    for name in ("model.onnx", "tokenizer.json", "config.json"):
+    for name in ("model.onnx", "model.weights", "tokenizer.json", "config.json"):
         (auto.export_to / name).write_text("damaged")
     assert Embedder.from_settings(Settings(index_dir=tmp_path / "index")).encode(["x"]).shape == (1, 384)
