@@ -33,6 +33,10 @@ class HybridRetriever:
         # (self._units), else only the units of each query's candidates; a legacy index's own HNSW.
         self.unit_search: UnitSearch = getattr(store, "unit_search", UnitSearch())
         self._units: UnitMatrix | None = None
+        # While the units are searched exactly, so are the chunks (one vector each, fewer than the
+        # units): Chroma's HNSW answers differently from one process to the next on the same index
+        # (27 of the 242 shipped questions' top 20 differed from the exact one) and misses some.
+        self._chunks: UnitMatrix | None = None
         self._legacy_units = False
         self._checked = 0.0
         self._reloading = threading.Lock()
@@ -79,6 +83,8 @@ class HybridRetriever:
         bm25 = SparseBM25(corpus())
         legacy = self.store.legacy(generation)
         self._units = None if legacy else self._unit_matrix(generation)
+        self._chunks = None if self._units is None else UnitMatrix(
+            [pair for batch in self.store.iter_chunk_vectors(generation) for pair in batch])
         self._legacy_units = legacy
         # One assignment: a query running meanwhile reads the BM25 matrix and its ids as a pair.
         self._lexical = (bm25, ids)
@@ -125,9 +131,13 @@ class HybridRetriever:
     def embed_query(self, query: str) -> np.ndarray:
         return self.embedder.encode([query])[0]
 
-    def dense(self, vector: np.ndarray, n: int) -> list[Hit]:
-        """Best chunks by vector, with their texts and metadata (saves a read for most hits)."""
-        return self.store.query_chunks(self.generation, vector, min(n, len(self.ids)))
+    def dense(self, vector: np.ndarray, n: int) -> tuple[list[tuple[str, float]], list[Hit]]:
+        """Best chunks by vector as (id, cosine similarity), and those of them already read from the store
+        (Chroma's vector query returns texts and metadata along: that saves a read for most hits)."""
+        if self._chunks is not None:
+            return self._chunks.top_chunks(vector, n), []
+        hits = self.store.query_chunks(self.generation, vector, min(n, len(self.ids)))
+        return [(h.id, h.dense) for h in hits], hits
 
     def dense_units(self, vector: np.ndarray, n: int, candidates: list[str] = ()) -> list[tuple[str, float]]:
         """Chunks ranked by their best sentence: a one-line table cell or list item is found even when
@@ -175,10 +185,10 @@ class HybridRetriever:
         n = max(self.candidates, k)
         # Without a matrix of all units, the units searched are those of more dense hits than fused.
         wide = n if self._units is not None or self._legacy_units else max(n, self.unit_search.candidates)
-        dense_hits, sparse = self.dense(vector, wide), self.sparse(query, n)
-        dense = [(h.id, h.dense) for h in dense_hits[:n]]
+        (ranked_dense, dense_hits), sparse = self.dense(vector, wide), self.sparse(query, n)
+        dense = ranked_dense[:n]
         stored = {h.id: h for h in dense_hits}
-        units = self.dense_units(vector, 3 * n, [h.id for h in dense_hits] + [cid for cid, _ in sparse])
+        units = self.dense_units(vector, 3 * n, [cid for cid, _ in ranked_dense] + [cid for cid, _ in sparse])
         fused: dict[str, float] = {}
         for ranked in (dense, units, sparse):
             ranked = [(cid, score) for cid, score in ranked if cid in self.known]

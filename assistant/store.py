@@ -415,6 +415,18 @@ class Store:
                 return
             offset += batch
 
+    def iter_chunk_vectors(self, generation: str, batch: int = BATCH * 5) -> Iterator[list[tuple[str, np.ndarray]]]:
+        """(chunk id, its vector as a 1-row matrix) for a generation's chunks, a batch at a time."""
+        offset = 0
+        while True:
+            got = self._page(generation, 0, ["embeddings"], batch, offset)
+            vectors = np.asarray(got["embeddings"], dtype=np.float32)
+            if got["ids"]:
+                yield [(cid, vectors[row:row + 1]) for row, cid in enumerate(got["ids"])]
+            if len(got["ids"]) < batch:
+                return
+            offset += batch
+
     def chunk_count(self, generation: str) -> int:
         with self._using() as view:
             return self._call(self._cols(view, generation)[0].count)

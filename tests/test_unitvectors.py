@@ -205,7 +205,7 @@ def test_the_dense_units_signal_finds_the_chunk_of_the_best_unit(tmp_path, exact
     retriever = HybridRetriever(store, _Embedder(query), k=3, candidates=3)
     retriever.refresh()
     assert (retriever._units is not None) == (exact_max > 0)
-    dense = [h.id for h in retriever.dense(query, 8)]
+    dense = [cid for cid, _ in retriever.dense(query, 8)[0]]
     candidates = dense[:3] if exact_max == 0 else []
     ranked = retriever.dense_units(query, 9, candidates + ["c6"])
     assert ranked[0][0] == "c6" and ranked[0][1] == pytest.approx(1.0, abs=1e-3)
@@ -215,6 +215,31 @@ def test_the_dense_units_signal_finds_the_chunk_of_the_best_unit(tmp_path, exact
     store.activate("g", model="test", format=7)
     retriever.refresh(max_age_s=0)
     assert "c6" not in {cid for cid, _ in retriever.dense_units(query, 30, dense + ["c6"])}
+
+
+@pytest.mark.parametrize("exact_max", [10_000, 0])
+def test_the_dense_chunk_ranking_is_exact_while_the_corpus_is_small(tmp_path, exact_max):
+    """Exact: the brute-force order over every stored chunk vector, the same in every process. Past the
+    bound it is Chroma's approximate query, with the hits' texts read along."""
+    settings = make_settings(tmp_path, unit_search_exact_max=exact_max)
+    store = Store.open(settings)
+    chunk_vecs = unit_vectors(40, 11)
+    store.upsert("g", [chunk(i) for i in range(40)], chunk_vecs, [unit_vectors(3, 200 + i) for i in range(40)],
+                 {"doc0.md": "h", "doc1.md": "h"})
+    store.activate("g", model="test", format=7)
+    query = unit_vectors(1, 99)[0]
+    retriever = HybridRetriever(store, _Embedder(query), k=3, candidates=3)
+    retriever.refresh()
+    ranked, hits = retriever.dense(query, 10)
+    sims = chunk_vecs @ query
+    brute = [f"c{i}" for i in np.argsort(-sims)[:10]]
+    if exact_max:
+        assert [cid for cid, _ in ranked] == brute and hits == []
+        assert [score for _, score in ranked] == pytest.approx(sorted(sims, reverse=True)[:10], abs=1e-5)
+        assert [h.id for h in retriever.retrieve("q").hits] and retriever.retrieve("q").hits[0].text
+    else:
+        assert [h.id for h in hits] == [cid for cid, _ in ranked] and hits[0].text
+        assert len(set(cid for cid, _ in ranked) & set(brute)) >= 8
 
 
 def test_incremental_indexing_adds_and_removes_a_documents_unit_packs(tmp_path):
