@@ -19,6 +19,9 @@ _WHY = re.compile(r"^\W*why\b", re.I)
 # the sentence that says so ("A release train is a fixed schedule that ...").
 _DEFINE = re.compile(r"^\W*what(?:\s+is|\s+are|'s)\s+(?:an?\s+|the\s+)?([^?,;:]{1,60}?)\s*\??\s*$", re.I)
 _ANAPHOR = re.compile(r"^(it|its|they|their|them|this|these|those|that|he|she|such)\b", re.I)
+# A sentence opening with a personal pronoun names its subject in the sentence before ("One linter we
+# recommend is woke. It is a language-agnostic CLI tool ..."); "This document ..." names its own.
+_PRONOUN = re.compile(r"^(it|its|they|their|them|he|she|his|her)\b", re.I)
 _ASKS_TABLE = re.compile(r"\b(table|compar\w*)\b", re.I)
 # Who did something, as English says it: "written by Tonye Harry", "as described by Michael Nygard",
 # "Michael Nygard proposed ...". Any capitalised word would also take "Configuration Management".
@@ -336,9 +339,9 @@ class ExtractiveAnswerer:
             return Draft(refused=True, reason="no sentence of the passages answers this kind of question")
         if not listed:
             # Readable order: passages by their best pick, sentences in document order within a passage.
-            first = {}
-            for score, _, n, _, _ in picked:
-                first.setdefault(n, -score)
+            first: dict[int, float] = {}
+            for score, _, n, _, _ in picked:  # a passage ranks by its best unit, not by the first listed
+                first[n] = min(first.get(n, float("inf")), -score)
             picked.sort(key=lambda p: (first[p[2]], p[3]))
         return self.compose(picked, context)
 
@@ -506,11 +509,50 @@ class ExtractiveAnswerer:
             if following and _ANAPHOR.match(following[4]) and items[n][pos + 1] < 0 \
                     and following[0] >= best - self.w.list_margin:
                 take(following)
+        self.antecedents(picked, by_unit, items)
         leads = set()
         if wants_list:
             # The set asked for is the whole list, not the few items that fit under the sentence cap.
             leads = self.introduced_list(picked, by_unit, items)
+            headings = {p.n: set(tokens(p.hit.section)) for p in context.passages}
+            self.whole_lists(picked, by_unit, items, {n for n, words in headings.items() if kind and kind in words})
         return self.with_items(picked, by_unit, items, leads)
+
+    @staticmethod
+    def antecedents(picked, by_unit, items) -> None:
+        """A picked sentence that leans on the one before it ("It is a language-agnostic CLI tool ...")
+        says nothing alone: the sentence it leans on ("One inclusive linter we recommend is woke.") comes
+        right before it, when that is prose of the same passage and itself quotable."""
+        for i in range(len(picked) - 1, -1, -1):
+            _, _, n, pos, unit = picked[i]
+            before = by_unit.get((n, pos - 1))
+            if before and _PRONOUN.match(unit) and items[n][pos] < 0 and items[n][pos - 1] < 0 \
+                    and all((p[2], p[3]) != (n, pos - 1) for p in picked):
+                picked.insert(i, before)
+
+    def whole_lists(self, picked, by_unit, items, named: set[int]) -> None:
+        """A set question whose answer quotes two or more items of one list under a heading naming the
+        set ("Which chaos engineering tools ...": "Frameworks and Tools > Chaos", then "- Azure Chaos
+        Studio ...", "- Chaos toolkit ..."): the list is the set asked for, so each of its items comes
+        (its first sentence), up to `max_list_items`. `named`: the passages whose heading names it."""
+        runs: dict[tuple[int, int], set[int]] = {}
+        for _, _, n, pos, _ in picked:
+            if pos < len(items[n]) and items[n][pos] >= 0:
+                start = pos
+                while start > 0 and items[n][start - 1] >= 0:
+                    start -= 1
+                runs.setdefault((n, start), set()).add(items[n][pos])
+        for (n, start), quoted in runs.items():
+            if len(quoted) < 2 or n not in named:
+                continue
+            end, firsts = start, []
+            while end < len(items[n]) and items[n][end] >= 0:
+                if end == start or items[n][end] != items[n][end - 1]:
+                    firsts.append(end)
+                end += 1
+            missing = [p for p in firsts if items[n][p] not in quoted and (n, p) in by_unit]
+            for p in missing[:max(0, self.w.max_list_items - len(quoted))]:
+                picked.append(by_unit[n, p])
 
     def continue_paragraph(self, start, picked, take, by_unit, items, kind: str | None = None,
                            limit: int | None = None) -> None:

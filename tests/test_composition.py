@@ -128,6 +128,35 @@ Authors: [Author1, Author2, etc.]
 Reviewers: [Reviewer1, Reviewer2]
 """
 
+LINTING = """# Inclusive Language
+
+## Getting Started with a Word Linter
+
+The team picked one checker after a long trial. The one we settled on is Tidyword.
+It is a language-agnostic command-line tool that flags non-inclusive words in source code and suggests alternatives.
+"""
+
+FAULTS = """# Fault Injection
+
+## Key Testing Categories
+
+### Chaos Testing
+
+Chaos testing or chaos engineering is the practice of experimenting on a system to build confidence that the system can withstand turbulent conditions in production.
+Its goal is to identify weaknesses before they manifest system wide.
+
+## Fault Injection Frameworks and Tools
+
+### Chaos
+
+- Stormcell - An in-preview service for orchestrating fault experiments on cloud resources.
+- Quakebox - A declarative, modular chaos platform with many extensions.
+- Tremor - A cluster-specific chaos tool, maintained by a hosting vendor.
+- Gremlinette - The platform that popularised chaos engineering.
+- Shakeup - A library for chaos testing integrated with a resilience library.
+- Rumble - An open source tool for chaos testing of container clusters.
+"""
+
 
 @pytest.fixture(scope="module")
 def composed(tmp_path_factory, embedder):
@@ -135,6 +164,12 @@ def composed(tmp_path_factory, embedder):
                           {"releases.md": RELEASES, "tracing.md": TRACING, "field-guide.md": FIELD_GUIDE,
                            "template.md": TEMPLATE, "identity.md": IDENTITY, "process.md": PROCESS,
                            "hurdles.md": HURDLES, "runbooks.md": RUNBOOKS})
+
+
+@pytest.fixture(scope="module")
+def tooling(tmp_path_factory, embedder):
+    """Two documents alone: which passages compete decides which path answers a set question."""
+    return assistant_with(tmp_path_factory.mktemp("tooling"), embedder, {"linting.md": LINTING, "faults.md": FAULTS})
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -283,3 +318,19 @@ def test_a_why_question_gets_the_list_of_its_why_section(composed):
 ])
 def test_a_definition_is_told_from_a_mention(unit, term, defines):
     assert _defines(unit, term) is defines
+
+
+@pytest.mark.slow
+def test_a_sentence_opening_with_a_pronoun_comes_with_the_sentence_naming_its_subject(tooling):
+    answer = tooling.ask("Is there a command-line tool that flags non-inclusive words in source code?")
+    assert not answer.refused
+    assert "The one we settled on is Tidyword. [1] It is a language-agnostic" in answer.text
+
+
+@pytest.mark.slow
+def test_a_set_question_gets_every_item_of_the_list_its_heading_names(tooling):
+    # The best match is another passage's definition, so the tools come as items competing with it.
+    answer = tooling.ask("Which chaos engineering tools does the testing guidance list?")
+    assert not answer.refused
+    for tool in ("Stormcell", "Quakebox", "Tremor", "Gremlinette", "Shakeup", "Rumble"):
+        assert f"- {tool} - " in answer.text, answer.text
