@@ -21,6 +21,8 @@ _DEFINE = re.compile(r"^\W*what(?:\s+is|\s+are|'s)\s+(?:an?\s+|the\s+)?([^?,;:]{
 _ANAPHOR = re.compile(r"^(it|its|they|their|them|this|these|those|that|he|she|such)\b", re.I)
 # A sentence opening with a personal pronoun names its subject in the sentence before ("One linter we
 # recommend is woke. It is a language-agnostic CLI tool ..."); "This document ..." names its own.
+# Two or more names in a row, as prose lists them: "Bitnami Sealed Secrets, Mozilla SOPS", "Flux and Argo CD".
+_NAMES = re.compile(r"\b[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)*\s*(?:,|\band\b|\bor\b)\s*(?:and\s+|or\s+)?[A-Z][\w.-]*")
 _PRONOUN = re.compile(r"^(it|its|they|their|them|he|she|his|her)\b", re.I)
 _ASKS_TABLE = re.compile(r"\b(table|compar\w*)\b", re.I)
 # Who did something, as English says it: "written by Tonye Harry", "as described by Michael Nygard",
@@ -57,6 +59,7 @@ class ExtractiveWeights:
     kind: float = 0.1  # a list question's asked-for noun ("tools") named by the unit, its lead-in or section
     names_someone: float = 0.25  # "Who proposed ...?": a unit saying who did something ("... by Michael Nygard")
     defines: float = 0.15  # "What is X?": a sentence saying what X is ("X is a methodology that ...")
+    enumerates: float = 0.30  # a sentence listing the set asked for by name leads when within this of the best
 
 
 def _subject(unit: str, section: str, profile: DomainProfile) -> set[str]:
@@ -343,7 +346,31 @@ class ExtractiveAnswerer:
             for score, _, n, _, _ in picked:  # a passage ranks by its best unit, not by the first listed
                 first[n] = min(first.get(n, float("inf")), -score)
             picked.sort(key=lambda p: (first[p[2]], p[3]))
+        if kind:
+            picked = self.enumeration_first(question, scored, picked, kind, context)
         return self.compose(picked, context)
+
+    def enumeration_first(self, question: str, scored, picked, kind: str, context: Context) -> list:
+        """A set question ("What tools can we use to commit encrypted secrets?") is answered most directly
+        by a sentence naming that kind of thing and listing members by name ("Some popular tools for this
+        approach are Bitnami Sealed Secrets, Mozilla SOPS"): it leads, when it scores within `enumerates`
+        of the best unit, whatever else the answer quotes."""
+        items = {p.n: p.items for p in context.passages}
+        chosen = {(p[2], p[3]) for p in picked}
+        known = key_terms(question, self.profile) | set(self.profile.subject_terms)
+        for unit in scored:
+            score, sim, n, pos, text = unit
+            if score < scored[0][0] - self.w.enumerates:
+                return picked
+            if (n, pos) not in chosen and items[n][pos] < 0 and sim >= self.min_similarity \
+                    and kind in tokens(text) and self.lists_members(text, known):
+                return [unit, *picked]
+        return picked
+
+    def lists_members(self, text: str, known: set[str]) -> bool:
+        """The sentence lists two or more names the question does not already use (and that are not the
+        subjects the corpus is about): "are Bitnami Sealed Secrets, Mozilla SOPS", not "MLOps or ModelOps"."""
+        return any(len(key_terms(m.group(0), self.profile) - known) >= 2 for m in _NAMES.finditer(text, 1))
 
     def compose(self, picked, context: Context) -> Draft:
         """Keep the source's structure: what was a list item is a "- " line (an item's sentences on one

@@ -157,7 +157,6 @@ Its goal is to identify weaknesses before they manifest system wide.
 - Rumble - An open source tool for chaos testing of container clusters.
 """
 
-
 @pytest.fixture(scope="module")
 def composed(tmp_path_factory, embedder):
     return assistant_with(tmp_path_factory.mktemp("composed"), embedder,
@@ -334,3 +333,29 @@ def test_a_set_question_gets_every_item_of_the_list_its_heading_names(tooling):
     assert not answer.refused
     for tool in ("Stormcell", "Quakebox", "Tremor", "Gremlinette", "Shakeup", "Rumble"):
         assert f"- {tool} - " in answer.text, answer.text
+
+
+def test_a_set_question_is_led_by_the_sentence_naming_the_members():
+    """The list of what the tools share outranks the sentence naming them (it did on the playbook's
+    GitOps secrets page); that sentence still leads. Names the question or the corpus' subjects
+    already use are no members."""
+    from types import SimpleNamespace
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["Some popular tools for this approach are Sealwrap Secrets, Mozzy Crypt",
+             "All the secret encryption tools share the following:",
+             "Secret changes are managed in the repository", "They support disconnected scenarios",
+             "Tools such as MLOps or ModelOps platforms also exist"]
+    scored = sorted([(1.07, 0.79, 1, 0, units[0]), (0.76, 0.78, 1, 1, units[1]), (1.24, 0.81, 1, 2, units[2]),
+                     (1.27, 0.84, 1, 3, units[3]), (1.20, 0.80, 1, 4, units[4])], key=lambda u: -u[0])
+    context = SimpleNamespace(passages=[SimpleNamespace(n=1, items=(-1, -1, 0, 1, -1))])
+    question = "What tools can we use to commit encrypted secrets to our GitOps repo?"
+    answerer = ExtractiveAnswerer()
+    picked = [scored[0], scored[1]]
+    led = answerer.enumeration_first(question, scored, picked, "tool", context)
+    assert [u[4] for u in led] == [units[0], units[3], units[2]]
+    too_far = [(s + 0.5 if s > 1.1 else s, *rest) for s, *rest in scored]  # far behind the best: not the answer
+    assert answerer.enumeration_first(question, too_far, picked, "tool", context) == picked
+    only_subjects = [u for u in scored if u[3] != 0]
+    assert answerer.enumeration_first(question, only_subjects, picked, "tool", context) == picked
