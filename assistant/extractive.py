@@ -369,7 +369,7 @@ class ExtractiveAnswerer:
 
     def lists_members(self, text: str, known: set[str]) -> bool:
         """The sentence lists two or more names the question does not already use (and that are not the
-        subjects the corpus is about): "are Bitnami Sealed Secrets, Mozilla SOPS", not "MLOps or ModelOps"."""
+        subjects the corpus is about): "are Bitnami Sealed Secrets, Mozilla SOPS", not two of the profile's subjects."""
         return any(len(key_terms(m.group(0), self.profile) - known) >= 2 for m in _NAMES.finditer(text, 1))
 
     def compose(self, picked, context: Context) -> Draft:
