@@ -29,12 +29,13 @@ chat: install
 	$(BIN)/assistant chat
 
 # The eval gates: thresholds just under what each shipped set scores on the shipped corpus (article +
-# playbook; see eval/README.md), with room for the HNSW index's run-to-run variation, so a change
-# that degrades answers, grounding, retrieval or refusals fails CI.
-GATE := --min-fact-recall 0.72 --min-groundedness 0.98 --min-citation-validity 1.0 \
+# playbook; see eval/README.md), with a little room for another machine's floating point (the shipped
+# corpus is searched exactly, so runs on one machine agree), so a change that degrades answers,
+# grounding, retrieval or refusals fails CI.
+GATE := --min-fact-recall 0.75 --min-groundedness 0.98 --min-citation-validity 1.0 \
         --min-hit-at-k 0.83 --min-mrr 0.66 --min-refusal-accuracy 0.94 --max-false-refusals 1 \
         --max-non-answer-sentences 1
-PLAYBOOK_GATE := --min-fact-recall 0.64 --min-groundedness 0.98 --min-citation-validity 1.0 \
+PLAYBOOK_GATE := --min-fact-recall 0.70 --min-groundedness 0.98 --min-citation-validity 1.0 \
         --min-hit-at-k 0.95 --min-mrr 0.88 --min-refusal-accuracy 0.94 --max-false-refusals 2 \
         --max-non-answer-sentences 1 --min-list-structure 0.85
 
