@@ -65,7 +65,8 @@ def main() -> int:
 
         retriever.refresh()
         # The floor is raw Chroma, so this reaches past the store's typed API on purpose.
-        chunk_col = store._cols(retriever.generation)[0]
+        with store._using() as view:
+            chunk_col = store._cols(view, retriever.generation)[0]
         for q in QUESTIONS:  # settle: Chroma compacts what was just written on the first queries
             assistant.search(q)
         questions = QUESTIONS * args.repeats
