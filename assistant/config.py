@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     llm_threads: int = Field(0, ge=0)
     llm_context: int = Field(4096, ge=512)
     llm_max_tokens: int = Field(400, ge=16)
+    # A model's answer is followed by the offline answer's points it leaves out: a point counts as said
+    # when this share of its words is in the model's text (0: the model's answer alone).
+    llm_supplement: float = Field(0.6, ge=0.0, le=1.0)
     max_answer_sentences: int = Field(6, ge=1, le=10)  # the direct answer plus up to 5 supporting points
     history_turns: int = Field(3, ge=0, le=20)
     max_question_chars: int = 2000

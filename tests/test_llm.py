@@ -21,9 +21,11 @@ HALLUCINATED = "DevOps was created by NASA astronauts in 1969 to launch rockets 
 LEGACY = "Many organizations still have legacy systems and processes that are not compatible with DevOps practices."
 
 
-def chain_with(shipped, *responses):
+def chain_with(shipped, *responses, supplement: float = 0.0):
+    """The model's answer alone (no offline points added) unless `supplement` says otherwise."""
     model = FakeListChatModel(responses=list(responses))
-    return build_chain(shipped.settings, shipped.retriever, shipped.embedder, chat_model=model)
+    settings = shipped.settings.model_copy(update={"llm_supplement": supplement})
+    return build_chain(settings, shipped.retriever, shipped.embedder, chat_model=model)
 
 
 def test_hallucination_and_bad_citation_are_removed_and_counted(shipped):
@@ -52,6 +54,22 @@ def test_model_refusal_or_nothing_usable_falls_back_to_the_extractive_answer(shi
     assert not answer.refused and answer.answerer == "extractive-fallback"
     assert answer.text == shipped.ask("What are the challenges of DevOps?").text
     assert answer.reason.startswith("FakeListChatModel: ")  # why the model's own answer was not used
+
+
+def test_the_offline_points_the_model_left_out_follow_its_answer(shipped):
+    question = "What are the challenges of DevOps?"
+    offline = shipped.ask(question)
+    answer = chain_with(shipped, f"{REAL} [1]", supplement=0.6).invoke(question)
+    assert not answer.refused and answer.answerer == "FakeListChatModel+extractive"
+    assert answer.sentences[0].text == REAL  # the model's own answer leads
+    added = [s.text for s in answer.sentences[1:]]
+    assert added and set(added) <= {s.text for s in offline.sentences}  # then the offline points ...
+    assert REAL not in added  # ... that it did not already say
+    assert all(s.supported and s.citations for s in answer.sentences)
+    # A model that said everything the offline answer says gets nothing added.
+    everything = " ".join(f"{s.text} [1]" for s in offline.sentences)
+    whole = chain_with(shipped, everything, supplement=0.6).invoke(question)
+    assert whole.answerer == "FakeListChatModel" and len(whole.sentences) == len(offline.sentences)
 
 
 def test_both_refusing_is_a_refusal_that_says_why(shipped):
@@ -144,6 +162,6 @@ def test_real_llamacpp_model_end_to_end(shipped):
             assert answer.refused, (question, answer.text)
             continue
         assert not answer.refused, (question, answer.reason)
-        assert answer.answerer in (chain.answerer.name, "extractive-fallback")
+        assert answer.answerer in (chain.answerer.name, f"{chain.answerer.name}+extractive", "extractive-fallback")
         assert all(s.supported and s.citations for s in answer.sentences)
         assert all(f.lower() in answer.text.lower() for f in facts), (question, answer.text)
