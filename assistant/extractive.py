@@ -7,32 +7,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from assistant.answerer import Draft
+from assistant.composition import Composition
 from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
+from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_TABLE, _DEFINE, _PLACEHOLDER, _WHY, _about, _criterion,
+                               _defines, _introduces_list, _name_parts, _subject, _title_like, asked_kind,
+                               compared_sides)
 from assistant.safety import looks_like_injection
-from assistant.text import STOPWORDS, key_terms, tokens
+from assistant.text import key_terms, tokens
 from assistant.verify import WHO
-
-_WHY = re.compile(r"^\W*why\b", re.I)
-# "What is a release train?", "What are feature flags?": a question asking what a term is; answered first by
-# the sentence that says so ("A release train is a fixed schedule that ...").
-_DEFINE = re.compile(r"^\W*what(?:\s+is|\s+are|'s)\s+(?:an?\s+|the\s+)?([^?,;:]{1,60}?)\s*\??\s*$", re.I)
-_ANAPHOR = re.compile(r"^(it|its|they|their|them|this|these|those|that|he|she|such)\b", re.I)
-# A sentence opening with a personal pronoun names its subject in the sentence before ("One linter we
-# recommend is woke. It is a language-agnostic CLI tool ..."); "This document ..." names its own.
-# Two or more names in a row, as prose lists them: "Bitnami Sealed Secrets, Mozilla SOPS", "Flux and Argo CD".
-_NAMES = re.compile(r"\b[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)*\s*(?:,|\band\b|\bor\b)\s*(?:and\s+|or\s+)?[A-Z][\w.-]*")
-_PRONOUN = re.compile(r"^(it|its|they|their|them|he|she|his|her)\b", re.I)
-_ASKS_TABLE = re.compile(r"\b(table|compar\w*)\b", re.I)
-# Who did something, as English says it: "written by Tonye Harry", "as described by Michael Nygard",
-# "Michael Nygard proposed ...". Any capitalised word would also take "Configuration Management".
-_NAME = r"[A-Z][\w.&'-]*(?:\s+(?:[A-Z][\w.&'-]*|of|de|van|von))*"
-_AGENT = re.compile(rf"\bby\s+(?:the\s+)?{_NAME}|\b[A-Z][\w.-]+\s+[A-Z][\w.-]+\s+(?:wrote|writes|proposed|proposes|"
-                    r"said|says|puts it|described|describes|created|creates|coined|founded|introduced|developed|"
-                    r"published|authored|maintains|maintained)\b")
-# A template's blank to fill in ("Authors: [Author1, Author2, etc.]"); Markdown links are gone by now.
-_PLACEHOLDER = re.compile(r"\[[^\[\]]{1,80}\]")
 
 
 @dataclass(frozen=True)
@@ -62,113 +46,7 @@ class ExtractiveWeights:
     enumerates: float = 0.30  # a sentence listing the set asked for by name leads when within this of the best
 
 
-def _subject(unit: str, section: str, profile: DomainProfile) -> set[str]:
-    """What a unit is about: the subjects its label names ("Key Tools of Approach A: ..."), else those
-    its text names, else its section's."""
-    head, colon, _ = unit.partition(": ")
-    named = profile.subjects_in(head) if colon and len(head.split()) <= 8 else set()
-    return named or profile.subjects_in(unit) or profile.subjects_in(section.split(" > ")[0])
-
-
-_AUX = frozenset("is are was were be does do did has have had can could will would should must may might "
-                 "go goes help helps need needs make makes get gets".split())
-_DETERMINER = frozenset("a an the our my your this that these those its their".split())
-
-
-def asked_kind(question: str) -> str | None:
-    """The plural thing a question asks for ("Which linters and formatters ...", "What are the main
-    components of ...", "What kinds of software ..."): its stem, "" for kinds/types/ways (a set, no
-    noun to match), None when the question asks for no set. Grammar, not a phrase list: the first
-    plural noun after what/which, before the verb."""
-    m = re.match(r"^\W*(?:what|which)\s+(?:(?:are|were)\s+(?:the\s+|some\s+|all\s+)?)?(.*)", question, re.I)
-    if not m:
-        return None
-    words = re.findall(r"[A-Za-z][A-Za-z-]*", m.group(1))[:6]
-    if len(words) > 1 and words[1].lower() in _DETERMINER:
-        return None  # "What makes a staging environment ...": the first word is the verb
-    for word in words:
-        low = word.lower()
-        if low in _AUX:
-            return None
-        if any(c.isupper() for c in word):
-            continue  # a name ("Which GitOps tools", "Which Kubernetes tools"), not the plural asked for
-        if len(low) > 3 and low.endswith("s") and not low.endswith(("ss", "us", "is")):
-            return "" if low in STOPWORDS else (tokens(low) or [""])[0]
-    return None
-
-
-# The two things a question compares, as English asks it: "X vs Y", "the difference between X and Y",
-# "How is X different from Y", "compare X with Y", "X or Y? How do they compare".
-_SIDES = (
-    re.compile(r"^(?:\W*(?:what|which|how)\b[^:?]*?\b(?:is|are|for|in)\s+)?(.+?)\s+(?:vs\.?|versus)\s+([^:?]+)", re.I),
-    re.compile(r"\bdifferen\w*\s+between\s+(.+?)\s+and\s+([^:?]+)", re.I),
-    re.compile(r"\bhow\s+(?:is|are|does|do)\s+(.+?)\s+differ\w*\s+(?:from|to)\s+([^:?]+)", re.I),
-    re.compile(r"\bhow\s+(?:is|are|does|do)\s+(.+?)\s+compare\w*\s+(?:with|to|against)\s+([^:?]+)", re.I),
-    re.compile(r"\bcompar\w*\s+(.+?)\s+(?:with|to|and|against)\s+([^:?]+)", re.I),
-)
-_OR_SIDES = re.compile(r"(\S+(?:\s+\S+)?)\s+or\s+(\S+(?:\s+\S+)?)\s*\?", re.I)
-
-
-def compared_sides(question: str) -> tuple[frozenset[str], frozenset[str]] | None:
-    """The stems that tell the two compared things apart ("Blue-green vs canary releases" ->
-    {blue, green}, {canari, releas}); None when the question compares nothing or the sides share all
-    their words. Words both sides use ("log" in "direct-write logging vs agent-based log collection")
-    tell nothing apart and are dropped."""
-    for pattern in _SIDES:
-        if m := pattern.search(question):
-            break
-    else:
-        m = _OR_SIDES.search(question) if re.search(r"\b(compar\w*|differ\w*|which|should)\b", question, re.I) else None
-    if not m:
-        return None
-    left, right = m.group(1).split(), m.group(2).split()
-    if len(right) > len(left):
-        right = right[:len(left)]  # "top-down vs bottom-up integration testing": the noun is both sides'
-    a, b = set(tokens(" ".join(left))), set(tokens(" ".join(right)))
-    a, b = a - b, b - a
-    return (frozenset(a), frozenset(b)) if a and b else None
-
-
-def _about(side: frozenset[str], other: frozenset[str], terms: set[str]) -> bool:
-    """A unit (its words and its heading's) is about a compared side when it uses at least half that
-    side's stems, and a larger share of them than of the other side's."""
-    share = len(side & terms) / len(side)
-    return share >= 0.5 and share > len(other & terms) / len(other)
-
-
-def _defines(unit: str, term: list[str]) -> bool:
-    """The unit says what `term` (its stems) is: it opens with the term, then "is", "are", "refers to"
-    or "means" follows within a few words."""
-    head = re.split(r"\s+(?:is|are|refers to|means|stands for)\s+", unit, maxsplit=1)
-    # "Canary releasing, on the other hand, is ..." defines it; "Blue-green and canary releasing are" neither.
-    return len(head) == 2 and tokens(head[0])[:len(term)] == term and len(head[0].split()) <= len(term) + 4
-
-
-def _criterion(cell: str) -> set[str]:
-    """The stems of a table cell's criterion: "Key Tools of Approach A: Jenkins" -> {key, tool}."""
-    return set(tokens(cell.partition(": ")[0].rsplit(" of ", 1)[0]))
-
-
-def _title_like(unit: str) -> bool:
-    """A heading or link title standing alone ("Pull Request Template", "Blue vs. Green"): a few words,
-    no full stop, every longer word capitalised. It names a thing; it says nothing about it."""
-    text = unit.strip()
-    words = text.split()
-    long = [w for w in words if len(w) > 3]
-    return 0 < len(words) <= 5 and not text.endswith((".", "!", "?")) and bool(long) \
-        and all(w[0].isupper() for w in long)
-
-
-def _introduces_list(unit: str, items: tuple[int, ...], pos: int) -> bool:
-    """A lead-in ("Small PRs have multiple advantages:") directly followed by list items."""
-    return unit.rstrip().endswith(":") and pos + 1 < len(items) and items[pos + 1] >= 0
-
-
-def _name_parts(term: str) -> list[str]:
-    return [t for part in re.split(r"[-/.]", term) for t in tokens(part)]
-
-
-class ExtractiveAnswerer:
+class ExtractiveAnswerer(Composition):
     """Scores every unit of the retrieved passages against the question (one stored vector each), then
     composes the best few into a short answer with a [n] after each."""
 
@@ -350,102 +228,6 @@ class ExtractiveAnswerer:
             picked = self.enumeration_first(question, scored, picked, kind, context)
         return self.compose(picked, context)
 
-    def enumeration_first(self, question: str, scored, picked, kind: str, context: Context) -> list:
-        """A set question ("What tools can we use to commit encrypted secrets?") is answered most directly
-        by a sentence naming that kind of thing and listing members by name ("Some popular tools for this
-        approach are Bitnami Sealed Secrets, Mozilla SOPS"): it leads, when it scores within `enumerates`
-        of the best unit, whatever else the answer quotes."""
-        items = {p.n: p.items for p in context.passages}
-        chosen = {(p[2], p[3]) for p in picked}
-        known = key_terms(question, self.profile) | set(self.profile.subject_terms)
-        for unit in scored:
-            score, sim, n, pos, text = unit
-            if score < scored[0][0] - self.w.enumerates:
-                return picked
-            if (n, pos) not in chosen and items[n][pos] < 0 and sim >= self.min_similarity \
-                    and kind in tokens(text) and self.lists_members(text, known):
-                return [unit, *picked]
-        return picked
-
-    def lists_members(self, text: str, known: set[str]) -> bool:
-        """The sentence lists two or more names the question does not already use (and that are not the
-        subjects the corpus is about): "are Bitnami Sealed Secrets, Mozilla SOPS", not two of the profile's subjects."""
-        return any(len(key_terms(m.group(0), self.profile) - known) >= 2 for m in _NAMES.finditer(text, 1))
-
-    def compose(self, picked, context: Context) -> Draft:
-        """Keep the source's structure: what was a list item is a "- " line (an item's sentences on one
-        line), what was prose runs on as a paragraph; every sentence carries its [n]."""
-        lines, known, previous = [], {}, None
-        vectors = {p.n: p.unit_vectors for p in context.passages}
-        items = {p.n: p.items for p in context.passages}
-        for _, _, n, pos, unit in picked:
-            text = unit.strip()
-            item = items[n][pos] if len(items[n]) > pos else -1
-            key = (n, item) if item >= 0 else "prose"
-            if lines and key == previous:
-                lines[-1] += f" {text} [{n}]"
-            else:
-                lines.append(f"{text} [{n}]" if key == "prose" else f"- {text} [{n}]")
-            previous = key
-            known[text] = vectors[n][pos]
-        return Draft(text="\n".join(lines), known_vectors=known)
-
-    def list_answer(self, scored, context: Context, wants_list: bool = False, why: bool = False) -> list:
-        """When the best match is an item of a list, or the lead-in of one ("Some popular frameworks:"),
-        the answer is that list: the lead-in, then each item's first sentence (the best few, in
-        document order). Returns [] when the best match is not part of a list."""
-        if not scored:
-            return []
-        _, _, n, pos, _ = scored[0]
-        passage = next(p for p in context.passages if p.n == n)
-        items = passage.items
-        is_item = lambda i: 0 <= i < len(items) and items[i] >= 0  # noqa: E731
-        lead_in_matched = not is_item(pos)
-        if lead_in_matched:
-            if not (passage.units[pos].rstrip().endswith(":") and is_item(pos + 1)):
-                return []
-            pos += 1
-        start, end = pos, pos
-        while is_item(start - 1):
-            start -= 1
-        while is_item(end + 1):
-            end += 1
-        by_pos = {(item[2], item[3]): item for item in scored}
-        firsts = [i for i in range(start, end + 1) if i == start or items[i] != items[i - 1]]
-        members = [by_pos[n, i] for i in firsts if (n, i) in by_pos]
-        if len(members) < 2:
-            return []
-        if not wants_list and all(len(tokens(m[4])) < 3 or _title_like(m[4]) for m in members):
-            return []  # bare labels ("Blue vs. Green", "Canary vs. Shadow") answer only a set question
-        # The question wants the list when it matched the lead-in, or when several items match about
-        # equally well; one item far ahead of the rest answers a question about that item only.
-        best_of_item: dict[int, float] = {}
-        for score, _, m, i, _ in scored:
-            if m == n and start <= i <= end:
-                best_of_item[items[i]] = max(best_of_item.get(items[i], score), score)
-        close = sum(score >= scored[0][0] - self.w.margin for score in best_of_item.values())
-        # A question asking for a set ("Which tools ...") needs less agreement than one that does not.
-        # A section that is itself the answer's heading ("## Why" for "Why should alerts be managed as
-        # code?"): its list is the set of reasons, however differently each one is worded.
-        answers_heading = why and bool(_WHY.match(passage.hit.section.split(" > ")[-1]))
-        if not lead_in_matched and not answers_heading and close < self.w.list_min_matching - wants_list:
-            return []
-        if len(members) > self.w.max_list_items:
-            keep = {m[3] for m in sorted(members, key=lambda m: -m[0])[:self.w.max_list_items]}
-            members = [m for m in members if m[3] in keep]
-        # An item's later sentence that matches as well as the best ("Data can be unstructured ..." for
-        # "Why is the data part hard?") follows its first, on the same line.
-        firsts_of = {items[m[3]]: m[3] for m in members}  # item number -> position of its first sentence
-        detail = {}
-        for score, _, m, i, _ in scored:  # best first: each item keeps its best later sentence
-            if m == n and start <= i <= end and firsts_of.get(items[i], i) != i \
-                    and score >= scored[0][0] - self.w.margin:
-                detail.setdefault(items[i], by_pos[n, i])
-        members = [u for m in members for u in [m, detail.get(items[m[3]])] if u]
-        # The lead-in, unless it was left out as a non-answer ("Resources:") or an injection.
-        lead = by_pos.get((n, start - 1)) if start > 0 and passage.units[start - 1].rstrip().endswith(":") else None
-        return ([lead] if lead else []) + members
-
     def select(self, scored, context: Context, wants_quantity: bool, kind: str | None = None,
                sides: tuple[frozenset[str], frozenset[str]] | None = None) -> list:
         """The units to quote: the best within a margin, whole list items, a list's siblings when the
@@ -544,102 +326,3 @@ class ExtractiveAnswerer:
             headings = {p.n: set(tokens(p.hit.section)) for p in context.passages}
             self.whole_lists(picked, by_unit, items, {n for n, words in headings.items() if kind and kind in words})
         return self.with_items(picked, by_unit, items, leads)
-
-    @staticmethod
-    def antecedents(picked, by_unit, items) -> None:
-        """A picked sentence that leans on the one before it ("It is a language-agnostic CLI tool ...")
-        says nothing alone: the sentence it leans on ("One inclusive linter we recommend is woke.") comes
-        right before it, when that is prose of the same passage and itself quotable."""
-        for i in range(len(picked) - 1, -1, -1):
-            _, _, n, pos, unit = picked[i]
-            before = by_unit.get((n, pos - 1))
-            if before and _PRONOUN.match(unit) and items[n][pos] < 0 and items[n][pos - 1] < 0 \
-                    and all((p[2], p[3]) != (n, pos - 1) for p in picked):
-                picked.insert(i, before)
-
-    def whole_lists(self, picked, by_unit, items, named: set[int]) -> None:
-        """A set question whose answer quotes two or more items of one list under a heading naming the
-        set ("Which chaos engineering tools ...": "Frameworks and Tools > Chaos", then "- Azure Chaos
-        Studio ...", "- Chaos toolkit ..."): the list is the set asked for, so each of its items comes
-        (its first sentence), up to `max_list_items`. `named`: the passages whose heading names it."""
-        runs: dict[tuple[int, int], set[int]] = {}
-        for _, _, n, pos, _ in picked:
-            if pos < len(items[n]) and items[n][pos] >= 0:
-                start = pos
-                while start > 0 and items[n][start - 1] >= 0:
-                    start -= 1
-                runs.setdefault((n, start), set()).add(items[n][pos])
-        for (n, start), quoted in runs.items():
-            if len(quoted) < 2 or n not in named:
-                continue
-            end, firsts = start, []
-            while end < len(items[n]) and items[n][end] >= 0:
-                if end == start or items[n][end] != items[n][end - 1]:
-                    firsts.append(end)
-                end += 1
-            missing = [p for p in firsts if items[n][p] not in quoted and (n, p) in by_unit]
-            for p in missing[:max(0, self.w.max_list_items - len(quoted))]:
-                picked.append(by_unit[n, p])
-
-    def continue_paragraph(self, start, picked, take, by_unit, items, kind: str | None = None,
-                           limit: int | None = None) -> None:
-        """The sentences after the direct answer (a prose sentence) in its paragraph, while each stays close
-        to the question (similarity at least `continuation_ratio` of the answer's): a paragraph is one
-        argument, and its next sentences explain the first even when their own words match the question
-        less. For a set question (`kind`: its plural noun, "" for kinds/ways) only a lead-in that
-        introduces a list, or a sentence naming the set ("... various factors, including ..."), comes."""
-        _, top_sim, n, pos, _ = start
-        for nxt in range(pos + 1, pos + 1 + (self.w.continuation if limit is None else limit)):
-            following = by_unit.get((n, nxt))
-            if not following or items[n][nxt] >= 0:
-                return
-            if _introduces_list(following[4], items[n], nxt):
-                # "We should keep PRs small. Small PRs have multiple advantages:" the list that
-                # follows is the substance of the answer, however its lead-in scores alone.
-                picked.append(following)
-                return
-            if kind is not None:
-                if not (kind and kind in tokens(following[4])) or not take(following):
-                    return  # naming the set asked for is the evidence here, however its words score
-            elif following[1] < self.w.continuation_ratio * top_sim or not take(following):
-                return
-
-    @staticmethod
-    def introduced_list(picked, by_unit, items) -> set[tuple[int, int]]:
-        """A question asking for a set, answered by prose: when a picked sentence's paragraph goes on
-        into a list ("There are some tools to implement shadow testing. The main purpose ... " then
-        "- Diffy", "- Envoy"), the list is the set asked for. The sentence closest to it becomes its
-        lead-in, so the items follow it (with_items); returns that lead-in's (passage, position)."""
-        for i, (_, _, n, pos, _) in enumerate(picked):
-            nxt = pos + 1
-            while nxt < len(items[n]) and items[n][nxt] < 0 and nxt - pos <= 2:
-                nxt += 1
-            if nxt >= len(items[n]) or items[n][nxt] < 0 or (n, nxt) not in by_unit:
-                continue
-            if nxt - 1 != pos:
-                if (n, nxt - 1) not in by_unit:
-                    continue  # the sentence before the list is no answer (a pointer, a heading)
-                if all((p[2], p[3]) != (n, nxt - 1) for p in picked):
-                    picked.insert(i + 1, by_unit[n, nxt - 1])
-            return {(n, nxt - 1)}
-        return set()
-
-    def with_items(self, picked, by_unit, items, leads: set[tuple[int, int]] = frozenset()) -> list:
-        """A lead-in never goes alone ("Some popular frameworks for Kubernetes:"): its list's items
-        (each one's first sentence, at most `max_list_items`) come right after it. `leads`: other
-        units that introduce the list after them."""
-        out, seen = [], {(p[2], p[3]) for p in picked}
-        for unit in picked:
-            out.append(unit)
-            _, _, n, pos, text = unit
-            if not (text.rstrip().endswith(":") or (n, pos) in leads) or not _introduces_list(":", items[n], pos):
-                continue
-            nxt, taken = pos + 1, 0
-            while nxt < len(items[n]) and items[n][nxt] >= 0 and taken < self.w.max_list_items:
-                first = nxt == pos + 1 or items[n][nxt] != items[n][nxt - 1]
-                if first and (n, nxt) in by_unit and (n, nxt) not in seen:
-                    out.append(by_unit[n, nxt])
-                    seen.add((n, nxt))
-                    taken += 1
-                nxt += 1
-        return out

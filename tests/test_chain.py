@@ -64,7 +64,7 @@ def test_steps_are_langchain_runnables_and_swappable(shipped):
         def secret(self):
             return ""
 
-    chain.answerer = Quoting()
+    chain.answerer, chain.supplement = Quoting(), 0.0  # its answer alone, no offline points added
     assert isinstance(chain.answerer, Answerer)
     answer = chain.invoke("What is DataOps?")
     assert answer.answerer == "first-sentence" and len(answer.sentences) == 1 and answer.citations

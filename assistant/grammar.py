@@ -1,0 +1,135 @@
+"""Grammar (offline): what a question asks for (a set, a comparison, a definition) and what a unit's shape says."""
+
+from __future__ import annotations
+
+import re
+
+from assistant.domain import DomainProfile
+from assistant.text import STOPWORDS, tokens
+
+_WHY = re.compile(r"^\W*why\b", re.I)
+# "What is a release train?", "What are feature flags?": a question asking what a term is; answered first by
+# the sentence that says so ("A release train is a fixed schedule that ...").
+_DEFINE = re.compile(r"^\W*what(?:\s+is|\s+are|'s)\s+(?:an?\s+|the\s+)?([^?,;:]{1,60}?)\s*\??\s*$", re.I)
+_ANAPHOR = re.compile(r"^(it|its|they|their|them|this|these|those|that|he|she|such)\b", re.I)
+# Two or more names in a row, as prose lists them: "Bitnami Sealed Secrets, Mozilla SOPS", "Flux and Argo CD".
+_NAMES = re.compile(r"\b[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)*\s*(?:,|\band\b|\bor\b)\s*(?:and\s+|or\s+)?[A-Z][\w.-]*")
+# A sentence opening with a personal pronoun names its subject in the sentence before ("One linter we
+# recommend is woke. It is a language-agnostic CLI tool ..."); "This document ..." names its own.
+_PRONOUN = re.compile(r"^(it|its|they|their|them|he|she|his|her)\b", re.I)
+_ASKS_TABLE = re.compile(r"\b(table|compar\w*)\b", re.I)
+# Who did something, as English says it: "written by Tonye Harry", "as described by Michael Nygard",
+# "Michael Nygard proposed ...". Any capitalised word would also take "Configuration Management".
+_NAME = r"[A-Z][\w.&'-]*(?:\s+(?:[A-Z][\w.&'-]*|of|de|van|von))*"
+_AGENT = re.compile(rf"\bby\s+(?:the\s+)?{_NAME}|\b[A-Z][\w.-]+\s+[A-Z][\w.-]+\s+(?:wrote|writes|proposed|proposes|"
+                    r"said|says|puts it|described|describes|created|creates|coined|founded|introduced|developed|"
+                    r"published|authored|maintains|maintained)\b")
+# A template's blank to fill in ("Authors: [Author1, Author2, etc.]"); Markdown links are gone by now.
+_PLACEHOLDER = re.compile(r"\[[^\[\]]{1,80}\]")
+
+
+def _subject(unit: str, section: str, profile: DomainProfile) -> set[str]:
+    """What a unit is about: the subjects its label names ("Key Tools of Approach A: ..."), else those
+    its text names, else its section's."""
+    head, colon, _ = unit.partition(": ")
+    named = profile.subjects_in(head) if colon and len(head.split()) <= 8 else set()
+    return named or profile.subjects_in(unit) or profile.subjects_in(section.split(" > ")[0])
+
+
+_AUX = frozenset("is are was were be does do did has have had can could will would should must may might "
+                 "go goes help helps need needs make makes get gets".split())
+_DETERMINER = frozenset("a an the our my your this that these those its their".split())
+
+
+def asked_kind(question: str) -> str | None:
+    """The plural thing a question asks for ("Which linters and formatters ...", "What are the main
+    components of ...", "What kinds of software ..."): its stem, "" for kinds/types/ways (a set, no
+    noun to match), None when the question asks for no set. Grammar, not a phrase list: the first
+    plural noun after what/which, before the verb."""
+    m = re.match(r"^\W*(?:what|which)\s+(?:(?:are|were)\s+(?:the\s+|some\s+|all\s+)?)?(.*)", question, re.I)
+    if not m:
+        return None
+    words = re.findall(r"[A-Za-z][A-Za-z-]*", m.group(1))[:6]
+    if len(words) > 1 and words[1].lower() in _DETERMINER:
+        return None  # "What makes a staging environment ...": the first word is the verb
+    for word in words:
+        low = word.lower()
+        if low in _AUX:
+            return None
+        if any(c.isupper() for c in word):
+            continue  # a name ("Which GitOps tools", "Which Kubernetes tools"), not the plural asked for
+        if len(low) > 3 and low.endswith("s") and not low.endswith(("ss", "us", "is")):
+            return "" if low in STOPWORDS else (tokens(low) or [""])[0]
+    return None
+
+
+# The two things a question compares, as English asks it: "X vs Y", "the difference between X and Y",
+# "How is X different from Y", "compare X with Y", "X or Y? How do they compare".
+_SIDES = (
+    re.compile(r"^(?:\W*(?:what|which|how)\b[^:?]*?\b(?:is|are|for|in)\s+)?(.+?)\s+(?:vs\.?|versus)\s+([^:?]+)", re.I),
+    re.compile(r"\bdifferen\w*\s+between\s+(.+?)\s+and\s+([^:?]+)", re.I),
+    re.compile(r"\bhow\s+(?:is|are|does|do)\s+(.+?)\s+differ\w*\s+(?:from|to)\s+([^:?]+)", re.I),
+    re.compile(r"\bhow\s+(?:is|are|does|do)\s+(.+?)\s+compare\w*\s+(?:with|to|against)\s+([^:?]+)", re.I),
+    re.compile(r"\bcompar\w*\s+(.+?)\s+(?:with|to|and|against)\s+([^:?]+)", re.I),
+)
+_OR_SIDES = re.compile(r"(\S+(?:\s+\S+)?)\s+or\s+(\S+(?:\s+\S+)?)\s*\?", re.I)
+
+
+def compared_sides(question: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The stems that tell the two compared things apart ("Blue-green vs canary releases" ->
+    {blue, green}, {canari, releas}); None when the question compares nothing or the sides share all
+    their words. Words both sides use ("log" in "direct-write logging vs agent-based log collection")
+    tell nothing apart and are dropped."""
+    for pattern in _SIDES:
+        if m := pattern.search(question):
+            break
+    else:
+        m = _OR_SIDES.search(question) if re.search(r"\b(compar\w*|differ\w*|which|should)\b", question, re.I) else None
+    if not m:
+        return None
+    left, right = m.group(1).split(), m.group(2).split()
+    if len(right) > len(left):
+        right = right[:len(left)]  # "top-down vs bottom-up integration testing": the noun is both sides'
+    a, b = set(tokens(" ".join(left))), set(tokens(" ".join(right)))
+    a, b = a - b, b - a
+    return (frozenset(a), frozenset(b)) if a and b else None
+
+
+def _about(side: frozenset[str], other: frozenset[str], terms: set[str]) -> bool:
+    """A unit (its words and its heading's) is about a compared side when it uses at least half that
+    side's stems, and a larger share of them than of the other side's."""
+    share = len(side & terms) / len(side)
+    return share >= 0.5 and share > len(other & terms) / len(other)
+
+
+def _defines(unit: str, term: list[str]) -> bool:
+    """The unit says what `term` (its stems) is: it opens with the term, then "is", "are", "refers to"
+    or "means" follows within a few words."""
+    head = re.split(r"\s+(?:is|are|refers to|means|stands for)\s+", unit, maxsplit=1)
+    # "Canary releasing, on the other hand, is ..." defines it; "Blue-green and canary releasing are" neither.
+    return len(head) == 2 and tokens(head[0])[:len(term)] == term and len(head[0].split()) <= len(term) + 4
+
+
+def _criterion(cell: str) -> set[str]:
+    """The stems of a table cell's criterion: "Key Tools of Approach A: Jenkins" -> {key, tool}."""
+    return set(tokens(cell.partition(": ")[0].rsplit(" of ", 1)[0]))
+
+
+def _title_like(unit: str) -> bool:
+    """A heading or link title standing alone ("Pull Request Template", "Blue vs. Green"): a few words,
+    no full stop, every longer word capitalised. It names a thing; it says nothing about it."""
+    text = unit.strip()
+    words = text.split()
+    long = [w for w in words if len(w) > 3]
+    return 0 < len(words) <= 5 and not text.endswith((".", "!", "?")) and bool(long) \
+        and all(w[0].isupper() for w in long)
+
+
+def _introduces_list(unit: str, items: tuple[int, ...], pos: int) -> bool:
+    """A lead-in ("Small PRs have multiple advantages:") directly followed by list items."""
+    return unit.rstrip().endswith(":") and pos + 1 < len(items) and items[pos + 1] >= 0
+
+
+def _name_parts(term: str) -> list[str]:
+    """The stems of a name's parts: "ML-centric" -> [ml, centric], so that a known part makes it known."""
+    return [t for part in re.split(r"[-/.]", term) for t in tokens(part)]
