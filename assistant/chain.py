@@ -152,13 +152,10 @@ class AnswerChain:
         return verify(draft.text, state.context, self.embedder.encode, self.support_min_score, draft.known_vectors,
                       answerer.secret(), self.profile)
 
-    def answer_of(self, state: ChainState, answerer: Answerer, label: str, more: Verified | None = None) -> Answer:
-        """Verify one answerer's draft and check that what survives answers the question. `more`: verified
-        points of another answerer that follow the draft's own (see `supplemented`)."""
-        checked = self.check(state, answerer)
-        if checked and more:
-            checked = replace(checked, sentences=checked.sentences + more.sentences,
-                              relevance=max(checked.relevance, more.relevance))
+    def answer_of(self, state: ChainState, answerer: Answerer, label: str, checked: Verified | None = None) -> Answer:
+        """Check that what survives verification of one answerer's draft answers the question. `checked`:
+        the draft already verified (see `supplemented`); verified here otherwise."""
+        checked = checked or self.check(state, answerer)
         topics = nearest_topics(state.context, self.retriever.topics(), set(self.profile.generic_headings))
         answer = finalize(state, checked, topics, label)
         if checked and not answer.refused:
@@ -192,9 +189,10 @@ class AnswerChain:
     def verify(self, state: ChainState) -> Answer:
         """Verify the draft; when a model refuses, writes nothing usable or nothing of it survives,
         the offline answerer answers instead (and the answer says so)."""
-        answer = self.answer_of(state, self.answerer, self.answerer.name)
+        checked = self.check(state, self.answerer)
+        answer = self.answer_of(state, self.answerer, self.answerer.name, checked)
         if not answer.refused and self.answerer is not self.fallback and self.supplement:
-            answer = self.supplemented(state, answer)
+            answer = self.supplemented(state, answer, checked)
         if answer.refused and self.answerer is not self.fallback:
             log.info("%s gave no usable answer to %r (%s); falling back", self.answerer.name, state.question,
                      answer.reason)
@@ -207,23 +205,29 @@ class AnswerChain:
             log.info("refused %r: %s", state.question, answer.reason)
         return answer
 
-    def supplemented(self, state: ChainState, answer: Answer) -> Answer:
+    def supplemented(self, state: ChainState, answer: Answer, checked: Verified) -> Answer:
         """A small model answers in a sentence or two and leaves out most of a list or an argument
         (fact recall 0.55 against the offline answerer's 0.67 on the holdout set). The offline answer's
         verified points that the model's text does not already say follow it, under its own citations;
-        a model that said it all gets nothing added. The label says both answerers wrote it."""
+        a model that said it all gets nothing added. The label says both answerers wrote it. `checked`:
+        the model's draft as verified, reused rather than embedded again."""
         extra = _last(self.fallback.draft(state.question, state.context))
-        if extra is None or extra.refused:
+        offline = self.check(replace(state, draft=extra), self.fallback) if extra is not None else None
+        if offline is None:
             return answer
-        checked = self.check(replace(state, draft=extra), self.fallback)
         said = set(tokens(" ".join(s.text for s in answer.sentences)))
-        missing = tuple(s for s in (checked.sentences if checked else ()) if s.supported and tokens(s.text)
-                        and len(set(tokens(s.text)) & said) / len(set(tokens(s.text))) < self.supplement)
+
+        def new(sentence) -> bool:
+            words = set(tokens(sentence.text))
+            return bool(words) and len(words & said) / len(words) < self.supplement
+
+        missing = tuple(s for s in offline.sentences if s.supported and new(s))
         if not missing:
             return answer
-        more = replace(checked, sentences=missing)
-        combined = self.answer_of(state, self.answerer, f"{self.answerer.name}+{self.fallback.name}", more)
-        return answer if combined.refused else replace(combined, removed=answer.removed)
+        both = replace(checked, sentences=checked.sentences + missing,
+                       relevance=max(checked.relevance, offline.relevance))
+        combined = self.answer_of(state, self.answerer, f"{self.answerer.name}+{self.fallback.name}", both)
+        return answer if combined.refused else combined
 
     def stream(self, question: str, history: list[str] | tuple[str, ...] = ()) -> Iterator[str | Answer]:
         """Text pieces as the answerer produces them, then the verified Answer (which may differ: the
