@@ -53,6 +53,7 @@ class Assistant:
         from assistant.chain import build_chain
         from assistant.domain import load_profile
         from assistant.embeddings import Embedder
+        from assistant.rerank import RerankWeights
         from assistant.retrieval import HybridRetriever
         from assistant.store import Store
 
@@ -61,7 +62,8 @@ class Assistant:
         store = Store.open(settings)
         embedder = embedder or Embedder.from_settings(settings)
         retriever = HybridRetriever(store, embedder, settings.k, settings.candidates, settings.rrf_k,
-                                    generic_headings=frozenset(profile.generic_headings))
+                                    generic_headings=frozenset(profile.generic_headings),
+                                    rerank=RerankWeights(pool=settings.rerank_pool))
         chain = build_chain(settings, retriever, embedder, chat_model=chat_model, profile=profile)
         return cls(settings, store, embedder, retriever, profile, chain)
 

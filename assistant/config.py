@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     k: int = Field(5, ge=1, le=50)
     candidates: int = Field(20, ge=1, le=200)
     rrf_k: int = 60
+    # The first this many fused candidates are reranked on their evidence (assistant/rerank.py):
+    # best sentence, whole chunk, query words covered; 0 keeps the fused (RRF) order.
+    rerank_pool: int = Field(10, ge=0, le=200)
     # Unit (sentence, list item, table cell) vectors are stored per chunk, outside any vector index
     # (assistant/unitvectors.py): float16 halves them, float32 keeps them bit for bit.
     unit_vector_dtype: Literal["float16", "float32"] = "float16"

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from assistant.errors import GenerationGone, UserError
+from assistant.rerank import Evidence, RerankWeights, rerank
 from assistant.text import tokens
 from assistant.types import Hit, Retrieval
 from assistant.unitvectors import UnitMatrix, UnitSearch, best_per_chunk
@@ -20,8 +21,9 @@ class HybridRetriever:
     in the store: the process keeps only ids, the BM25 matrix and the vocabulary."""
 
     def __init__(self, store, embedder, k: int = 5, candidates: int = 20, rrf_k: int = 60,
-                 generic_headings: frozenset[str] = frozenset()):
+                 generic_headings: frozenset[str] = frozenset(), rerank: RerankWeights | None = None):
         self.store, self.embedder = store, embedder
+        self.rerank = rerank or RerankWeights()
         self.generic_headings = generic_headings  # never offered as topics ("Introduction", ...)
         self.k, self.candidates, self.rrf_k = k, candidates, rrf_k
         self.generation: str | None = None
@@ -195,9 +197,27 @@ class HybridRetriever:
             for rank, (cid, _) in enumerate(ranked):
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         dense_score, bm25_score = dict(dense), dict(sparse)
-        best = sorted(fused, key=lambda c: (-fused[c], -dense_score.get(c, -1.0)))[:k]
-        missing = [cid for cid in best if cid not in stored]
+        order = sorted(fused, key=lambda c: (-fused[c], -dense_score.get(c, -1.0)))
+        pool = order[:max(k, self.rerank.pool)]
+        missing = [cid for cid in pool if cid not in stored]
         stored.update({h.id: h for h in self.store.get_chunks(self.generation, missing)})
-        hits = tuple(replace(stored[cid], score=fused[cid], dense=dense_score.get(cid), bm25=bm25_score.get(cid))
-                     for cid in best if cid in stored)
+        pool = [cid for cid in pool if cid in stored]
+        if self.rerank.pool:
+            ranked = self._rerank(query, vector, pool, stored, dict(ranked_dense), dict(units), bm25_score)
+        else:
+            ranked = [(cid, fused[cid]) for cid in pool]
+        hits = tuple(replace(stored[cid], score=score, dense=dense_score.get(cid), bm25=bm25_score.get(cid))
+                     for cid, score in ranked[:k])
         return Retrieval(question=question, query=query, hits=hits, query_vector=tuple(float(x) for x in vector))
+
+    def _rerank(self, query: str, vector: np.ndarray, pool: list[str], stored: dict[str, Hit],
+                dense: dict[str, float], units: dict[str, float], bm25: dict[str, float]) -> list[tuple[str, float]]:
+        """The pool scored again on each chunk's evidence (assistant/rerank.py). While the corpus is
+        searched exactly, every similarity is exact; past that, a chunk the dense lists did not reach
+        counts at the lowest similarity they did."""
+        if self._units is not None and self._chunks is not None:
+            units, dense = self._units.best_of(vector, pool), self._chunks.best_of(vector, pool)
+        floor_unit, floor_dense = min(units.values(), default=0.0), min(dense.values(), default=0.0)
+        evidence = [Evidence(cid, units.get(cid, floor_unit), dense.get(cid, floor_dense), bm25.get(cid, 0.0),
+                             frozenset(tokens(f"{stored[cid].section} {stored[cid].text}"))) for cid in pool]
+        return rerank(set(tokens(query)), evidence, self.rerank)

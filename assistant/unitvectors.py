@@ -76,6 +76,7 @@ class UnitMatrix:
         # with equal similarity (a sentence two overlapping chunks share) then rank the same everywhere.
         packs = sorted(packs, key=lambda pack: pack[0])
         self.ids = [cid for cid, vecs in packs if len(vecs)]
+        self.row = {cid: i for i, cid in enumerate(self.ids)}
         blocks = [vecs for _, vecs in packs if len(vecs)]
         self.owner = np.repeat(np.arange(len(blocks), dtype=np.int32), [len(b) for b in blocks])
         # Filled block by block: the stored (float16) blocks and one float32 matrix, never two of it.
@@ -104,3 +105,17 @@ class UnitMatrix:
         for i in top:
             best.setdefault(self.ids[self.owner[i]], float(sims[i]))
         return list(best.items())
+
+    def best_of(self, vector: np.ndarray, chunk_ids) -> dict[str, float]:
+        """Each of `chunk_ids`' best unit similarity to `vector` (chunks without units are left out)."""
+        rows = [self.row[cid] for cid in chunk_ids if cid in self.row]
+        if not rows or not len(self.matrix):
+            return {}
+        mask = np.isin(self.owner, rows)
+        sims = self.matrix[mask] @ np.asarray(vector, dtype=np.float32)
+        owners = self.owner[mask]
+        best: dict[str, float] = {}
+        for owner, sim in zip(owners.tolist(), sims.tolist()):
+            cid = self.ids[owner]
+            best[cid] = max(best.get(cid, -1.0), sim)
+        return best

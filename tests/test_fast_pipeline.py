@@ -260,8 +260,9 @@ def test_hits_are_best_first_and_k_is_respected(runbooks):
         scores = [h.score for h in hits]
         assert scores == sorted(scores, reverse=True)
         assert k == 1 or scores[0] > scores[-1]
-        # Reciprocal-rank fusion of three rankings (chunks, units, BM25): at most 3 / (rrf_k + 1).
-        assert all(0 < s <= 3 / (runbooks.settings.rrf_k + 1) + 1e-9 for s in scores)
+        # Reranked on evidence (assistant/rerank.py): at most the sum of its weights.
+        w = runbooks.retriever.rerank
+        assert all(0 < s <= w.unit + w.chunk + w.coverage + w.bm25 + 1e-6 for s in scores)
         assert all(h.dense is not None or h.bm25 is not None for h in hits)
     assert runbooks.search("How are database snapshots restored?", k=1).hits[0].section == \
         "Restore procedure > Full restore"
@@ -431,3 +432,20 @@ def test_a_lead_in_picked_as_a_sentence_brings_its_items():
     picked = ExtractiveAnswerer().with_items([by_unit[1, 0]], by_unit, items)
     assert [p[4] for p in picked] == ["Popular frameworks:", "Flux", "Argo CD", "Fleet"]
     assert ExtractiveAnswerer().with_items([by_unit[1, 1]], by_unit, items) == [by_unit[1, 1]]
+
+
+def test_rerank_pool_zero_keeps_the_fused_order(runbooks):
+    """With rerank off, hits come in reciprocal-rank-fusion order with RRF scores (at most
+    3 / (rrf_k + 1): three rankings); with it on, the same candidates, reordered on their evidence."""
+    from dataclasses import replace
+
+    retriever = runbooks.retriever
+    on = retriever.retrieve("How are database snapshots restored?", k=3).hits
+    saved = retriever.rerank
+    try:
+        retriever.rerank = replace(saved, pool=0)
+        off = retriever.retrieve("How are database snapshots restored?", k=10).hits
+    finally:
+        retriever.rerank = saved
+    assert all(0 < h.score <= 3 / (runbooks.settings.rrf_k + 1) + 1e-9 for h in off)
+    assert {h.id for h in on} <= {h.id for h in off[:saved.pool]}

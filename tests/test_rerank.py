@@ -1,0 +1,40 @@
+"""Rerank: the fused candidates ordered again by their best sentence, whole chunk and query words."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.rerank import Evidence, RerankWeights, rerank
+
+
+def ev(cid, unit=0.5, chunk=0.5, bm25=0.0, terms=()):
+    return Evidence(cid, unit, chunk, bm25, frozenset(terms))
+
+
+def test_a_chunk_whose_sentence_answers_outranks_one_fused_first():
+    # RRF put "broad" first (every list ranked it moderately); "answer" has the one matching sentence.
+    ranked = rerank({"restor", "snapshot"}, [ev("broad", unit=0.45, chunk=0.55), ev("answer", unit=0.75, chunk=0.5)],
+                    RerankWeights())
+    assert [cid for cid, _ in ranked] == ["answer", "broad"]
+
+
+def test_query_words_in_the_chunk_or_its_section_count():
+    w = RerankWeights(unit=0.0, chunk=0.0, bm25=0.0, coverage=1.0)
+    ranked = dict(rerank({"restor", "snapshot"}, [ev("a", terms={"restor"}), ev("b", terms={"restor", "snapshot"})], w))
+    assert ranked == {"a": pytest.approx(0.5), "b": pytest.approx(1.0)}
+
+
+def test_bm25_is_relative_to_the_best_candidate():
+    w = RerankWeights(unit=0.0, chunk=0.0, coverage=0.0, bm25=1.0)
+    ranked = rerank(set(), [ev("low", bm25=2.0), ev("top", bm25=8.0), ev("none")], w)
+    assert ranked == [("top", pytest.approx(1.0)), ("low", pytest.approx(0.25)), ("none", 0.0)]
+
+
+def test_ties_keep_the_fused_order():
+    ranked = rerank({"x"}, [ev("first"), ev("second"), ev("third")], RerankWeights())
+    assert [cid for cid, _ in ranked] == ["first", "second", "third"]
+
+
+def test_empty_query_and_no_candidates():
+    assert rerank(set(), [], RerankWeights()) == []
+    assert rerank(set(), [ev("a", unit=0.2, chunk=0.4)], RerankWeights(coverage=1.0)) == [("a", pytest.approx(0.4))]
