@@ -87,12 +87,22 @@ def blocks(sentences) -> list[tuple[bool, list[list]]]:
     return out
 
 
+def levels(groups) -> list[int]:
+    """Each list item's nesting as shown: its own, but never more than one below the item before it
+    (a sub-item quoted without its parent is shown at the top level)."""
+    out: list[int] = []
+    for group in groups:
+        out.append(min(group[0].depth, out[-1] + 1 if out else 0))
+    return out
+
+
 def markdown(sentences) -> str:
-    """Paragraphs, and list items one a line ("- item [n]"), set off by blank lines."""
+    """Paragraphs, and list items one a line ("- item [n]"; a nested one indented), set off by blank lines."""
     def line(group) -> str:
         return " ".join(f"{s.text} {markers(s.citations)}" for s in group)
 
-    return "\n\n".join("\n".join(f"- {line(g)}" for g in groups) if is_list else line(groups[0])
+    return "\n\n".join("\n".join(f"{'  ' * d}- {line(g)}" for g, d in zip(groups, levels(groups))) if is_list
+                       else line(groups[0])
                        for is_list, groups in blocks(sentences))
 
 

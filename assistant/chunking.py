@@ -11,7 +11,7 @@ from assistant.types import Chunk, Document
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 # A task-list box ("- [ ] Design reviews are ...") is markup, not part of the item's text.
-_LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?(.*)$")
+_LIST_ITEM = re.compile(r"^( *)(?:[-*+•]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?(.*)$")
 # An item that is only a Markdown link, maybe with trailing punctuation.
 _MAX_EXAMPLE_LINES, _MAX_EXAMPLE_CHARS = 3, 200
 # A paragraph that is nothing but a picture: its alt text ("Top Down Integration Testing") is a caption,
@@ -86,6 +86,7 @@ class _Block:
     section: str
     rows: list[list[str]] | None = None
     link: bool = False  # a list item that is nothing but a link: "- [Tutorial: ...](https://...)"
+    depth: int = 0  # a list item's nesting: "- Failover:" 0, its "  - Hot Site: ..." 1
 
 
 def _parse(doc: Document) -> list[_Block]:
@@ -103,6 +104,7 @@ def _parse(doc: Document) -> list[_Block]:
         return " > ".join(path) or (headings[0][1] if headings else doc.title)
 
     outline = None  # (lead-in's index in blocks, its section's level, sub-section level, items so far)
+    indents: list[int] = []  # the current list's item indentations, outermost first
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -153,18 +155,24 @@ def _parse(doc: Document) -> list[_Block]:
             blocks.append(_Block("table", "", [], start, offsets[j - 1] + len(lines[j - 1]), section(), rows))
             i = j
             continue
-        if item := _LIST_ITEM.match(line):
+        in_list = bool(blocks) and blocks[-1].kind == "item"
+        # Indented four spaces or more, a "- " line is a nested item inside a list, else a code block.
+        if (item := _LIST_ITEM.match(line)) and (len(item.group(1)) <= 3 or in_list):
             j = i + 1
-            text = [item.group(1)]
+            text = [item.group(2)]
             while j < len(lines) and lines[j].strip() and not _LIST_ITEM.match(lines[j]) \
                     and not _HEADING.match(lines[j]) and not _TABLE_ROW.match(lines[j]):
                 text.append(lines[j].strip())
                 j += 1
             raw = " ".join(text)
             body = plain(raw)
+            indent = len(item.group(1))
+            indents = [w for w in indents if w < indent] if in_list else []
+            indents.append(indent)
             if body:
-                blocks.append(_Block("item", "- " + body, split_sentences(body), start, offsets[j - 1] + len(lines[j - 1]),
-                                     section(), link=bool(_LINK_ONLY.fullmatch(raw.strip()))))
+                blocks.append(_Block("item", "  " * (len(indents) - 1) + "- " + body, split_sentences(body), start,
+                                     offsets[j - 1] + len(lines[j - 1]), section(),
+                                     link=bool(_LINK_ONLY.fullmatch(raw.strip())), depth=len(indents) - 1))
             i = j
             continue
         j = i + 1
@@ -278,8 +286,8 @@ def _windows(block: _Block, max_words: int, overlap: int) -> list[_Block]:
         current.append(sentence)
     if current:
         out.append(current)
-    prefix = "- " if block.kind == "item" else ""
-    return [_Block(block.kind, prefix + " ".join(w), w, block.start, block.end, block.section)
+    prefix = "  " * block.depth + "- " if block.kind == "item" else ""
+    return [_Block(block.kind, prefix + " ".join(w), w, block.start, block.end, block.section, depth=block.depth)
             for w in out]
 
 

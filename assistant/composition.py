@@ -30,20 +30,22 @@ class Composition:
             return []
         _, _, n, pos, _ = scored[0]
         passage = next(p for p in context.passages if p.n == n)
-        items = passage.items
+        items, depth = passage.items, passage.depths
         is_item = lambda i: 0 <= i < len(items) and items[i] >= 0  # noqa: E731
         lead_in_matched = not is_item(pos)
         if lead_in_matched:
             if not (passage.units[pos].rstrip().endswith(":") and is_item(pos + 1)):
                 return []
             pos += 1
-        start, end = pos, pos
-        while is_item(start - 1):
+        # The list is the matched item's siblings: a sub-list ("  - Hot Site") ends at its parent's level.
+        level, start, end = depth[pos], pos, pos
+        while is_item(start - 1) and depth[start - 1] >= level:
             start -= 1
-        while is_item(end + 1):
+        while is_item(end + 1) and depth[end + 1] >= level:
             end += 1
         by_pos = {(item[2], item[3]): item for item in scored}
-        firsts = [i for i in range(start, end + 1) if i == start or items[i] != items[i - 1]]
+        firsts = [i for i in range(start, end + 1)
+                  if depth[i] == level and (i == start or items[i] != items[i - 1])]
         members = [by_pos[n, i] for i in firsts if (n, i) in by_pos]
         if len(members) < 2:
             return []
@@ -74,9 +76,33 @@ class Composition:
                     and score >= scored[0][0] - self.w.margin:
                 detail.setdefault(items[i], by_pos[n, i])
         members = [u for m in members for u in [m, detail.get(items[m[3]])] if u]
+        members = [u for m in members for u in [m, *self.sub_items(m, items, depth, by_pos)]]
+        members = list({(u[2], u[3]): u for u in members}.values())  # a sub-list's lead may be a detail too
         # The lead-in, unless it was left out as a non-answer ("Resources:") or an injection.
         lead = by_pos.get((n, start - 1)) if start > 0 and passage.units[start - 1].rstrip().endswith(":") else None
         return ([lead] if lead else []) + members
+    def sub_items(self, unit, items, depth, by_pos) -> list:
+        """A list item that leads into a sub-list says little alone: a label ("Failover and Redundancy:",
+        "Code Analysis / Linting") or an item whose last sentence introduces it ("Avoid installing the
+        following tools:"). That sentence and the sub-items (each one's first, at most `max_list_items`)
+        come with it; [] for any other unit."""
+        _, _, n, pos, text = unit
+        if items[pos] < 0:
+            return []
+        last = pos
+        while last + 1 < len(items) and items[last + 1] == items[pos]:
+            last += 1
+        lead = by_pos.get((n, last))
+        label = last == pos and (_title_like(text) or len(text.split()) <= 4)
+        if lead is None or not (lead[4].rstrip().endswith(":") or label):
+            return []
+        out, nxt = [], last + 1
+        while nxt < len(items) and items[nxt] >= 0 and depth[nxt] > depth[pos] and len(out) < self.w.max_list_items:
+            if depth[nxt] == depth[pos] + 1 and items[nxt] != items[nxt - 1] and (n, nxt) in by_pos:
+                out.append(by_pos[n, nxt])
+            nxt += 1
+        return ([lead] if out and last != pos else []) + out
+
     @staticmethod
     def antecedents(picked, by_unit, items) -> None:
         """A picked sentence that leans on the one before it ("It is a language-agnostic CLI tool ...")
@@ -156,23 +182,38 @@ class Composition:
             return {(n, nxt - 1)}
         return set()
 
-    def with_items(self, picked, by_unit, items, leads: set[tuple[int, int]] = frozenset()) -> list:
+    def with_items(self, picked, by_unit, items, leads: set[tuple[int, int]] = frozenset(),
+                   depths: dict[int, tuple[int, ...]] | None = None) -> list:
         """A lead-in never goes alone ("Some popular frameworks for Kubernetes:"): its list's items
-        (each one's first sentence, at most `max_list_items`) come right after it. `leads`: other
-        units that introduce the list after them."""
+        (each one's first sentence, at most `max_list_items`) come right after it; a label item's
+        ("- Failover and Redundancy:") are its sub-items. `leads`: other units that introduce the list
+        after them. `depths`: per passage, each unit's list nesting (Passage.depths)."""
         out, seen = [], {(p[2], p[3]) for p in picked}
         for unit in picked:
             out.append(unit)
             _, _, n, pos, text = unit
+            depth = (depths or {}).get(n) or (0,) * len(items[n])
+            for sub in self.sub_items(unit, items[n], depth, by_unit) if items[n][pos] >= 0 else ():
+                if (sub[2], sub[3]) not in seen:
+                    out.append(sub)
+                    seen.add((sub[2], sub[3]))
             if not (text.rstrip().endswith(":") or (n, pos) in leads) or not _introduces_list(":", items[n], pos):
                 continue
+            # A paragraph's list starts at its first item's level; a label item's at the level below it.
+            level = depth[pos] + 1 if items[n][pos] >= 0 else depth[pos + 1]
             nxt, taken = pos + 1, 0
-            while nxt < len(items[n]) and items[n][nxt] >= 0 and taken < self.w.max_list_items:
+            while nxt < len(items[n]) and items[n][nxt] >= 0 and taken < self.w.max_list_items \
+                    and depth[nxt] >= level:
                 first = nxt == pos + 1 or items[n][nxt] != items[n][nxt - 1]
-                if first and (n, nxt) in by_unit and (n, nxt) not in seen:
+                if first and depth[nxt] == level and (n, nxt) in by_unit and (n, nxt) not in seen:
                     out.append(by_unit[n, nxt])
                     seen.add((n, nxt))
                     taken += 1
+                    # A label among them ("- Failover and Redundancy:") brings its own sub-items.
+                    for sub in self.sub_items(by_unit[n, nxt], items[n], depth, by_unit):
+                        if (sub[2], sub[3]) not in seen:
+                            out.append(sub)
+                            seen.add((sub[2], sub[3]))
                 nxt += 1
         return out
 
@@ -204,6 +245,7 @@ class Composition:
         lines, known, previous = [], {}, None
         vectors = {p.n: p.unit_vectors for p in context.passages}
         items = {p.n: p.items for p in context.passages}
+        depths = {p.n: p.depths for p in context.passages}
         for _, _, n, pos, unit in picked:
             text = unit.strip()
             item = items[n][pos] if len(items[n]) > pos else -1
@@ -211,7 +253,7 @@ class Composition:
             if lines and key == previous:
                 lines[-1] += f" {text} [{n}]"
             else:
-                lines.append(f"{text} [{n}]" if key == "prose" else f"- {text} [{n}]")
+                lines.append(f"{text} [{n}]" if key == "prose" else f"{'  ' * depths[n][pos]}- {text} [{n}]")
             previous = key
             known[text] = vectors[n][pos]
         return Draft(text="\n".join(lines), known_vectors=known)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -19,6 +20,20 @@ class Passage:
     units: tuple[str, ...]
     unit_vectors: np.ndarray  # (len(units), dim), normalised
     items: tuple[int, ...] = ()  # per unit: the list item it belongs to, or -1
+
+    @cached_property
+    def depths(self) -> tuple[int, ...]:
+        """Per unit: how deep its list item is nested, 0 for a top-level item or prose ("  - Hot Site: ..."
+        under "- Failover and Redundancy:" is 1). Read from the chunk's text, which indents nested items."""
+        lines = [(len(line) - len(line.lstrip(" ")), line.lstrip(" ")[2:]) for line in self.hit.text.split("\n")
+                 if line.lstrip(" ").startswith("- ")]
+        depth: dict[int, int] = {}
+        for unit, item in zip(self.units, self.items):
+            if item >= 0 and item not in depth:
+                head = unit[:40]
+                depth[item] = next((indent // 2 for indent, body in lines if head in body), 0)
+        return tuple(depth.get(item, 0) if item >= 0 else 0 for item in self.items) + \
+            (0,) * (len(self.units) - len(self.items))
 
 
 @dataclass(frozen=True)

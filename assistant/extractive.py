@@ -117,7 +117,12 @@ class ExtractiveAnswerer(Composition):
                 is_item = len(passage.items) > pos and passage.items[pos] >= 0
                 if not is_item:
                     intro = set(tokens(unit))
-                if looks_like_injection(unit) or reference or self.non_answer(unit, heading, asks_questions):
+                # A label item leading a sub-list ("- Standby Sites:" then "  - Hot Standby: ...") is
+                # quotable: its sub-items come with it (Composition.sub_items).
+                leads_sub = is_item and pos + 1 < len(passage.items) and passage.items[pos + 1] >= 0 \
+                    and passage.depths[pos + 1] > passage.depths[pos]
+                if looks_like_injection(unit) or reference or (self.non_answer(unit, heading, asks_questions)
+                                                               and not (leads_sub and unit.rstrip().endswith(":"))):
                     continue  # planted instructions, links, questions and pointers are never answers
                 unit_terms = set(tokens(unit))
                 lexical = len(q_terms & (unit_terms | section_terms)) / len(q_terms) if q_terms else 0.0
@@ -325,4 +330,4 @@ class ExtractiveAnswerer(Composition):
             leads = self.introduced_list(picked, by_unit, items)
             headings = {p.n: set(tokens(p.hit.section)) for p in context.passages}
             self.whole_lists(picked, by_unit, items, {n for n, words in headings.items() if kind and kind in words})
-        return self.with_items(picked, by_unit, items, leads)
+        return self.with_items(picked, by_unit, items, leads, {p.n: p.depths for p in context.passages})

@@ -108,6 +108,7 @@ class SentenceCheck:
     score: float
     bullet: bool = False  # part of a list item: the Markdown answer shows it as "- text [n]"
     item: int = -1  # which list item (sentences of one item share a line), -1 for a paragraph
+    depth: int = 0  # a list item's nesting: "  - Hot Site ..." under "- Failover:" is 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,7 +138,8 @@ class Answer:
             ],
             "sentences": [
                 {"text": s.text, "citations": list(s.citations), "supported": s.supported,
-                 "score": round(s.score, 4), "bullet": s.bullet, "item": s.item}
+                 "score": round(s.score, 4), "bullet": s.bullet, "item": s.item,
+                 "depth": s.depth}
                 for s in self.sentences
             ],
             "removed": self.removed,
@@ -156,7 +158,8 @@ class Answer:
                                    end=int(c.get("end", 0))) for c in data["citations"])
         sentences = tuple(SentenceCheck(text=str(s["text"]), citations=tuple(int(n) for n in s["citations"]),
                                         supported=bool(s["supported"]), score=float(s["score"]),
-                                        bullet=bool(s.get("bullet")), item=int(s.get("item", -1)))
+                                        bullet=bool(s.get("bullet")), item=int(s.get("item", -1)),
+                                        depth=int(s.get("depth", 0)))
                           for s in data.get("sentences", ()))
         return cls(question=str(data["question"]), text=str(data["answer"]), citations=citations,
                    refused=bool(data["refused"]), sentences=sentences, removed=int(data.get("removed", 0)),

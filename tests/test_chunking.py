@@ -181,3 +181,42 @@ def test_a_quotation_stays_one_sentence():
     # A stray quote mark glues a few sentences at most, never the rest of a long paragraph.
     stray = 'An odd " mark here. ' + " ".join(f"Sentence number {i} says a few more words here." for i in range(20))
     assert len(split_sentences(stray)) > 10
+
+
+NESTED = """# Recovery
+
+## Implementations
+
+Here are some examples:
+
+- **Cloud Backups**: Store copies of data in another region.
+- **Failover and Redundancy**:
+  - **Hot Site**: A running duplicate of the primary site.
+  - **Cold Site**: Infrastructure without active systems.
+- **Snapshots**: Take regular snapshots of machines.
+- Harden the images before they ship anywhere. Avoid installing these tools:
+
+    - Shells: sh, bash.
+    - Compilers and debuggers.
+"""
+
+
+def test_nested_list_items_are_units_of_their_own_and_keep_their_depth():
+    """A sub-item (two spaces, or four after a blank line) is an item of its own, shown indented under
+    its parent; before, a four-space one was glued into its parent's text."""
+    [chunk] = chunk_document(Document(source="r.md", title="Recovery", text=NESTED))
+    lines = chunk.text.split("\n")
+    assert "- Failover and Redundancy:" in lines
+    assert "  - Hot Site: A running duplicate of the primary site." in lines
+    assert "  - Compilers and debuggers." in lines
+    assert "- Snapshots: Take regular snapshots of machines." in lines
+    items = dict(zip(chunk.units, chunk.unit_items))
+    assert items["Hot Site: A running duplicate of the primary site."] != items["Failover and Redundancy:"] >= 0
+    assert "Shells: sh, bash." in items and "Avoid installing these tools:" in items
+    assert not any("Shells" in u and "Avoid" in u for u in chunk.units)
+
+
+def test_an_indented_list_outside_a_list_is_still_code():
+    text = "# T\n\nSome prose here.\n\n    - not an item, an indented code line\n"
+    [chunk] = chunk_document(Document(source="t.md", title="T", text=text))
+    assert chunk.kind == "text" and not any(i >= 0 for i in chunk.unit_items)

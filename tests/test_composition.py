@@ -359,3 +359,51 @@ def test_a_set_question_is_led_by_the_sentence_naming_the_members():
     assert answerer.enumeration_first(question, too_far, picked, "tool", context) == picked
     only_subjects = [u for u in scored if u[3] != 0]
     assert answerer.enumeration_first(question, only_subjects, picked, "tool", context) == picked
+
+
+RECOVERY = """# Site Recovery
+
+## Recovery Options
+
+Recovering a service after a regional outage can take several forms. Here are some examples:
+
+- **Offsite Backups**: Keep copies of every database in a second region, restored nightly.
+- **Standby Sites**:
+  - **Hot Standby**: A fully running duplicate of production that takes over within minutes.
+  - **Warm Standby**: Machines provisioned but idle, started and synced when needed.
+  - **Cold Standby**: Rack space and network only, built from backups over days.
+- **Replicated Queues**: Mirror every message queue to the second region continuously.
+"""
+
+
+@pytest.fixture(scope="module")
+def recovery(tmp_path_factory, embedder):
+    return assistant_with(tmp_path_factory.mktemp("recovery"), embedder, {"recovery.md": RECOVERY})
+
+
+@pytest.mark.slow
+def test_a_label_item_brings_its_sub_list_shown_nested(recovery):
+    """"- Standby Sites:" says nothing alone: its sub-items come with it, indented under it, in the
+    Markdown and in the verified sentences (depth 1)."""
+    answer = recovery.ask("What standby site options are there for recovering from a regional outage?")
+    assert not answer.refused
+    for name in ("Hot Standby", "Warm Standby", "Cold Standby"):
+        assert f"\n  - {name}: " in answer.text, answer.text
+    assert "- Standby Sites: [1]\n  - Hot Standby" in answer.text
+    depths = {s.text.split(":")[0]: s.depth for s in answer.sentences if s.bullet}
+    assert depths["Standby Sites"] == 0 and depths["Hot Standby"] == depths["Cold Standby"] == 1
+
+
+def test_sub_items_come_with_a_label_or_an_item_leading_into_them():
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["Standby Sites:", "Hot Standby: a running duplicate.", "Cold Standby: rack space only.",
+             "Harden the images before they ship. Avoid installing these tools:", "Shells: sh, bash.",
+             "Replicated Queues: mirror every queue."]
+    items, depth = (0, 1, 2, 3, 4, 5), (0, 1, 1, 0, 1, 0)
+    by_pos = {(1, i): (1.0, 0.5, 1, i, u) for i, u in enumerate(units)}
+    answerer = ExtractiveAnswerer()
+    assert [u[4] for u in answerer.sub_items(by_pos[1, 0], items, depth, by_pos)] == units[1:3]
+    assert [u[4] for u in answerer.sub_items(by_pos[1, 3], items, depth, by_pos)] == [units[4]]
+    assert answerer.sub_items(by_pos[1, 5], items, depth, by_pos) == []  # a statement, no sub-list
+    assert answerer.sub_items(by_pos[1, 1], items, depth, by_pos) == []  # a sub-item leads nothing

@@ -674,3 +674,13 @@ def test_a_database_that_is_down_costs_no_answer(make_bot, shipped, stand_in):
     assert key.startswith("local:")
     bot.click("feedback_up", key, "UDOWN", "C1", new_ts(), event["ts"])
     assert "could not be saved" in stand_in.wait("chat.postEphemeral")[0]["args"]["text"]
+
+
+def test_a_nested_list_keeps_its_levels_in_mrkdwn(tmp_path):
+    text = ("Options: [1]\n\n- Standby Sites: [1]\n  - Hot Standby: a running duplicate. [1]\n"
+            "  - Cold Standby: rack space only. [1]\n- Backups: nightly copies. [1]")
+    blocks, _ = answer_message(Answer(question="q", text=text, citations=CITATIONS[:1], refused=False), "k",
+                               SourceLinks(tmp_path))
+    assert blocks[0]["text"]["text"].split("\n") == [
+        "*Options:* [1]", "", "• *Standby Sites:* [1]", "    ◦ *Hot Standby:* a running duplicate. [1]",
+        "    ◦ *Cold Standby:* rack space only. [1]", "• *Backups:* nightly copies. [1]"]

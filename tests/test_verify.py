@@ -161,3 +161,12 @@ def test_weak_evidence_must_name_the_thing_asked_for():
     assert "never mention 'license'" in relevance_gap(question, answer, 0.46, 0.22)
     # Strong evidence may word the thing asked for otherwise ("What steps ..." answered by a procedure).
     assert relevance_gap(question, answer, 0.8, 0.22) == ""
+
+
+def test_parse_lines_reads_each_items_nesting():
+    from assistant.verify import parse_lines
+
+    parsed = parse_lines("Options: [1]\n\n- Standby Sites: [1]\n  - Hot Standby is running. [2]\n- Backups. [1]")
+    assert [(text, item >= 0, depth) for text, _, item, depth in parsed] == [
+        ("Options:", False, 0), ("Standby Sites:", True, 0), ("Hot Standby is running.", True, 1),
+        ("Backups.", True, 0)]

@@ -371,3 +371,20 @@ def test_a_worker_keeps_at_most_web_sessions_pages_in_memory(shipped, tmp_path):
 
         holders = [o for o in gc.get_objects() if type(o).__name__ == "StateHolder" and getattr(o, "capacity", 0) == 10]
         assert holders and len(holders[-1].session_data) == 10
+
+
+def test_a_nested_list_renders_as_nested_html_lists_and_markdown():
+    from assistant.chain import markdown
+
+    def s(text, item, depth):
+        return SentenceCheck(text=text, citations=(1,), supported=True, score=0.9, bullet=True, item=item, depth=depth)
+
+    sentences = (s("Standby Sites:", 0, 0), s("Hot Standby.", 1, 1), s("Cold Standby.", 2, 1), s("Backups.", 3, 0),
+                 s("Orphan sub-item.", 4, 2))
+    citation = Citation(n=1, id="c1", source="r.md", title="R", section="S", text="t")
+    body = render.answer_body(Answer(question="q", text="", citations=(citation,), refused=False, sentences=sentences))
+    items = re.sub(r'\s*<sup class="cite"[^>]*>.*?</sup>', "", html.unescape(body))
+    assert items == ("<ul><li>Standby Sites:<ul><li>Hot Standby.</li><li>Cold Standby.</li>"
+                                              "</ul></li><li>Backups.<ul><li>Orphan sub-item.</li></ul></li></ul>")
+    assert markdown(sentences) == ("- Standby Sites: [1]\n  - Hot Standby. [1]\n  - Cold Standby. [1]\n"
+                                   "- Backups. [1]\n  - Orphan sub-item. [1]")
