@@ -4,7 +4,7 @@ import bisect
 import html
 import re
 
-from assistant.chain import blocks
+from assistant.chain import blocks, levels
 from assistant.citations import MARKER, cited_numbers
 from assistant.text import STOPWORDS, stem, visible
 from assistant.types import Answer, Citation
@@ -78,8 +78,24 @@ def answer_body(answer: Answer, links=None) -> str:
     def html_of(group) -> str:
         return " ".join(_cited(f"{s.text} " + "".join(f"[{n}]" for n in s.citations), by_n, links) for s in group)
 
-    return "".join("<ul>" + "".join(f"<li>{html_of(g)}</li>" for g in groups) + "</ul>" if is_list
+    return "".join(_nested_list([(html_of(g), d) for g, d in zip(groups, levels(groups))]) if is_list
                    else f"<p>{html_of(groups[0])}</p>" for is_list, groups in blocks(answer.sentences))
+
+
+def _nested_list(items: list[tuple[str, int]]) -> str:
+    """<ul> of (html, depth) items, a deeper item's list inside the <li> of the item above it."""
+    parts, depth = [], -1
+    for body, level in items:
+        if level > depth:
+            parts.append("<ul>")
+        else:
+            parts.append("</li>")
+            for _ in range(depth - level):
+                parts.append("</ul></li>")
+        depth = level
+        parts.append(f"<li>{body}")
+    parts.append("</li>" + "</ul></li>" * depth + "</ul>")
+    return "".join(parts)
 
 
 def answer_message(answer: Answer, links=None) -> str:

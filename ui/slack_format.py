@@ -77,12 +77,12 @@ def _bold(text: str) -> str:
     return f"*{escape(text)}*" if text.strip() and "*" not in text else escape(text)
 
 
-def _item(text: str) -> str:
+def _item(text: str, bullet: str = "• ") -> str:
     """A list item as a Slack bullet, its lead-in term ("Infrastructure as Code (IaC): ...") in bold."""
     term = _TERM.match(text)
     if not term or len(term.group(1).split()) > TERM_WORDS:
-        return "• " + escape(text)
-    return "• " + _bold(term.group(1) + ":") + escape(text[term.end(1) + 1:])
+        return bullet + escape(text)
+    return bullet + _bold(term.group(1) + ":") + escape(text[term.end(1) + 1:])
 
 
 def _paragraph(text: str, leads_list: bool) -> str:
@@ -99,11 +99,13 @@ def body_lines(markdown: str) -> list[str]:
     lines = slack_markers(markdown).split("\n")
     out = []
     for i, line in enumerate(lines):
-        if line.startswith("- "):
-            out.append(_item(line[2:]))
+        if bullet := re.match(r"^( *)- ", line):
+            # mrkdwn has no nesting: a sub-item is indented, with a hollow bullet.
+            depth = len(bullet.group(1)) // 2
+            out.append("    " * depth + _item(line[bullet.end():], "◦ " if depth else "• "))
         else:
             following = next((ln for ln in lines[i + 1:] if ln.strip()), "")
-            out.append(_paragraph(line, following.startswith("- ")))
+            out.append(_paragraph(line, following.lstrip(" ").startswith("- ")))
     return out
 
 
