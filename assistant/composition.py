@@ -81,6 +81,39 @@ class Composition:
         # The lead-in, unless it was left out as a non-answer ("Resources:") or an injection.
         lead = by_pos.get((n, start - 1)) if start > 0 and passage.units[start - 1].rstrip().endswith(":") else None
         return ([lead] if lead else []) + members
+    def named_list(self, scored, context: Context, kind: str | None) -> list:
+        """A set question ("Which dependency and container scanning tools ...?") is answered by the list
+        whose heading names that set ("Dependency and Container Scanning Frameworks and Tools"): the kind
+        asked for and two more of the question's words. Its top-level items (first sentences, in document
+        order) with its lead-in, when its best item scores within `named_list` of the best unit; else []."""
+        if not kind or not scored:
+            return []
+        terms = set(tokens(context.retrieval.query)) - {kind}
+        by_pos = {(s[2], s[3]): s for s in scored}
+        found = []
+        for p in context.passages:
+            heading = set(tokens(p.hit.section.split(" > ")[-1]))
+            shared = len(terms & heading)
+            if kind not in heading or shared < 2:
+                continue  # one shared word ("pipeline", "smoke") names a neighbouring set as often
+            firsts = [i for i, item in enumerate(p.items) if item >= 0 and (i == 0 or p.items[i - 1] != item)
+                      and p.depths[i] == 0 and (p.n, i) in by_pos]
+            best = max((by_pos[p.n, i][0] for i, item in enumerate(p.items) if item >= 0 and (p.n, i) in by_pos),
+                       default=float("-inf"))
+            if len(firsts) >= 2:
+                found.append((shared, best, p, firsts))
+        if not found:
+            return []
+        _, best, passage, firsts = max(found, key=lambda f: (f[0], f[1]))
+        if best < scored[0][0] - self.w.named_list or passage.n == scored[0][2]:
+            return []  # too far behind, or the best unit's own list (list_answer quotes it, details too)
+        n = passage.n
+        members = [u for i in firsts[:self.w.max_list_items]
+                   for u in [by_pos[n, i], *self.sub_items(by_pos[n, i], passage.items, passage.depths, by_pos)]]
+        lead = by_pos.get((n, firsts[0] - 1)) if firsts[0] > 0 and passage.items[firsts[0] - 1] < 0 \
+            and passage.units[firsts[0] - 1].rstrip().endswith(":") else None
+        return ([lead] if lead else []) + members
+
     def sub_items(self, unit, items, depth, by_pos) -> list:
         """A list item that leads into a sub-list says little alone: a label ("Failover and Redundancy:",
         "Code Analysis / Linting") or an item whose last sentence introduces it ("Avoid installing the

@@ -44,6 +44,7 @@ class ExtractiveWeights:
     names_someone: float = 0.25  # "Who proposed ...?": a unit saying who did something ("... by Michael Nygard")
     defines: float = 0.15  # "What is X?": a sentence saying what X is ("X is a methodology that ...")
     enumerates: float = 0.30  # a sentence listing the set asked for by name leads when within this of the best
+    named_list: float = 0.30  # the list whose heading names the set asked for answers when within this of the best
 
 
 class ExtractiveAnswerer(Composition):
@@ -218,8 +219,8 @@ class ExtractiveAnswerer(Composition):
             scored = self.someone_first(question, scored)
         wants_quantity = bool(self.profile.asks_quantity.search(question))
         kind = asked_kind(question)
-        listed = [] if wants_quantity else self.list_answer(scored, context, kind is not None,
-                                                            why=bool(_WHY.match(question)))
+        listed = [] if wants_quantity else (self.named_list(scored, context, kind) or self.list_answer(
+            scored, context, kind is not None, why=bool(_WHY.match(question))))
         picked = listed or self.select(scored, context, wants_quantity, kind, compared_sides(question))
         if not picked:
             return Draft(refused=True, reason="no sentence of the passages answers this kind of question")

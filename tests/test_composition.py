@@ -407,3 +407,32 @@ def test_sub_items_come_with_a_label_or_an_item_leading_into_them():
     assert [u[4] for u in answerer.sub_items(by_pos[1, 3], items, depth, by_pos)] == [units[4]]
     assert answerer.sub_items(by_pos[1, 5], items, depth, by_pos) == []  # a statement, no sub-list
     assert answerer.sub_items(by_pos[1, 1], items, depth, by_pos) == []  # a sub-item leads nothing
+
+
+def test_a_set_question_gets_the_list_whose_heading_names_the_set():
+    """"Which dependency scanning tools ...": a practices list matched best ("Dependency Scanning -
+    search for vulnerabilities ..."), but the list under "Dependency Scanning Frameworks and Tools"
+    is the set asked for. A heading sharing only one more word names a neighbouring set as often."""
+    from types import SimpleNamespace
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    practices = SimpleNamespace(n=1, hit=SimpleNamespace(section="Security > Practices"), items=(0, 1),
+                                depths=(0, 0), units=("Dependency Scanning - search for known flaws.", "Code Review."))
+    tools = SimpleNamespace(n=2, hit=SimpleNamespace(section="Dependency Scanning Frameworks and Tools"),
+                            items=(-1, 0, 1, 2), depths=(0, 0, 0, 0),
+                            units=("These tools are used:", "Trivy - a scanner.", "Grype - a scanner.", "Snyk."))
+    scored = sorted([(1.25, 0.75, 1, 0, practices.units[0]), (0.70, 0.4, 1, 1, practices.units[1]),
+                     (0.80, 0.6, 2, 0, tools.units[0]), (1.00, 0.6, 2, 1, tools.units[1]),
+                     (0.98, 0.6, 2, 2, tools.units[2]), (0.90, 0.5, 2, 3, tools.units[3])], key=lambda u: -u[0])
+    context = SimpleNamespace(passages=[practices, tools],
+                              retrieval=SimpleNamespace(query="Which dependency scanning tools does the guide list?"))
+    answerer = ExtractiveAnswerer()
+    picked = answerer.named_list(scored, context, "tool")
+    assert [u[4] for u in picked] == list(tools.units)
+    assert answerer.named_list(scored, context, None) == []
+    one_word = SimpleNamespace(**{**tools.__dict__, "hit": SimpleNamespace(section="Scanning Tools")})
+    assert answerer.named_list(scored, SimpleNamespace(passages=[practices, one_word], retrieval=context.retrieval),
+                               "tool") == []
+    far = sorted(((u[0] - 0.5 if u[2] == 2 else u[0], *u[1:]) for u in scored), key=lambda u: -u[0])
+    assert answerer.named_list(far, context, "tool") == []
