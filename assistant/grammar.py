@@ -14,9 +14,12 @@ _DEFINE = re.compile(r"^\W*what(?:\s+is|\s+are|'s)\s+(?:an?\s+|the\s+)?([^?,;:]{
 _ANAPHOR = re.compile(r"^(it|its|they|their|them|this|these|those|that|he|she|such)\b", re.I)
 # Two or more names in a row, as prose lists them: "Bitnami Sealed Secrets, Mozilla SOPS", "Flux and Argo CD".
 _NAMES = re.compile(r"\b[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)*\s*(?:,|\band\b|\bor\b)\s*(?:and\s+|or\s+)?[A-Z][\w.-]*")
-# A sentence opening with a personal pronoun names its subject in the sentence before ("One linter we
-# recommend is woke. It is a language-agnostic CLI tool ..."); "This document ..." names its own.
-_PRONOUN = re.compile(r"^(it|its|they|their|them|he|she|his|her)\b", re.I)
+# A sentence whose subject is a personal pronoun names it in the sentence before ("One linter we
+# recommend is woke. It is a language-agnostic CLI tool ..."; "When paired with Codespaces, it presents
+# ..."): the pronoun opens it, maybe after an opening clause; "This document ..." names its own.
+_PRONOUN = re.compile(r"^(?:(?:when|if|once|after|before|while|although|though|because|since|unless|however|"
+                      r"additionally|also|moreover|furthermore|in addition|as a result|for example)\b[^,.;:]{0,80},\s*)?"
+                      r"(it|its|they|their|them|he|she|his|her)\b", re.I)
 _ASKS_TABLE = re.compile(r"\b(table|compar\w*)\b", re.I)
 # Who did something, as English says it: "written by Tonye Harry", "as described by Michael Nygard",
 # "Michael Nygard proposed ...". Any capitalised word would also take "Configuration Management".

@@ -436,3 +436,17 @@ def test_a_set_question_gets_the_list_whose_heading_names_the_set():
                                "tool") == []
     far = sorted(((u[0] - 0.5 if u[2] == 2 else u[0], *u[1:]) for u in scored), key=lambda u: -u[0])
     assert answerer.named_list(far, context, "tool") == []
+
+
+@pytest.mark.parametrize("sentence, leans", [
+    ("It is a language-agnostic CLI tool.", True),
+    ("When paired with Codespaces, it presents a potent tool set.", True),
+    ("However, they rarely agree on a format.", True),
+    ("This document describes the process.", False),  # names its own subject
+    ("When a build fails, the pipeline stops.", False),
+    ("Items like it are rare.", False),
+])
+def test_a_pronoun_subject_is_found_after_an_opening_clause(sentence, leans):
+    from assistant.grammar import _PRONOUN
+
+    assert bool(_PRONOUN.match(sentence)) is leans
