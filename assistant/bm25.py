@@ -52,6 +52,18 @@ class SparseBM25:
         np.cumsum(np.bincount(r, minlength=len(self.vocab)), out=self.indptr[1:])
         del rows, cols, freqs
 
+    @classmethod
+    def from_arrays(cls, terms: list[str], size: int, df, data, indices, indptr) -> "SparseBM25":
+        """The matrix as `arrays` gave it (assistant/snapshot.py keeps it per index version)."""
+        bm25 = cls.__new__(cls)
+        bm25.vocab = dict(zip(terms, range(len(terms))))
+        bm25.size, bm25.df, bm25.data, bm25.indices, bm25.indptr = size, df, data, indices, indptr
+        return bm25
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The matrix and document frequencies; the terms, in row order, are `list(self.vocab)`."""
+        return {"df": self.df, "data": self.data, "indices": self.indices, "indptr": self.indptr}
+
     def chunks_with(self, term: str) -> int:
         """In how many chunks a stemmed term occurs (0 for a term the corpus never uses)."""
         i = self.vocab.get(term)

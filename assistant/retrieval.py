@@ -10,6 +10,7 @@ import numpy as np
 
 from assistant.errors import GenerationGone, UserError
 from assistant.rerank import Evidence, RerankWeights, rerank
+from assistant.snapshot import Snapshot, SnapshotFiles
 from assistant.text import tokens
 from assistant.types import Hit, Retrieval
 from assistant.unitvectors import UnitMatrix, UnitSearch, best_per_chunk
@@ -21,8 +22,11 @@ class HybridRetriever:
     in the store: the process keeps only ids, the BM25 matrix and the vocabulary."""
 
     def __init__(self, store, embedder, k: int = 5, candidates: int = 20, rrf_k: int = 60,
-                 generic_headings: frozenset[str] = frozenset(), rerank: RerankWeights | None = None):
+                 generic_headings: frozenset[str] = frozenset(), rerank: RerankWeights | None = None,
+                 snapshots: SnapshotFiles | None = None):
         self.store, self.embedder = store, embedder
+        # Where each index version's BM25 and matrices are saved once built (None: built in every process).
+        self.snapshots = snapshots
         self.rerank = rerank or RerankWeights()
         self.generic_headings = generic_headings  # never offered as topics ("Introduction", ...)
         self.k, self.candidates, self.rrf_k = k, candidates, rrf_k
@@ -68,36 +72,49 @@ class HybridRetriever:
             return
         if self.generation is not None:
             self.store.reopen()  # another process changed the index: drop this process' stale copy
+        legacy = self.store.legacy(generation)
+        snapshot = self.snapshots.load(generation, revision, lambda: self.store.chunk_count(generation),
+                                       self.unit_search.exact_max, legacy) if self.snapshots else None
+        if snapshot is None:
+            snapshot = self._walk(generation, legacy)
+            if self.snapshots:
+                self.snapshots.save(generation, revision, snapshot)
+        self._units, self._chunks = snapshot.units, snapshot.chunks
+        self._legacy_units = legacy
+        # One assignment: a query running meanwhile reads the BM25 matrix and its ids as a pair.
+        self._lexical = (snapshot.bm25, snapshot.ids)
+        self._bm25, self.ids = snapshot.bm25, snapshot.ids
+        # The committed chunks: an index run still writing (it commits with a new revision) adds
+        # chunks the dense search may already see; they are served only once committed.
+        self.known = frozenset(snapshot.ids)
+        self._vocabulary = set(self._bm25.vocab)
+        titles = self.generic_headings | set(snapshot.titles)
+        self._topics = [t for t in snapshot.topics if t not in titles]
+        self.generation, self.revision = generation, revision
+        getattr(self.store, "trim", lambda: None)()  # the walk's transient buffers (see Store.trim)
+
+    def _walk(self, generation: str, legacy: bool) -> Snapshot:
+        """Read every chunk (BM25, ids, titles, topics) and, while the corpus is small, every vector."""
         from assistant.bm25 import SparseBM25
 
         ids: list[str] = []
-        titles, topics = set(self.generic_headings), {}
+        titles, topics = {}, {}
 
         def corpus():
             for batch in self.store.iter_chunks(generation):
                 for hit in batch:
                     ids.append(hit.id)
-                    titles.add(hit.title)
+                    titles.setdefault(hit.title, None)
                     if hit.section:
                         topics.setdefault(hit.section.split(" > ")[0], None)
                     yield tokens(f"{hit.section} {hit.text}") or ["\x00"]
 
         bm25 = SparseBM25(corpus())
-        legacy = self.store.legacy(generation)
-        self._units = None if legacy else self._unit_matrix(generation)
-        self._chunks = None if self._units is None else UnitMatrix(
+        units = None if legacy else self._unit_matrix(generation)
+        chunks = None if units is None else UnitMatrix(
             [pair for batch in self.store.iter_chunk_vectors(generation) for pair in batch])
-        self._legacy_units = legacy
-        # One assignment: a query running meanwhile reads the BM25 matrix and its ids as a pair.
-        self._lexical = (bm25, ids)
-        self._bm25, self.ids = bm25, ids
-        # The committed chunks: an index run still writing (it commits with a new revision) adds
-        # chunks the dense search may already see; they are served only once committed.
-        self.known = frozenset(ids)
-        self._vocabulary = set(self._bm25.vocab)
-        self._topics = [t for t in topics if t not in titles]
-        self.generation, self.revision = generation, revision
-        getattr(self.store, "trim", lambda: None)()  # the walk's transient buffers (see Store.trim)
+        over = -1 if legacy or units is not None else self.unit_search.exact_max
+        return Snapshot(bm25, ids, list(titles), list(topics), units, chunks, legacy, over)
 
     def _unit_matrix(self, generation: str) -> UnitMatrix | None:
         """All unit vectors of the generation, or None once they number more than the exact-search bound

@@ -86,6 +86,14 @@ class UnitMatrix:
             self.matrix[row:row + len(block)] = block
             row += len(block)
 
+    @classmethod
+    def from_arrays(cls, ids: list[str], owner: np.ndarray, matrix: np.ndarray) -> "UnitMatrix":
+        """A matrix as built before (ids in chunk id order, each row's owner index): see assistant/snapshot.py."""
+        units = cls.__new__(cls)
+        units.ids, units.owner, units.matrix = ids, owner, matrix
+        units.row = {cid: i for i, cid in enumerate(ids)}
+        return units
+
     def __len__(self) -> int:
         return len(self.matrix)
 
