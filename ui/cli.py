@@ -310,6 +310,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    # A process that answers one question and exits (the `assistant` script, `python -m assistant`;
+    # never a caller such as the tests, which pass argv and keep their process).
+    one_shot = argv is None and args.fn in (cmd_ask, cmd_search)
+    if one_shot:
+        # Its imports (chromadb, LangChain, pydantic models) make ~120k long-lived objects, which the
+        # cyclic collector would walk again and again while they load: ~0.1-0.2 s. What they leave
+        # unreachable is little, and the process ends in a second or two.
+        gc.disable()
     try:
         return args.fn(args) or 0
     except UserError as exc:
@@ -319,12 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     finally:
-        if argv is None and args.fn in (cmd_ask, cmd_search):
-            # The process exits next (the `assistant` script, `python -m assistant`). Its last garbage
-            # collections would walk every object chromadb's and LangChain's imports made (~0.2 s of a
-            # cold `assistant ask`); frozen, they are left to the OS. Atexit handlers and module
-            # teardown still run. Only for these read-only commands, and never for a caller (tests)
-            # that passes argv and keeps its process.
+        if one_shot:
+            # The interpreter's last collections at exit would walk all of them once more (~0.2 s);
+            # frozen, they are left to the OS. Atexit handlers and module teardown still run.
             gc.freeze()
 
 
