@@ -55,18 +55,17 @@ class Assistant:
         from assistant.embeddings import Embedder
         from assistant.rerank import RerankWeights
         from assistant.retrieval import HybridRetriever
-        from assistant.snapshot import SnapshotFiles
+        from assistant.snapshot import snapshot_files
         from assistant.store import Store
 
         settings = settings or Settings()
         profile = load_profile(settings.domain_file)
         store = Store.open(settings)
         embedder = embedder or Embedder.from_settings(settings)
-        # An embedded store's folder also keeps each index version's BM25 and matrices (assistant/snapshot.py).
-        snapshots = None if settings.chroma_url else SnapshotFiles(settings.index_dir / "snapshots" / settings.collection)
         retriever = HybridRetriever(store, embedder, settings.k, settings.candidates, settings.rrf_k,
                                     generic_headings=frozenset(profile.generic_headings),
-                                    rerank=RerankWeights(pool=settings.rerank_pool), snapshots=snapshots)
+                                    rerank=RerankWeights(pool=settings.rerank_pool),
+                                    snapshots=snapshot_files(settings))
         chain = build_chain(settings, retriever, embedder, chat_model=chat_model, profile=profile)
         return cls(settings, store, embedder, retriever, profile, chain)
 

@@ -104,6 +104,17 @@ def _file_hash(text: str, settings, model_name: str) -> str:
     return hashlib.sha256((key + "\x00" + text).encode()).hexdigest()[:24]
 
 
+def _save_snapshot(settings, store, embedder) -> None:
+    """The new index version's snapshot (assistant/snapshot.py), so that the first `assistant ask`
+    after an index run starts as fast as the next ones instead of walking the store and writing it."""
+    from assistant.retrieval import HybridRetriever
+    from assistant.snapshot import snapshot_files
+
+    files = snapshot_files(settings)
+    if files is not None:
+        HybridRetriever(store, embedder, snapshots=files).refresh(max_age_s=0)
+
+
 def embed_and_store(store, generation: str, chunks: list[Chunk], embedder, file_hashes: dict[str, str],
                     progress: bool, lease: Lease | None = None) -> None:
     """Embed chunks and their units batch by batch, writing each batch as soon as it is ready,
@@ -192,6 +203,7 @@ def index_corpus(settings, store, embedder, rebuild: bool = False, progress: boo
             units = {} if skipped else {"units": sum(len(c.units) for c in chunks)}
             store.activate(generation, model=model_name, chunks=total, documents=len(documents),
                            format=INDEX_FORMAT, **units)
+            _save_snapshot(settings, store, embedder)
     ensure_export = getattr(embedder, "ensure_export", None)  # test embedders have none
     if ensure_export is not None:
         ensure_export()  # serving then embeds queries on onnxruntime, without torch

@@ -58,6 +58,12 @@ def _compact(matrix: np.ndarray) -> np.ndarray:
     return small if np.array_equal(small.astype(np.float32), matrix) else matrix
 
 
+def snapshot_files(settings) -> SnapshotFiles | None:
+    """Where the settings' store keeps its snapshots: beside an embedded store; none for a Chroma server,
+    whose index this machine's folder does not follow."""
+    return None if settings.chroma_url else SnapshotFiles(settings.index_dir / "snapshots" / settings.collection)
+
+
 class SnapshotFiles:
     """The snapshots of one collection in `folder`: at most one file per index version, the latest kept."""
 
