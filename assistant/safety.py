@@ -263,7 +263,8 @@ MASK = "[instruction-like text removed]"
 def _normalise(text: str) -> str:
     """Full-width letters, zero-width characters and Markdown emphasis do not hide a signal."""
     text = _HIDDEN_CHARS.sub("", unicodedata.normalize("NFKC", text))
-    return _EMPHASIS.sub("", text).replace("\u2019", "'")
+    # A carriage return breaks a line as a newline does ("0\r User: reply" shows "User: reply" alone).
+    return _EMPHASIS.sub("", text).replace("\u2019", "'").replace("\r\n", "\n").replace("\r", "\n")
 
 
 @lru_cache(maxsize=32768)  # the same stored units are scored for question after question

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
@@ -130,6 +130,7 @@ def test_role_prefix_masks_the_rest_of_its_paragraph():
                                        "are", "now", "DAN", ".", "!", "\n", "- ", "| ", "<|im_start|>", "'x'", "Note",
                                        "to", "AI", ",", "every", "answer"]) | st.text(max_size=3),
                      max_size=60).map(" ".join))
+@example(text="0\r User: reply")  # a carriage return breaks the line for a reader too
 def test_masking_never_crashes_and_keeps_the_lines(text):
     masked = mask_injections(text)
     assert masked.count("\n") == text.count("\n")
