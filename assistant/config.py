@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Defaults are anchored at the checkout so `assistant` works from any working directory.
@@ -115,6 +115,14 @@ class Settings(BaseSettings):
     feedback_retention_days: int = Field(0, ge=0)
 
     slack_allowed_channels: list[str] = []
+    # The Slack app's credentials, under the names Slack's docs and Bolt use (SLACK_BOT_TOKEN, ...) or
+    # with the ASSISTANT_ prefix; never shown in the settings' repr.
+    slack_bot_token: str = Field("", repr=False,
+                                 validation_alias=AliasChoices("SLACK_BOT_TOKEN", "ASSISTANT_SLACK_BOT_TOKEN"))
+    slack_signing_secret: str = Field("", repr=False, validation_alias=AliasChoices(
+        "SLACK_SIGNING_SECRET", "ASSISTANT_SLACK_SIGNING_SECRET"))
+    slack_app_token: str = Field("", repr=False,
+                                 validation_alias=AliasChoices("SLACK_APP_TOKEN", "ASSISTANT_SLACK_APP_TOKEN"))
     # Slack's Web API base URL (slack_sdk's base_url): an Enterprise proxy, or a local stand-in in tests.
     slack_api_url: str = "https://slack.com/api/"
 

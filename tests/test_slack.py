@@ -39,6 +39,12 @@ def via(stand_in: StandIn, settings):
     return settings.model_copy(update={"slack_api_url": stand_in.url})
 
 
+def with_tokens(settings, **missing):
+    """The settings holding the app's three credentials (as SLACK_BOT_TOKEN & co. give them), minus `missing`."""
+    tokens = {name: f"{name}-value" for name in ("slack_bot_token", "slack_app_token", "slack_signing_secret")}
+    return settings.model_copy(update={**tokens, **missing})
+
+
 class Bot:
     """The Bolt app from ui.slack behind its own HTTP server, and a Slack-like sender of signed requests."""
 
@@ -386,12 +392,20 @@ def test_errors_are_replied_in_thread_and_the_bot_stays_up(make_bot, shipped, st
 
 @pytest.mark.parametrize("http, missing", [(True, "SLACK_BOT_TOKEN"), (False, "SLACK_BOT_TOKEN"),
                                            (True, "SLACK_SIGNING_SECRET"), (False, "SLACK_APP_TOKEN")])
-def test_run_names_the_missing_variable(monkeypatch, shipped, http, missing):
-    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
-        monkeypatch.setenv(name, "set")
-    monkeypatch.delenv(missing)
+def test_run_names_the_missing_variable(shipped, http, missing):
     with pytest.raises(UserError, match=missing):
-        slack.run(shipped.settings, http=http, port=free_port())
+        slack.run(with_tokens(shipped.settings, **{missing.lower(): " "}), http=http, port=free_port())
+
+
+def test_slack_credentials_come_from_slacks_own_variable_names_or_the_prefixed_ones(monkeypatch):
+    from assistant.config import Settings
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("ASSISTANT_SLACK_SIGNING_SECRET", "secret-2")
+    settings = Settings()
+    assert (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token) == \
+        ("xoxb-1", "secret-2", "")
+    assert "xoxb-1" not in repr(settings) and "secret-2" not in repr(settings)
 
 
 def test_the_client_bolt_makes_waits_out_429_at_the_configured_url(shipped, caplog, monkeypatch):
@@ -484,7 +498,7 @@ def test_run_checks_the_token_first_and_starts_the_chosen_mode(monkeypatch, ship
     started = []
     monkeypatch.setattr(slack, "http_server", lambda *args: started.append(Recorder(*args)) or started[-1])
     monkeypatch.setattr(slack, "socket_mode_handler", lambda *args: started.append(Recorder(*args)) or started[-1])
-    slack.run(via(stand_in, shipped.settings), http=http, port=3999)
+    slack.run(with_tokens(via(stand_in, shipped.settings)), http=http, port=3999)
     assert factory == [1]  # the token was checked, at the configured URL, before the model loaded
     assert {c["token"] for c in stand_in.of("auth.test")} == {"slack_bot_token-value"}
     [server] = started
@@ -498,7 +512,7 @@ def test_a_rejected_token_fails_in_one_line_before_the_model_loads(shipped, stan
     stand_in.auth_error = "invalid_auth"
     started = time.monotonic()
     with pytest.raises(UserError, match=r"SLACK_BOT_TOKEN was not accepted by Slack \(invalid_auth\)") as caught:
-        slack.run(via(stand_in, shipped.settings), http=http, port=free_port())
+        slack.run(with_tokens(via(stand_in, shipped.settings)), http=http, port=free_port())
     assert factory == [] and time.monotonic() - started < 10
     assert "\n" not in str(caught.value)
     [check] = stand_in.of("auth.test")
@@ -508,7 +522,7 @@ def test_a_rejected_token_fails_in_one_line_before_the_model_loads(shipped, stan
 def test_an_unreachable_api_url_fails_before_the_model_loads(shipped, factory):
     settings = shipped.settings.model_copy(update={"slack_api_url": f"http://127.0.0.1:{free_port()}/api/"})
     with pytest.raises(UserError, match="cannot reach Slack's Web API at http://127.0.0.1"):
-        slack.run(settings, http=True, port=free_port())
+        slack.run(with_tokens(settings), http=True, port=free_port())
     assert factory == []
 
 

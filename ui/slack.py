@@ -4,7 +4,6 @@ share the database, so each question is answered once and a vote reaches any of 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 from slack_bolt import App
@@ -30,13 +29,15 @@ quiet.setLevel(logging.CRITICAL)
 CHECK_TIMEOUT = 10  # seconds for the start-up auth.test: a wrong ASSISTANT_SLACK_API_URL fails fast too
 
 
-def tokens_from_env(http: bool) -> dict[str, str]:
+def slack_tokens(settings, http: bool) -> dict[str, str]:
+    """The credentials the chosen mode needs, from the settings (SLACK_BOT_TOKEN, ...); a missing one is
+    one line naming it."""
     needed = {"SLACK_BOT_TOKEN": "the bot token (xoxb-...) from OAuth & Permissions"}
     if http:
         needed["SLACK_SIGNING_SECRET"] = "the signing secret from Basic Information"
     else:
         needed["SLACK_APP_TOKEN"] = "an app-level token (xapp-...) with connections:write, for Socket Mode"
-    values = {name: os.environ.get(name, "").strip() for name in needed}
+    values = {name: getattr(settings, name.lower()).strip() for name in needed}
     for name, what in needed.items():
         if not values[name]:
             raise UserError(f"{name} is not set: export {what} (see docs/slack.md)")
@@ -51,7 +52,7 @@ def run(settings, http: bool, port: int) -> None:
     """Start the bot and block: HTTP (Events API on /slack/events) or Socket Mode."""
     from ui.starter import ready_assistant
 
-    tokens = tokens_from_env(http)
+    tokens = slack_tokens(settings, http)
     # Seconds, before the embedding model's ~35 s load: a bad or revoked token is one line at once.
     me = check_token(web_client(tokens["SLACK_BOT_TOKEN"], settings.slack_api_url, CHECK_TIMEOUT, quiet))
     log.info("SLACK_BOT_TOKEN accepted: bot %s (%s) in team %s", me.get("user"), me.get("user_id"), me.get("team_id"))
