@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 
 from assistant.citations import neutralise
+from assistant.tables import MAX_UNITS_PER_CHUNK, table_chunks
+from assistant.text import words
 from assistant.types import Chunk, Document
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -25,15 +27,6 @@ _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _ABBREV = r"(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bFig\.)(?<!\bNo\.)(?<!\bDr\.)(?<!\bMr\.)"
 _SENTENCE_END = re.compile(_ABBREV + r"(?<=[.!?])([\"”’)]?)\s+(?=[\"“(\[]?[A-Z0-9])")
-_WORD = re.compile(r"\w+")
-
-
-MAX_UNITS_PER_CHUNK = 40  # sentences, items or rows one chunk can cite on its own
-BIG_TABLE_ROWS = 200  # past this, a table's rows are packed into chunks instead of one chunk each
-
-
-def words(text: str) -> int:
-    return len(_WORD.findall(text))
 
 
 def _open_quote(text: str) -> bool:
@@ -216,60 +209,6 @@ def _drop_reading_lists(blocks: list[_Block]) -> None:
         i = max(j, i + 1)
 
 
-def _packed_rows(header: list[str], body: list[list[str]], table_name: str,
-                 max_words: int) -> list[tuple[str, list[str]]]:
-    """A big table (a data dump more than a comparison): rows packed into chunks of about max_words,
-    one unit per row ("host: host-1; owner: team-1; region: eu"), so its cost grows with its words,
-    not with rows times cells."""
-    out, lines, size = [], [], 0
-    for row in body:
-        line = "; ".join(f"{h}: {c}" for h, c in zip(header, row) if c.strip()) or " | ".join(row)
-        if lines and (size + words(line) > max_words or len(lines) >= MAX_UNITS_PER_CHUNK):
-            out.append((f"{table_name}\n" + "\n".join(f"- {x}" for x in lines), lines))
-            lines, size = [], 0
-        lines.append(line)
-        size += words(line)
-    if lines:
-        out.append((f"{table_name}\n" + "\n".join(f"- {x}" for x in lines), lines))
-    return out
-
-
-def _table_chunks(block: _Block, table_name: str, max_words: int = 250) -> list[tuple[str, list[str]]]:
-    """Standalone texts for a table, each unit one cell ("Key Tools of Approach A: Jenkins, ...").
-
-    A small comparison table (3+ columns, at most 12 rows) gives one chunk per compared column, so
-    "Approach A" with its focus, components and tools is found together; other tables one chunk per
-    row, and tables of more than BIG_TABLE_ROWS rows packed rows per chunk."""
-    rows = block.rows or []
-    if len(rows) < 2:
-        return [(" | ".join(r), [" | ".join(r)]) for r in rows if any(r)]
-    header, body = rows[0], rows[1:]
-    if len(body) > BIG_TABLE_ROWS:
-        return _packed_rows(header, body, table_name, max_words)
-    if len(header) <= 2:
-        out = []
-        for row in body:
-            text = f"{row[0]} ({table_name}): {row[1] if len(row) > 1 else ''}".strip()
-            out.append((text, [text]))
-        return out
-    by_column = len(body) <= 12
-    # A unit reads on its own: "Key Tools of Approach A: Jenkins, ..." (criterion of the compared thing).
-    unit = {(r, c): (f"{row[0]} of {header[c]}: {row[c]}" if by_column else f"{header[c]} of {row[0]}: {row[c]}")
-            for r, row in enumerate(body) for c in range(1, min(len(row), len(header))) if row[c].strip()}
-    out = []
-    if by_column:
-        for c in range(1, len(header)):
-            keys = [(r, c) for r in range(len(body)) if (r, c) in unit]
-            lines = [f"- {unit[k]}" for k in keys]
-            out.append((f"{table_name} - {header[c]}\n" + "\n".join(lines), [unit[k] for k in keys]))
-    else:
-        for r, row in enumerate(body):
-            keys = [(r, c) for c in range(1, len(header)) if (r, c) in unit]
-            lines = [f"- {unit[k]}" for k in keys]
-            out.append((f"{table_name} - {row[0]}\n" + "\n".join(lines), [unit[k] for k in keys]))
-    return [(text, units) for text, units in out if units]
-
-
 def _windows(block: _Block, max_words: int, overlap: int) -> list[_Block]:
     """Split a block longer than max_words into sentence windows that overlap a little."""
     sentences = block.units or split_sentences(block.text)
@@ -307,7 +246,7 @@ def chunk_document(doc: Document, min_words: int = 60, max_words: int = 250,
     for block in _parse(doc):
         if block.kind == "table":
             name = block.section.split(" > ")[-1]
-            tables += [(block, text, units) for text, units in _table_chunks(block, name, max_words)]
+            tables += [(block, text, units) for text, units in table_chunks(block.rows, name, max_words)]
             groups.append([])  # a table ends the paragraph group before it
             continue
         pieces = _windows(block, max_words, overlap_words) if words(block.text) > max_words else [block]

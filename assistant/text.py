@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+_WORD = re.compile(r"\w+")
+
 _TOKEN = re.compile(r"[a-z0-9]+(?:[/+][a-z0-9]+)*")
 STOPWORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being below
@@ -26,6 +28,11 @@ def _stemmer():
 
 
 @lru_cache(maxsize=50_000)
+def words(text: str) -> int:
+    """How many words a text has (chunk sizes are counted in these)."""
+    return len(_WORD.findall(text))
+
+
 def stem(word: str) -> str:
     return _stemmer().stemWord(word)
 
