@@ -121,3 +121,14 @@ def test_lone_surrogates_from_json_clients_are_refused_cleanly():
 
     with pytest.raises(UserError, match="not valid UTF-8"):
         check_question("deploy \ud800 now", 2000)
+
+
+def test_a_reader_that_goes_away_is_no_traceback(corpus):
+    """`assistant ask ... | head -1`: the pipe closes before the answer is written; the process ends
+    quietly (exit 1, as Python's own recipe for EPIPE), not with a BrokenPipeError traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "assistant", "ask", "What happened at Merck?"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 1
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr

@@ -241,6 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`assistant ask ... | head -3`): nothing left to say, and no traceback.
+        # Python flushes stdout again at exit; pointed at /dev/null that flush cannot fail.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     finally:
         if one_shot:
             # The interpreter's last collections at exit would walk all of them once more (~0.2 s);
