@@ -26,7 +26,9 @@ _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _ABBREV = r"(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bFig\.)(?<!\bNo\.)(?<!\bDr\.)(?<!\bMr\.)"
-_SENTENCE_END = re.compile(_ABBREV + r"(?<=[.!?])([\"”’)]?)\s+(?=[\"“(\[]?[A-Z0-9])")
+# An abbreviation ends no sentence ("e.g. Flux"), unless a parenthesis closes right after it: "(Ex:
+# GDPR etc.) Read more ..." is two sentences ("etc.) [1]": an answer's marker ends none).
+_SENTENCE_END = re.compile(r"(?:" + _ABBREV + r"(?<=[.!?])|(?<=[.!?])(?=\)\s+[A-Z]))([\"”’)]?)\s+(?=[\"“(\[]?[A-Z0-9])")
 
 
 def _open_quote(text: str) -> bool:

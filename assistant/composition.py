@@ -10,6 +10,12 @@ from assistant.domain import DomainProfile
 from assistant.grammar import _NAMES, _PRONOUN, _WHY, _introduces_list, _title_like
 from assistant.text import key_terms, tokens
 
+
+def _label_names(unit: str, kind: str) -> bool:
+    """An item whose label ("Hot Site: ...", at most four words before ": ") names the kind asked for."""
+    label, colon, _ = unit.partition(": ")
+    return bool(kind and colon) and len(label.split()) <= 4 and kind in tokens(label)
+
 if TYPE_CHECKING:
     from assistant.extractive import ExtractiveWeights
 
@@ -171,6 +177,35 @@ class Composition:
             missing = [p for p in firsts if items[n][p] not in quoted and (n, p) in by_unit]
             for p in missing[:max(0, self.w.max_list_items - len(quoted))]:
                 picked.append(by_unit[n, p])
+
+    @staticmethod
+    def labelled_set(picked, by_unit, items, depths, kind: str) -> None:
+        """A set question whose answer quotes an item labelled as one of the set ("Hot Site: Maintain ..."
+        for "What kinds of failover sites ...?"): its siblings labelled the same way ("Cold Site: ...",
+        "Warm Site: ...") are the rest of the set. They take its place, after the item they are the
+        sub-list of ("Failover and Redundancy:"), so the nesting reads right."""
+        for unit in list(picked):
+            _, _, n, pos, text = unit
+            if items[n][pos] < 0 or not _label_names(text, kind):
+                continue
+            depth, level = depths[n], depths[n][pos]
+            start, end = pos, pos
+            while start > 0 and items[n][start - 1] >= 0 and depth[start - 1] >= level:
+                start -= 1
+            while end + 1 < len(items[n]) and items[n][end + 1] >= 0 and depth[end + 1] >= level:
+                end += 1
+            members = [by_unit[n, i] for i in range(start, end + 1)
+                       if depth[i] == level and (i == start or items[n][i] != items[n][i - 1])
+                       and (n, i) in by_unit and _label_names(by_unit[n, i][4], kind)]
+            if len(members) < 2:
+                continue
+            parent = start - 1 if level > 0 and start > 0 and items[n][start - 1] >= 0 else -1
+            block = ([by_unit[n, parent]] if (n, parent) in by_unit else []) + members
+            keys = {(u[2], u[3]) for u in block}
+            at = sum((p[2], p[3]) not in keys for p in picked[:picked.index(unit)])
+            picked[:] = [p for p in picked if (p[2], p[3]) not in keys]
+            picked[at:at] = block
+            return
 
     def continue_paragraph(self, start, picked, take, by_unit, items, kind: str | None = None,
                            limit: int | None = None) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from assistant.answerer import Draft
-from assistant.composition import Composition
+from assistant.composition import Composition, _label_names
 from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
@@ -139,7 +139,9 @@ class ExtractiveAnswerer(Composition):
                     score += w.names_someone  # the kind of thing asked for: someone, not a description
                 # An item is one of a list of "tools" when its lead-in or section says so; its own words
                 # ("Establish what tools will be used") do not make its list one of tools.
-                if kind and kind in (section_terms | (intro if is_item else unit_terms)):
+                # An item's label is its own evidence: "Hot Site: Maintain ..." is one of the sites.
+                if kind and (kind in (section_terms | (intro if is_item else unit_terms))
+                             or (is_item and _label_names(unit, kind))):
                     score += w.kind  # "Which tools ...": a unit naming tools, or an item of a list of them
                 # A list question is answered by names; any other by statements, not a title ("Pull
                 # Request Template") or a label standing alone.
@@ -331,4 +333,6 @@ class ExtractiveAnswerer(Composition):
             leads = self.introduced_list(picked, by_unit, items)
             headings = {p.n: set(tokens(p.hit.section)) for p in context.passages}
             self.whole_lists(picked, by_unit, items, {n for n, words in headings.items() if kind and kind in words})
+            if kind:
+                self.labelled_set(picked, by_unit, items, {p.n: p.depths for p in context.passages}, kind)
         return self.with_items(picked, by_unit, items, leads, {p.n: p.depths for p in context.passages})

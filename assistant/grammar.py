@@ -55,14 +55,19 @@ def asked_kind(question: str) -> str | None:
     words = re.findall(r"[A-Za-z][A-Za-z-]*", m.group(1))[:6]
     if len(words) > 1 and words[1].lower() in _DETERMINER:
         return None  # "What makes a staging environment ...": the first word is the verb
-    for word in words:
+    for i, word in enumerate(words):
         low = word.lower()
         if low in _AUX:
             return None
         if any(c.isupper() for c in word):
             continue  # a name ("Which GitOps tools", "Which Kubernetes tools"), not the plural asked for
         if len(low) > 3 and low.endswith("s") and not low.endswith(("ss", "us", "is")):
-            return "" if low in STOPWORDS else (tokens(low) or [""])[0]
+            if low not in STOPWORDS:
+                return (tokens(low) or [""])[0]
+            # "What kinds of failover sites ...": the set is of sites; "kinds of software": no plural to match.
+            if i + 1 < len(words) and words[i + 1].lower() == "of":
+                return asked_kind("what " + " ".join(words[i + 2:])) or ""
+            return ""
     return None
 
 

@@ -76,6 +76,10 @@ def test_long_sections_split_with_overlap():
 def test_split_sentences_keeps_abbreviations_and_fragments():
     assert split_sentences("MLOps vs. DevOps differ. Table 1. Comparing tools here.") == [
         "MLOps vs. DevOps differ.", "Table 1. Comparing tools here."]
+    # An abbreviation that closes a parenthesis ends its sentence; one mid-sentence does not.
+    assert split_sentences("Follow the rules on PII (Ex: GDPR etc.) Read more on logs here.") == [
+        "Follow the rules on PII (Ex: GDPR etc.)", "Read more on logs here."]
+    assert len(split_sentences("Tools (Flux, Argo, etc.) are popular with many teams.")) == 1
 
 
 def test_reading_lists_are_shown_but_never_citable():

@@ -175,6 +175,8 @@ def tooling(tmp_path_factory, embedder):
     ("Which linters and formatters are recommended?", "linter"),
     ("What are the main components of a log stack?", "compon"),
     ("What kinds of software should we remove from images?", ""),
+    ("What kinds of failover sites does the guidance describe?", "site"),  # a set of sites
+    ("What types of Kubernetes tools are there?", "tool"),
     ("What tools can we use for tracing?", "tool"),
     ("Which GitOps tools suit Kubernetes?", "tool"),  # "GitOps" is a name, not the plural asked for
     ("What makes a staging environment production-like?", None),
@@ -407,6 +409,24 @@ def test_sub_items_come_with_a_label_or_an_item_leading_into_them():
     assert [u[4] for u in answerer.sub_items(by_pos[1, 3], items, depth, by_pos)] == [units[4]]
     assert answerer.sub_items(by_pos[1, 5], items, depth, by_pos) == []  # a statement, no sub-list
     assert answerer.sub_items(by_pos[1, 1], items, depth, by_pos) == []  # a sub-item leads nothing
+
+
+def test_items_labelled_as_the_set_asked_for_come_together_under_their_parent():
+    """"What kinds of failover sites ...?": one picked "Hot Site: ..." item brings its siblings whose
+    labels name a site, after their parent label; an unlabelled sibling and other lists stay out."""
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["Cloud Backups: copies in the cloud.", "Failover and Redundancy:", "Hot Site: a running duplicate.",
+             "Cold Site: rack space only.", "Site notes are kept elsewhere.", "Warm Site: partly prepared.",
+             "VM Snapshots: taken nightly."]
+    items, depth = (0, 1, 2, 3, 4, 5, 6), (0, 0, 1, 1, 1, 1, 0)
+    by_pos = {(1, i): (1.0, 0.5, 1, i, u) for i, u in enumerate(units)}
+    picked = [by_pos[1, 0], by_pos[1, 3]]
+    ExtractiveAnswerer.labelled_set(picked, by_pos, {1: items}, {1: depth}, "site")
+    assert [u[4] for u in picked] == [units[0], units[1], units[2], units[3], units[5]]
+    alone = [by_pos[1, 6]]
+    ExtractiveAnswerer.labelled_set(alone, by_pos, {1: items}, {1: depth}, "site")
+    assert alone == [by_pos[1, 6]]  # "VM Snapshots" is no site
 
 
 def test_a_set_question_gets_the_list_whose_heading_names_the_set():

@@ -28,6 +28,9 @@ def no_vectors(texts):
 def test_parse_sentences_and_markers():
     parsed = parse_sentences("DevOps automates delivery. [1] MLOps tracks models [2][3] Third one [1, 2].")
     assert parsed == [("DevOps automates delivery.", (1,)), ("MLOps tracks models", (2, 3)), ("Third one.", (1, 2))]
+    # A parenthesis closing on an abbreviation, then the marker: one sentence, its marker kept.
+    assert parse_sentences("New needs arise (data, time etc.). [1] Fail fast. [1]") == [
+        ("New needs arise (data, time etc.).", (1,)), ("Fail fast.", (1,))]
 
 
 def test_supported_sentence_is_kept():
