@@ -32,6 +32,7 @@ class ExtractiveWeights:
     lead_in: float = -0.3  # "They include:", under 3 content words, or a signpost says nothing alone
     anaphor: float = -0.08  # "It is gaining traction" leans on a sentence the answer may not quote
     off_criterion_cell: float = -0.2  # a table cell whose column the question does not ask about
+    asked_cell: float = 0.15  # a table cell whose row (subject) and column (criterion) the question both names
     margin: float = 0.2  # units within this of the best score are quoted too
     list_margin: float = 0.30  # siblings of a best-matching list item compete within this
     duplicate_overlap: float = 0.8  # word-set Jaccard above which two units count as one
@@ -158,6 +159,9 @@ class ExtractiveAnswerer(Composition):
                     # question about the whole table names none, unless it does ("the focus of each").
                     if not (q_terms & _criterion(unit)):
                         score += w.off_criterion_cell
+                    elif q_names and subject & q_names and _criterion(unit, head=True) <= q_terms:
+                        # The row and the column ("Key Tools", by its noun) asked for: the cell is the answer.
+                        score += w.asked_cell
                 scored.append((score, float(sim), passage.n, pos, unit))
         return sorted(scored, key=lambda s: -s[0])
 

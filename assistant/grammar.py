@@ -118,9 +118,11 @@ def _defines(unit: str, term: list[str]) -> bool:
     return len(head) == 2 and tokens(head[0])[:len(term)] == term and len(head[0].split()) <= len(term) + 4
 
 
-def _criterion(cell: str) -> set[str]:
-    """The stems of a table cell's criterion: "Key Tools of Approach A: Jenkins" -> {key, tool}."""
-    return set(tokens(cell.partition(": ")[0].rsplit(" of ", 1)[0]))
+def _criterion(cell: str, head: bool = False) -> set[str]:
+    """The stems of a table cell's criterion: "Key Tools of Approach A: Jenkins" -> {key, tool}; with
+    `head`, its noun alone ({tool}): "key" is no column a question names."""
+    stems = tokens(cell.partition(": ")[0].rsplit(" of ", 1)[0])
+    return set(stems[-1:] if head else stems)
 
 
 def _title_like(unit: str) -> bool:

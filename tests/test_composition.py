@@ -302,6 +302,34 @@ def test_a_table_question_naming_a_criterion_gets_that_criterion(composed):
     assert "Airflow" not in answer.text and "Analysts" not in answer.text  # not the other criteria
 
 
+OPS_TABLE = """# Choosing an Approach
+
+## ModelOps
+
+### Benefits
+
+As its importance grows, more and more organisations see the value of bringing ModelOps strategies and tools into their daily workflows.
+
+- ModelOps speeds up model deployment by automating many steps.
+
+## Comparison
+
+| Criterion | DevOps | ModelOps |
+| --- | --- | --- |
+| Focus | Delivery of software | Governance of models |
+| Key Tools | Jenkins, Ansible | Deepchecks, Seldon |
+"""
+
+
+@pytest.mark.slow
+def test_a_cell_whose_row_and_column_are_asked_leads_the_answer(tmp_path_factory, embedder):
+    """"Which tooling ... with ModelOps?" names the row (a subject) and the column (Key Tools, by its
+    noun): that cell is the direct answer, ahead of a sentence that merely mentions ModelOps and tools."""
+    ops = assistant_with(tmp_path_factory.mktemp("ops"), embedder, {"ops.md": OPS_TABLE})
+    answer = ops.ask("Which tooling does the article associate with ModelOps?")
+    assert answer.text.startswith("Key Tools of ModelOps: Deepchecks, Seldon"), answer.text
+
+
 @pytest.mark.slow
 def test_a_why_question_gets_the_list_of_its_why_section(composed):
     answer = composed.ask("Why should runbooks be kept as code?")
