@@ -81,7 +81,7 @@ def run_eval_command(args, settings, assistant) -> int:
 
 
 def print_summary(summary: dict, baseline: dict | None, out: Path, changes: list[dict] | None) -> None:
-    keys = ("fact_recall", "groundedness", "strict_groundedness", "citation_validity", "hit_at_k", "mrr",
+    keys = ("fact_recall", "context_fact_recall", "groundedness", "strict_groundedness", "citation_validity", "hit_at_k", "mrr",
             "refusal_accuracy", "false_refusals", "non_answer_sentences", "list_structure", "latency_p50_ms",
             "latency_p95_ms")
     print(f"{'metric':22} {'assistant':>10} {'baseline':>10}")

@@ -8,7 +8,7 @@ import io
 
 from eval.runner import failing
 
-METRICS = ("fact_recall", "groundedness", "strict_groundedness", "citation_validity", "hit_at_k", "mrr",
+METRICS = ("fact_recall", "context_fact_recall", "groundedness", "strict_groundedness", "citation_validity", "hit_at_k", "mrr",
            "refusal_accuracy", "false_refusal_rate")
 
 

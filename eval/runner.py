@@ -44,7 +44,7 @@ def score(q: Question, answer_text: str, refused: bool, cited: dict[int, str], c
            "strict_groundedness": None if refused else m.strict_groundedness(sentences, cited, profile),
            "citation_validity": None if refused else m.citation_validity(answer_text, cited_ids,
                                                                           [h.id for h in retrieved]),
-           "fact_recall": None, "hit": None, "rr": None,
+           "fact_recall": None, "context_fact_recall": None, "hit": None, "rr": None,
            "refusal_correct": refused if not q.answerable else None,
            "false_refusal": refused if q.answerable else None}
     row["non_answer_sentences"] = None if refused else m.non_answer_sentences(
@@ -52,6 +52,8 @@ def score(q: Question, answer_text: str, refused: bool, cited: dict[int, str], c
     row["list_structure"] = m.list_structure(answer_text) if q.answer_format == "list" and not refused else None
     if q.answerable:
         row["fact_recall"] = 0.0 if refused else m.fact_recall(answer_text, q.expected_facts)
+        # The ceiling of fact recall for this retrieval: the facts the passages handed over hold at all.
+        row["context_fact_recall"] = m.fact_recall(" ".join(h.text for h in retrieved), q.expected_facts)
         if q.expected_sources or q.expected_facts:
             flags = [m.relevant(h.section, h.source, h.text, q.expected_sources, q.expected_facts)
                      for h in retrieved]
@@ -106,6 +108,7 @@ def summarise(rows: Sequence[dict], k: int) -> dict:
     unanswerable = [r for r in rows if r["refusal_correct"] is not None]
     values = {
         "fact_recall": [r["fact_recall"] for r in answerable],
+        "context_fact_recall": [r.get("context_fact_recall") for r in answerable],
         "groundedness": [r["groundedness"] for r in rows],
         "strict_groundedness": [r["strict_groundedness"] for r in rows],
         "citation_validity": [r["citation_validity"] for r in rows],

@@ -8,6 +8,7 @@ import pytest
 
 from ui.cli import main
 from assistant.errors import UserError
+from assistant.types import Hit
 from eval import metrics as m
 from eval.cli import check_thresholds
 from eval.questions import Question, load_questions
@@ -61,6 +62,15 @@ def test_hallucinated_sentence_lowers_groundedness(embedder):
     assert good == 1.0 and bad == 0.5 and [s["supported"] for s in sentences] == [True, False]
 
 
+def test_context_fact_recall_counts_the_facts_the_passages_hold(embedder):
+    """The ceiling of fact recall: a fact the answer leaves out still counts when a passage holds it."""
+    q = Question("a", "Which tools?", True, (("Jenkins",), ("Puppet",)))
+    hits = [Hit(id="c1", source="s.md", title="S", section="Tools", text="Jenkins and Puppet are used.")]
+    row = score(q, "Jenkins is used. [1]", False, {1: hits[0].text}, {1: "c1"}, hits, 5.0, embedder, 0.5)
+    assert row["fact_recall"] == 0.5 and row["context_fact_recall"] == 1.0
+    assert summarise([row], 5)["context_fact_recall"] == 1.0
+
+
 def test_refusal_on_answerable_is_a_false_refusal(embedder):
     answerable = Question("a", "Q?", True, (("Ansible",),))
     unanswerable = Question("b", "Capital?", False)
@@ -68,6 +78,7 @@ def test_refusal_on_answerable_is_a_false_refusal(embedder):
             score(unanswerable, "", True, {}, {}, [], 7.0, embedder, 0.5),
             score(unanswerable, f"{PASSAGE} [1]", False, {1: PASSAGE}, {1: "c1"}, [], 9.0, embedder, 0.5)]
     assert rows[0]["false_refusal"] is True and rows[0]["fact_recall"] == 0.0
+    assert rows[0]["context_fact_recall"] == 0.0  # nothing was retrieved
     summary = summarise(rows, 5)
     assert summary["false_refusals"] == 1 and summary["refusal_accuracy"] == 0.5
     assert summary["questions"] == 3 and summary["latency_p95_ms"] == 9.0
