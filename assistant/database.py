@@ -121,6 +121,8 @@ slack_deliveries = Table(
     Column("claimed_by", String(255), nullable=False),
 )
 
+WINDOW_S, BUCKET_S = 60, 10  # rate limits are per minute, counted in 10 s buckets (window_start)
+
 rate_counters = Table(
     "rate_counters", metadata,
     Column("key", String(255), primary_key=True),

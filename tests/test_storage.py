@@ -419,11 +419,3 @@ def test_one_engine_per_database_in_a_process(tmp_path):
     settings = make_settings(tmp_path)
     assert open_storage(settings) is open_storage(settings.model_copy())
     assert open_storage(settings).where.endswith("data/assistant.db")
-
-
-def test_only_the_storage_modules_speak_sql():
-    from tests.test_architecture import LIBRARY, imported_modules
-
-    speakers = [p.name for p in LIBRARY if any(m.split(".")[0] in ("sqlalchemy", "psycopg", "sqlite3")
-                                               for m in imported_modules(p))]
-    assert speakers == ["database.py", "storage.py"]
