@@ -17,7 +17,7 @@ def _label_names(unit: str, kind: str) -> bool:
     return bool(kind and colon) and len(label.split()) <= 4 and kind in tokens(label)
 
 if TYPE_CHECKING:
-    from assistant.extractive import ExtractiveWeights
+    from assistant.scoring import ExtractiveWeights
 
 
 class Composition:

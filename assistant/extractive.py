@@ -4,51 +4,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from assistant.answerer import Draft
-from assistant.composition import Composition, _label_names
+from assistant.composition import Composition
 from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
-from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_TABLE, _DEFINE, _PLACEHOLDER, _WHY, _about, _criterion,
-                               _defines, _introduces_list, _name_parts, _subject, _title_like, asked_kind,
-                               compared_sides)
+from assistant.grammar import _ANAPHOR, _WHY, _about, _name_parts, asked_kind, compared_sides
 from assistant.safety import looks_like_injection
+from assistant.scoring import ExtractiveWeights, Scoring
 from assistant.text import key_terms, tokens
 from assistant.verify import WHO
 
 
-@dataclass(frozen=True)
-class ExtractiveWeights:
-    """How units are scored and picked. Each is added to a unit's cosine similarity to the query
-    (a number in about 0.1-0.8 for this model), so they are on that scale. Set by hand on the
-    shipped eval set, checked on held-out questions; change them with `assistant eval --compare`."""
-
-    lexical: float = 0.3  # x share of query words found in the unit or its section path
-    rank_prior: float = 0.05  # x (passages - rank) / passages: retrieval order breaks near-ties
-    subject_match: float = 0.15  # the unit is about the subject the question names ...
-    subject_mismatch: float = -0.2  # ... or about another one
-    lead_in: float = -0.3  # "They include:", under 3 content words, or a signpost says nothing alone
-    anaphor: float = -0.08  # "It is gaining traction" leans on a sentence the answer may not quote
-    off_criterion_cell: float = -0.2  # a table cell whose column the question does not ask about
-    asked_cell: float = 0.15  # a table cell whose row (subject) and column (criterion) the question both names
-    margin: float = 0.2  # units within this of the best score are quoted too
-    list_margin: float = 0.30  # siblings of a best-matching list item compete within this
-    duplicate_overlap: float = 0.8  # word-set Jaccard above which two units count as one
-    same_passage: float = 0.0  # lift for units of the passage that holds the best unit
-    continuation: int = 3  # following sentences of the best sentence's paragraph that may come with it ...
-    continuation_ratio: float = 0.6  # ... while their similarity is at least this share of the best's
-    max_list_items: int = 8  # a list answer quotes at most this many items (the best, in document order)
-    list_min_matching: int = 3  # items within `margin` of the best unit that make the answer the whole list
-    kind: float = 0.1  # a list question's asked-for noun ("tools") named by the unit, its lead-in or section
-    names_someone: float = 0.25  # "Who proposed ...?": a unit saying who did something ("... by Michael Nygard")
-    defines: float = 0.15  # "What is X?": a sentence saying what X is ("X is a methodology that ...")
-    enumerates: float = 0.30  # a sentence listing the set asked for by name leads when within this of the best
-    named_list: float = 0.30  # the list whose heading names the set asked for answers when within this of the best
-
-
-class ExtractiveAnswerer(Composition):
+class ExtractiveAnswerer(Scoring, Composition):
     """Scores every unit of the retrieved passages against the question (one stored vector each), then
     composes the best few into a short answer with a [n] after each."""
 
@@ -84,112 +53,6 @@ class ExtractiveAnswerer(Composition):
         subjects = set(self.profile.subject_terms)
         vocab, terms = self.vocabulary(), [t for t in tokens(question) if t not in subjects]
         return sum(t in vocab for t in terms) / len(terms) if terms else 1.0
-
-    def score_units(self, question: str, context: Context) -> list[tuple[float, float, int, int, str]]:
-        """(score, similarity, passage n, unit position, text) for every unit, best first: similarity to
-        the query, plus the share of query words in the unit or its section, plus a small prior for
-        the passage's retrieval rank, and a bonus (or penalty) for naming the asked subject."""
-        q_terms = set(tokens(context.retrieval.query))
-        q_names = self.profile.subjects_in(context.retrieval.query)
-        asks_table = bool(_ASKS_TABLE.search(context.retrieval.query))
-        w, signpost = self.w, self.profile.signpost
-        asks_questions = bool(re.search(r"\bquestions?\b", question, re.I))
-        kind = asked_kind(question)
-        asks_who = bool(WHO.search(question))
-        known_names = key_terms(question, self.profile) | set(self.profile.subject_terms)
-        term = _DEFINE.match(question)
-        # "What is a span in a distributed trace?": the term is "span"; the rest says where it lives.
-        subject = re.split(r"\s+(?:in|of|for|within|on|at|when|from)\s+", term.group(1))[0] if term else ""
-        # "What are the phases of threat modeling?" asks for a set (phases of something), not a definition.
-        relational = bool(term and re.search(r"\sof\s", term.group(1)))
-        defined = tokens(subject) if subject and len(subject.split()) <= 4 and not relational else []
-        scored = []
-        # Per passage: does the question name one of its table's criteria ("What is the focus of ...")?
-        criteria = [passage.hit.kind == "table" and any(q_terms & _criterion(u) for u in passage.units)
-                    for passage in context.passages]
-        for rank, passage in enumerate(context.passages):
-            if not passage.units:
-                continue
-            sims = passage.unit_vectors @ context.query_vector
-            section_terms = set(tokens(passage.hit.section))
-            reference = self.profile.is_reference_section(passage.hit.section)
-            heading = passage.hit.section.split(" > ")[-1].strip().lower()
-            intro: set[str] = set()  # the words of the sentence that introduces the current list
-            for pos, (unit, sim) in enumerate(zip(passage.units, sims)):
-                is_item = len(passage.items) > pos and passage.items[pos] >= 0
-                if not is_item:
-                    intro = set(tokens(unit))
-                # A label item leading a sub-list ("- Standby Sites:" then "  - Hot Standby: ...") is
-                # quotable: its sub-items come with it (Composition.sub_items).
-                leads_sub = is_item and pos + 1 < len(passage.items) and passage.items[pos + 1] >= 0 \
-                    and passage.depths[pos + 1] > passage.depths[pos]
-                if looks_like_injection(unit) or reference or (self.non_answer(unit, heading, asks_questions)
-                                                               and not (leads_sub and unit.rstrip().endswith(":"))):
-                    continue  # planted instructions, links, questions and pointers are never answers
-                unit_terms = set(tokens(unit))
-                lexical = len(q_terms & (unit_terms | section_terms)) / len(q_terms) if q_terms else 0.0
-                score = (float(sim) + w.lexical * lexical
-                         + w.rank_prior * (len(context.passages) - rank) / len(context.passages))
-                section = "" if passage.hit.section == passage.hit.title else passage.hit.section
-                subject = _subject(unit, section, self.profile)
-                if q_names and subject:
-                    score += w.subject_match if subject & q_names else w.subject_mismatch
-                if defined and _defines(unit, defined):
-                    score += w.defines
-                if asks_who and any(key_terms(m.group(0), self.profile) - known_names for m in _AGENT.finditer(unit)):
-                    score += w.names_someone  # the kind of thing asked for: someone, not a description
-                # An item is one of a list of "tools" when its lead-in or section says so; its own words
-                # ("Establish what tools will be used") do not make its list one of tools.
-                # An item's label is its own evidence: "Hot Site: Maintain ..." is one of the sites.
-                if kind and (kind in (section_terms | (intro if is_item else unit_terms))
-                             or (is_item and _label_names(unit, kind))):
-                    score += w.kind  # "Which tools ...": a unit naming tools, or an item of a list of them
-                # A list question is answered by names; any other by statements, not a title ("Pull
-                # Request Template") or a label standing alone.
-                short = (len(unit_terms) < 3 or _title_like(unit)) and not (is_item and kind is not None)
-                # A set question's best evidence may be the lead-in of its list ("The proposed process
-                # consists of:"): it never goes alone (with_items), so it is judged as its list.
-                leads_set = _introduces_list(unit, passage.items, pos)
-                if (unit.rstrip().endswith(":") and not leads_set) or short or signpost.search(unit):
-                    score += w.lead_in
-                elif _ANAPHOR.match(unit) and not is_item:
-                    score += w.anaphor
-                if passage.hit.kind == "table" and (criteria[rank] or not asks_table):
-                    # A table cell answers only when the question asks for its criterion ("tools"); a
-                    # question about the whole table names none, unless it does ("the focus of each").
-                    if not (q_terms & _criterion(unit)):
-                        score += w.off_criterion_cell
-                    elif q_names and subject & q_names and _criterion(unit, head=True) <= q_terms:
-                        # The row and the column ("Key Tools", by its noun) asked for: the cell is the answer.
-                        score += w.asked_cell
-                scored.append((score, float(sim), passage.n, pos, unit))
-        return sorted(scored, key=lambda s: -s[0])
-
-    def someone_first(self, question: str, scored: list) -> list:
-        """A who-question is answered by a sentence saying who did something, however far its words are
-        from the question's topic ("Who wrote the piece on release trains?" -> "... written by Ada
-        Quill."): when the passages hold one, the others rank below it."""
-        known = key_terms(question, self.profile) | set(self.profile.subject_terms)
-        agents = {id(s) for s in scored
-                  if any(key_terms(m.group(0), self.profile) - known for m in _AGENT.finditer(s[4]))}
-        if not agents:
-            return scored
-        top = max(s[0] for s in scored if id(s) in agents)
-        shift = max(0.0, max(s[0] for s in scored) - top) + self.w.margin + 0.01
-        return sorted(((s[0] if id(s) in agents else s[0] - shift, *s[1:]) for s in scored), key=lambda s: -s[0])
-
-    def non_answer(self, unit: str, heading: str, asks_questions: bool) -> bool:
-        """A question (unless questions are asked for), a pointer elsewhere, or a bare heading."""
-        text = unit.strip()
-        if text.endswith("?") and not asks_questions:
-            return True
-        if self.profile.pointer.search(text):
-            return True
-        if text.endswith(":") and len(text.split()) <= 2:
-            return True  # a label ("Resources:") introduces something; it says nothing
-        if _PLACEHOLDER.search(text) and len(tokens(_PLACEHOLDER.sub(" ", text))) < 3:
-            return True  # a template's blanks: "Authors: [Author1, Author2, etc.]" names no one
-        return text.rstrip(".:").strip().lower() == heading
 
     def refusal_reason(self, question: str, context: Context, scored) -> str:
         """Why the passages cannot answer this question, or "" when they may."""

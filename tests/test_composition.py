@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.extractive import _defines, _title_like, asked_kind, compared_sides
+from assistant.grammar import _defines, _title_like, asked_kind, compared_sides
 from tests.conftest import assistant_with
 
 RELEASES = """# Release Practice
