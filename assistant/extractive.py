@@ -11,13 +11,14 @@ from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
 from assistant.grammar import _ANAPHOR, _WHY, _about, _name_parts, asked_kind, compared_sides
+from assistant.lists import Lists
 from assistant.safety import looks_like_injection
 from assistant.scoring import ExtractiveWeights, Scoring
 from assistant.text import key_terms, tokens
 from assistant.verify import WHO
 
 
-class ExtractiveAnswerer(Scoring, Composition):
+class ExtractiveAnswerer(Scoring, Lists, Composition):
     """Scores every unit of the retrieved passages against the question (one stored vector each), then
     composes the best few into a short answer with a [n] after each."""
 

@@ -143,3 +143,9 @@ def _introduces_list(unit: str, items: tuple[int, ...], pos: int) -> bool:
 def _name_parts(term: str) -> list[str]:
     """The stems of a name's parts: "ML-centric" -> [ml, centric], so that a known part makes it known."""
     return [t for part in re.split(r"[-/.]", term) for t in tokens(part)]
+
+
+def _label_names(unit: str, kind: str) -> bool:
+    """An item whose label ("Hot Site: ...", at most four words before ": ") names the kind asked for."""
+    label, colon, _ = unit.partition(": ")
+    return bool(kind and colon) and len(label.split()) <= 4 and kind in tokens(label)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.composition import _label_names
 from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_TABLE, _DEFINE, _PLACEHOLDER, _criterion, _defines,
-                               _introduces_list, _subject, _title_like, asked_kind)
+                               _introduces_list, _label_names, _subject, _title_like, asked_kind)
 from assistant.safety import looks_like_injection
 from assistant.text import key_terms, tokens
 from assistant.verify import WHO
