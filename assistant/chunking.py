@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from assistant.citations import neutralise
 from assistant.tables import MAX_UNITS_PER_CHUNK, table_chunks
-from assistant.text import words
+from assistant.text import split_sentences, words
 from assistant.types import Chunk, Document
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -25,41 +25,6 @@ _LINK_ONLY = re.compile(r"\[[^\]]+\]\([^)]*\)[\s.,;:]*")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_ABBREV = r"(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bFig\.)(?<!\bNo\.)(?<!\bDr\.)(?<!\bMr\.)"
-# An abbreviation ends no sentence ("e.g. Flux"), unless a parenthesis closes right after it: "(Ex:
-# GDPR etc.) Read more ..." is two sentences ("etc.) [1]": an answer's marker ends none).
-_SENTENCE_END = re.compile(r"(?:" + _ABBREV + r"(?<=[.!?])|(?<=[.!?])(?=\)\s+[A-Z]))([\"”’)]?)\s+(?=[\"“(\[]?[A-Z0-9])")
-
-
-def _open_quote(text: str) -> bool:
-    return text.count('"') % 2 == 1 or text.count("“") > text.count("”")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences; a fragment under three words ("Table 1.") joins the sentence after it, and a quotation
-    stays whole ('... which answers "Imagine the project has failed. What caused this failure?"')."""
-    out: list[str] = []
-    carry = ""
-    parts = _SENTENCE_END.split(text)  # sentence, the closing mark it ended with, sentence, ...
-    for piece in (a + b for a, b in zip(parts[::2], parts[1::2] + [""])):
-        piece = piece.strip()
-        if not piece:
-            continue
-        piece = f"{carry} {piece}".strip() if carry else piece
-        # A quotation is kept whole, up to a bound: a stray quote mark must not glue a paragraph.
-        if words(piece) < 3 or (_open_quote(piece) and words(piece) < 60):
-            carry = piece
-            continue
-        carry = ""
-        out.append(piece)
-    if carry:
-        if out:
-            out[-1] = f"{out[-1]} {carry}"
-        else:
-            out.append(carry)
-    return out
-
-
 def plain(text: str) -> str:
     """Inline Markdown to plain text: emphasis, code ticks, links and images."""
     text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)  # images never travel as images

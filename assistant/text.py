@@ -1,4 +1,4 @@
-"""Text helpers shared by retrieval, answering and verification: tokens, stems, key terms."""
+"""Text helpers shared by chunking, retrieval, answering and verification: sentences, tokens, stems, key terms."""
 
 from __future__ import annotations
 
@@ -68,3 +68,38 @@ def visible(name: str) -> str:
     import unicodedata
 
     return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf") else c for c in str(name))
+
+
+_ABBREV = r"(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bFig\.)(?<!\bNo\.)(?<!\bDr\.)(?<!\bMr\.)"
+# An abbreviation ends no sentence ("e.g. Flux"), unless a parenthesis closes right after it: "(Ex:
+# GDPR etc.) Read more ..." is two sentences ("etc.) [1]": an answer's marker ends none).
+_SENTENCE_END = re.compile(r"(?:" + _ABBREV + r"(?<=[.!?])|(?<=[.!?])(?=\)\s+[A-Z]))([\"”’)]?)\s+(?=[\"“(\[]?[A-Z0-9])")
+
+
+def _open_quote(text: str) -> bool:
+    return text.count('"') % 2 == 1 or text.count("“") > text.count("”")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences; a fragment under three words ("Table 1.") joins the sentence after it, and a quotation
+    stays whole ('... which answers "Imagine the project has failed. What caused this failure?"')."""
+    out: list[str] = []
+    carry = ""
+    parts = _SENTENCE_END.split(text)  # sentence, the closing mark it ended with, sentence, ...
+    for piece in (a + b for a, b in zip(parts[::2], parts[1::2] + [""])):
+        piece = piece.strip()
+        if not piece:
+            continue
+        piece = f"{carry} {piece}".strip() if carry else piece
+        # A quotation is kept whole, up to a bound: a stray quote mark must not glue a paragraph.
+        if words(piece) < 3 or (_open_quote(piece) and words(piece) < 60):
+            carry = piece
+            continue
+        carry = ""
+        out.append(piece)
+    if carry:
+        if out:
+            out[-1] = f"{out[-1]} {carry}"
+        else:
+            out.append(carry)
+    return out

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.chunking import split_sentences
+from assistant.text import split_sentences
 from assistant.citations import MARKER, TRAILING
 from assistant.context import Context
 from assistant.domain import DomainProfile

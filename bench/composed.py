@@ -11,7 +11,7 @@ import hashlib
 
 import numpy as np
 
-from assistant.chunking import split_sentences
+from assistant.text import split_sentences
 
 
 class ComposedEmbedder:

@@ -8,7 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
-from assistant.chunking import split_sentences
+from assistant.text import split_sentences
 from assistant.config import PROJECT_ROOT
 from assistant.corpus import load_corpus
 

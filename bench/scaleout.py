@@ -56,7 +56,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import QUESTIONS, save  # noqa: E402
-from tests.conftest import ARTICLE, PG_USER, Postgres, free_port, postgres_bindir  # noqa: E402
+from tests.conftest import ARTICLE, Postgres, free_port, postgres_bindir  # noqa: E402
 from tests.slack_stub import BOT_USER, StandIn, new_ts  # noqa: E402
 from tests.test_store_server import start_chroma  # noqa: E402
 

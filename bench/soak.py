@@ -204,7 +204,7 @@ def main() -> int:
     print(table([
         (f"{args.minutes} min mixed load", f"{total_errors} errors",
          f"web {counts['web_ok']} answers, slack {replies} replies, eval {counts['eval_runs']} runs", "0 errors"),
-        (f"index changes (add/remove a document)", f"{counts['index_changes']} runs, {counts['index_errors']} failed",
+        ("index changes (add/remove a document)", f"{counts['index_changes']} runs, {counts['index_errors']} failed",
          f"{counts['stale_answers']} stale of {counts['fresh_checks']} checks (after {args.stale_after} s)", "0 stale"),
         ("web latency p50 / p95 (ms)", f"{result['web_p50_ms']} / {result['web_p95_ms']}", "", ""),
         ("RSS web / bot+eval (MB), start -> end", f"{memory[0]['web_rss_mb']} -> {memory[-1]['web_rss_mb']} / "

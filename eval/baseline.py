@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.chunking import split_sentences
+from assistant.text import split_sentences
 from assistant.corpus import load_corpus
 
 

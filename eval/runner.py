@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from assistant.chunking import split_sentences
+from assistant.text import split_sentences
 from assistant.context import Context, Passage
 from assistant.domain import DomainProfile
 from assistant.errors import UserError

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from assistant.chunking import chunk_document, split_sentences, words
-from assistant.corpus import load_corpus, load_file
+from assistant.chunking import chunk_document
+from assistant.corpus import load_file
+from assistant.text import split_sentences, words
 from assistant.types import Document
 from tests.conftest import ARTICLE
 

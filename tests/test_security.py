@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant.chain import ChainState, build_chain
-from assistant.chunking import chunk_document, split_sentences
+from assistant.chunking import chunk_document
+from assistant.text import split_sentences
 from assistant.config import PROJECT_ROOT
 from assistant.corpus import load_corpus, load_html
 from assistant.html_text import html_to_markdown
