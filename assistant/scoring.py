@@ -39,6 +39,8 @@ class ExtractiveWeights:
     kind: float = 0.1  # a list question's asked-for noun ("tools") named by the unit, its lead-in or section
     names_someone: float = 0.25  # "Who proposed ...?": a unit saying who did something ("... by Michael Nygard")
     defines: float = 0.15  # "What is X?": a sentence saying what X is ("X is a methodology that ...")
+    titled: float = 0.15  # "What is X?": a unit of the document whose title is X
+    echo: float = -0.3  # a unit all of whose words the question already says
     enumerates: float = 0.30  # a sentence listing the set asked for by name leads when within this of the best
     named_list: float = 0.30  # the list whose heading names the set asked for answers when within this of the best
 
@@ -78,6 +80,9 @@ class Scoring:
             sims = passage.unit_vectors @ context.query_vector
             section_terms = set(tokens(passage.hit.section))
             reference = self.profile.is_reference_section(passage.hit.section)
+            # "What is observability?": the document titled "Observability" is where it is explained,
+            # not a checklist's "Observability" section in another document.
+            titled = bool(defined) and set(tokens(passage.hit.title)) == set(defined)
             heading = passage.hit.section.split(" > ")[-1].strip().lower()
             intro: set[str] = set()  # the words of the sentence that introduces the current list
             for pos, (unit, sim) in enumerate(zip(passage.units, sims)):
@@ -95,12 +100,18 @@ class Scoring:
                 lexical = len(q_terms & (unit_terms | section_terms)) / len(q_terms) if q_terms else 0.0
                 score = (float(sim) + w.lexical * lexical
                          + w.rank_prior * (len(context.passages) - rank) / len(context.passages))
+                # "Write good commit messages." tells "How do we write good commit messages?" nothing; an
+                # item named in a set question ("- Load Testing" for "What kinds of tests ...") is a member.
+                if unit_terms and unit_terms <= q_terms and not (is_item and kind is not None):
+                    score += w.echo
                 section = "" if passage.hit.section == passage.hit.title else passage.hit.section
                 subject = _subject(unit, section, self.profile)
                 if q_names and subject:
                     score += w.subject_match if subject & q_names else w.subject_mismatch
                 if defined and _defines(unit, defined):
                     score += w.defines
+                if titled:
+                    score += w.titled
                 if asks_who and any(key_terms(m.group(0), self.profile) - known_names for m in _AGENT.finditer(unit)):
                     score += w.names_someone  # the kind of thing asked for: someone, not a description
                 # An item is one of a list of "tools" when its lead-in or section says so; its own words

@@ -498,3 +498,59 @@ def test_a_pronoun_subject_is_found_after_an_opening_clause(sentence, leans):
     from assistant.grammar import _PRONOUN
 
     assert bool(_PRONOUN.match(sentence)) is leans
+
+
+CHECKLIST = """# Engineering Checklist
+
+## Observability
+
+- Significant business events are tracked and related metrics collected.
+- Health of the system is monitored.
+- Application faults and errors are logged.
+
+## Source Control
+
+- Write good commit messages.
+- Protect the main branch with policies.
+"""
+
+OBSERVING = """# Observability
+
+Building observable systems lets a team measure how well its application behaves. Observability serves the following goals:
+
+- Provide a holistic view of the application health.
+- Measure the operational performance of the system.
+- Identify and diagnose failures to get to the problem fast.
+"""
+
+COMMITS = """# Commit Messages
+
+## Parts
+
+The essential parts of a commit message are:
+
+- subject line: a short description of the change, at most 50 characters long
+- body (optional): a longer description, wrapped at 72 characters
+"""
+
+
+@pytest.fixture(scope="module")
+def checklist(tmp_path_factory, embedder):
+    return assistant_with(tmp_path_factory.mktemp("checklist"), embedder,
+                          {"checklist.md": CHECKLIST, "observability.md": OBSERVING, "commits.md": COMMITS})
+
+
+@pytest.mark.slow
+def test_what_is_x_is_answered_from_the_document_titled_x(checklist):
+    """A checklist's "Observability" section matches "What is observability?" as well as the document
+    titled "Observability" does; that document is where the term is explained."""
+    answer = checklist.ask("What is observability?")
+    assert "holistic view of the application health" in answer.text, answer.text
+    assert "Health of the system is monitored" not in answer.text
+
+
+@pytest.mark.slow
+def test_a_unit_that_only_repeats_the_question_is_no_answer(checklist):
+    answer = checklist.ask("How do we write a good commit message?")
+    assert "Write good commit messages" not in answer.text, answer.text
+    assert "subject line: a short description" in answer.text
