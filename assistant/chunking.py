@@ -25,6 +25,8 @@ _LINK_ONLY = re.compile(r"\[[^\]]+\]\([^)]*\)[\s.,;:]*")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_BOLD_LABEL = re.compile(r"^\s*\*\*([^*:]+)\*\*\s*$")  # "**Goals**": no colon, so no lead-in of its own
+_LABEL_LEVEL = 7  # below every Markdown heading
 def plain(text: str) -> str:
     """Inline Markdown to plain text: emphasis, code ticks, links and images."""
     text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)  # images never travel as images
@@ -104,6 +106,13 @@ def _parse(doc: Document) -> list[_Block]:
                 items.append(_Block("item", "- " + title, [title], lead.end, lead.end, lead.section))
                 blocks.insert(at + len(items), items[-1])
             headings = [h for h in headings if h[0] < level] + [(level, title)]
+            i += 1
+            continue
+        if (label := _BOLD_LABEL.match(line)) and len(label.group(1).split()) <= 6 \
+                and any(_LIST_ITEM.match(ln) for ln in lines[i + 1:i + 3] if ln.strip()):
+            # "**Goals**" alone on its line, then a list: a heading in all but its markup. Its items are
+            # about "Retrospectives > Goals", embedded so, and it ends at the next heading of any kind.
+            headings = [h for h in headings if h[0] < _LABEL_LEVEL] + [(_LABEL_LEVEL, plain(label.group(1)))]
             i += 1
             continue
         if _TABLE_ROW.match(line):

@@ -225,3 +225,17 @@ def test_an_indented_list_outside_a_list_is_still_code():
     text = "# T\n\nSome prose here.\n\n    - not an item, an indented code line\n"
     [chunk] = chunk_document(Document(source="t.md", title="T", text=text))
     assert chunk.kind == "text" and not any(i >= 0 for i in chunk.unit_items)
+
+
+def test_a_bold_label_over_a_list_is_a_heading_in_all_but_markup():
+    """"**Goals**" alone on its line, then a list: the items are about "Retrospectives > Goals" (and are
+    embedded so); a bold label with a colon over prose ("**Date:**") stays a unit of its section."""
+    text = ("# Ceremonies\n\n## Retrospectives\n\n**Goals**\n\n- Retrospectives lead to actionable items.\n"
+            "- They ask the hard questions when necessary.\n\n**Suggestions**\n\n- Consider other retro formats.\n\n"
+            "## Records\n\n**Date:**\n\nThe date the decision was made.\n")
+    chunks = chunk_document(Document(source="c.md", title="Ceremonies", text=text))
+    sections = {c.section: c.units for c in chunks}
+    assert sections["Retrospectives > Goals"] == ("Retrospectives lead to actionable items.",
+                                                  "They ask the hard questions when necessary.")
+    assert sections["Retrospectives > Suggestions"] == ("Consider other retro formats.",)
+    assert "Date:" in " ".join(sections["Records"])  # the next real heading ends the label's scope
