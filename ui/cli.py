@@ -229,9 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     # never a caller such as the tests, which pass argv and keep their process).
     one_shot = argv is None and args.fn in (cmd_ask, cmd_search)
     if one_shot:
-        # Its imports (chromadb, LangChain, pydantic models) make ~120k long-lived objects, which the
-        # cyclic collector would walk again and again while they load: ~0.1-0.2 s. What they leave
-        # unreachable is little, and the process ends in a second or two.
+        # Its imports (LangChain, pydantic models; chromadb unless the store's record file serves it)
+        # make ~120k long-lived objects, which the cyclic collector would walk again and again while
+        # they load: ~0.1-0.2 s. What they leave unreachable is little, and the process ends in a second or two.
         gc.disable()
     try:
         return args.fn(args) or 0

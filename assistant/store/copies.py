@@ -10,6 +10,7 @@ from typing import Self
 
 from assistant.errors import GenerationGone, StoreUnavailable
 from assistant.store.chroma import _allocator, _client, _close, _connection_errors, _spelled, live_copies
+from assistant.store.records import Records, RecordFile
 from assistant.unitvectors import UnitSearch
 
 BATCH = 1000
@@ -37,22 +38,36 @@ class Copies:
     the current copy (`_using`), a fresh one when the index changed (`reopen`), and each Chroma
     call through `_call`, with the collections of a generation (`_cols`)."""
 
-    def __init__(self, client, name: str, where: str, connect=None, unit_search: UnitSearch = UnitSearch()):
-        self.name, self.where, self.unit_search = name, where, unit_search
+    def __init__(self, client, name: str, where: str, connect=None, unit_search: UnitSearch = UnitSearch(),
+                 records: RecordFile | None = None):
+        """`client` None: opened by `connect(0)` on the first call that needs Chroma (an embedded
+        store whose reads the record file serves may never need it)."""
+        self.name, self.where, self.unit_search, self.records = name, where, unit_search, records
         self._view, self._connect, self._lock = _View(client), connect, threading.Lock()
+        self._fresh = False  # a reopen was asked before the first copy was opened
 
     @classmethod
     def open(cls, settings) -> Self:
-        where = settings.chroma_url or str(settings.chroma_path)
-        connect = None if settings.chroma_url else (lambda spelling: _client(settings, spelling))
         unit_search = UnitSearch(dtype=settings.unit_vector_dtype, exact_max=settings.unit_search_exact_max,
                                  candidates=settings.unit_candidates)
-        return cls(_client(settings), settings.collection, where, connect, unit_search)
+        if settings.chroma_url:  # a server: connected now, so that an unreachable one is said at once
+            return cls(_client(settings), settings.collection, settings.chroma_url, None, unit_search)
+        # Beside the snapshots (assistant/snapshot.py), in the same folder per collection.
+        records = RecordFile(settings.index_dir / "snapshots" / settings.collection / "records.dat",
+                             settings.chroma_path / "chroma.sqlite3")
+        return cls(None, settings.collection, str(settings.chroma_path),
+                   lambda spelling: _client(settings, spelling), unit_search, records)
 
     @property
     def client(self):
         """The client of the current copy (for tests and diagnostics; the store's own calls go through _using)."""
-        return self._view.client
+        with self._using() as view:
+            return view.client
+
+    def _records(self, generation: str | None = None) -> Records | None:
+        """The record file, when it describes the store as it is now (and holds `generation`, if given)."""
+        records = self.records.current() if self.records is not None else None
+        return records if records is not None and generation in (None, records.generation) else None
 
     def reopen(self) -> None:
         """See the index as committed now. A Chroma server always does; an embedded store keeps an
@@ -63,15 +78,20 @@ class Copies:
             return
         _allocator()  # before the fresh copy allocates
         with self._lock:
-            # The first spelling no copy in this process holds: one still open (ours, busy, or
-            # another Store's) would be shared, stale, instead of fresh.
-            taken = live_copies()
-            spelling = next(k for k in itertools.count() if _spelled(self.where, k) not in taken)
-            old, self._view = self._view, _View(self._connect(spelling))
+            if self._view.client is None:  # none opened yet: the first call opens a fresh one
+                self._fresh = True
+                return
+            old, self._view = self._view, _View(self._connect(self._free_spelling()))
             old.retired = True
             idle = old.busy == 0
         if idle:
             self._release(old)
+
+    def _free_spelling(self) -> int:
+        """The first spelling no copy in this process holds: one still open (ours, busy, or another
+        Store's) would be shared, stale, instead of fresh."""
+        taken = live_copies()
+        return next(k for k in itertools.count() if _spelled(self.where, k) not in taken)
 
     @staticmethod
     def trim() -> None:
@@ -94,6 +114,8 @@ class Copies:
         """The current copy, held open for the calls made inside: a reopen meanwhile leaves it to them."""
         with self._lock:
             view = self._view
+            if view.client is None:  # the first call to need Chroma (see __init__)
+                view.client = self._connect(self._free_spelling() if self._fresh else 0)
             view.busy += 1
         try:
             yield view
@@ -142,6 +164,8 @@ class Copies:
     def legacy(self, generation: str) -> bool:
         """Whether this generation keeps its units as rows of their own, each in a vector index
         (an index written before unit packs: served as it was until `assistant index` rebuilds it)."""
+        if self._records(generation) is not None:
+            return False  # the record file holds only unit packs
         with self._using() as view:
             self._cols(view, generation)
             return generation in view.legacy

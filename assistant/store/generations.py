@@ -16,6 +16,9 @@ class Generations(Copies):
         return self._call(view.client.get_or_create_collection, f"{self.name}-active", embedding_function=None)
 
     def info(self) -> dict:
+        records = self._records()
+        if records is not None:
+            return dict(records.head["info"])
         with self._using() as view:
             return dict(self._pointer(view).metadata or {})
 

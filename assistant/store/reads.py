@@ -8,6 +8,7 @@ import numpy as np
 
 from assistant.store.copies import BATCH
 from assistant.store.generations import Generations
+from assistant.store.records import store_stamp
 from assistant.types import Hit, StoredRow, Unit, UnitMatch
 from assistant.unitvectors import UnitPack, pack_metadata, stored_vectors, unpack
 
@@ -57,6 +58,9 @@ class Reads(Generations):
             offset += batch
 
     def chunk_count(self, generation: str) -> int:
+        records = self._records(generation)
+        if records is not None:
+            return records.head["chunks"]
         with self._using() as view:
             return self._call(self._cols(view, generation)[0].count)
 
@@ -114,17 +118,24 @@ class Reads(Generations):
         """Stored chunks by id, in the order asked; ids no longer stored are left out."""
         if not ids:
             return []
-        with self._using() as view:
-            chunk_col, _ = self._cols(view, generation)
-            got = self._call(chunk_col.get, ids=list(ids), include=["documents", "metadatas"])
-        found = {cid: _hit(cid, doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])
-                 if doc is not None and meta is not None}
+        records = self._records(generation)
+        if records is not None:
+            rows = records.chunks(list(dict.fromkeys(ids)))
+        else:
+            with self._using() as view:
+                chunk_col, _ = self._cols(view, generation)
+                got = self._call(chunk_col.get, ids=list(ids), include=["documents", "metadatas"])
+            rows = zip(got["ids"], got["documents"], got["metadatas"])
+        found = {cid: _hit(cid, doc, meta) for cid, doc, meta in rows if doc is not None and meta is not None}
         return [found[cid] for cid in ids if cid in found]
 
     def cards_of(self, generation: str, sources: list[str]) -> list[Hit]:
         """The front matter cards (author, publisher, date) of these documents, those that have one."""
         if not sources:
             return []
+        records = self._records(generation)
+        if records is not None:
+            return [_hit(*row) for row in records.cards(list(sources))]
         with self._using() as view:
             chunk_col, _ = self._cols(view, generation)
             got = self._call(chunk_col.get, where={"$and": [{"source": {"$in": list(sources)}}, {"kind": "card"}]},
@@ -137,6 +148,9 @@ class Reads(Generations):
         generation's unit rows are packed here (as float32: nothing is lost)."""
         if not chunk_ids:
             return {}
+        records = self._records(generation)
+        if records is not None:
+            return records.packs(list(dict.fromkeys(chunk_ids)))
         with self._using() as view:
             _, unit_col = self._cols(view, generation)
             if generation not in view.legacy:
@@ -181,6 +195,34 @@ class Reads(Generations):
         return [Unit(chunk_id=cid, n=n, text=text, item=item, vector=vec)
                 for cid in dict.fromkeys(chunk_ids) if cid in packs
                 for n, (text, item, vec) in enumerate(zip(packs[cid].texts, packs[cid].items, packs[cid].vectors))]
+
+    def keep_records(self, generation: str, revision: str) -> None:
+        """Check the record file (see assistant/store/records.py) against the store, opened now, when
+        it holds this version, or write it when not: the next processes read their chunks and unit
+        packs there without opening Chroma. For the active, unit-packed generation only; best effort."""
+        if self.records is None or self._records(generation) is not None:
+            return
+        with self._using():  # opening Chroma writes to its file: the stamp is taken past that
+            stamp = store_stamp(self.records.store_db)
+        info = self.info()  # read after the stamp: a write meanwhile leaves the file unchecked
+        if stamp is None or (info.get("generation"), str(info.get("revision", ""))) != (generation, revision) \
+                or self.legacy(generation):
+            return
+        head = {"generation": generation, "revision": revision, "info": info, "chunks": self.chunk_count(generation)}
+        if self.records.restamp(head, stamp):
+            return
+
+        def pages(kind: int, include: list[str], batch: int):
+            offset = 0
+            while True:
+                got = self._page(generation, kind, include, batch, offset)
+                yield list(zip(got["ids"], *(got[part] for part in include)))
+                if len(got["ids"]) < batch:
+                    return
+                offset += batch
+
+        self.records.write(head, stamp, pages(0, ["documents", "metadatas"], BATCH * 5),
+                           pages(1, ["metadatas"], 250))
 
     def export(self, generation: str) -> Iterator[tuple[str, StoredRow]]:
         """("chunk" | "unit", row) for everything in a generation, chunks first: what a backup holds.
