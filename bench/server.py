@@ -58,7 +58,8 @@ def main() -> int:
                        capture_output=True)
         embedded = Assistant.from_settings(Settings(index_dir=root / "embedded", data_dir=root / "data"))
         embedded.ensure_index(progress=False)
-        expected = [render.answer_message(embedded.ask(q)) for q in QUESTIONS]
+        # Rendered as the web chat renders them: with links to the cited passages (since 2026-11-29).
+        expected = [render.answer_message(embedded.ask(q), embedded.links) for q in QUESTIONS]
         ports = [free_port(), free_port()]
         workers = [start_server(port, env) for port in ports]
         procs += workers
