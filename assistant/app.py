@@ -36,6 +36,14 @@ def check_question(question: object, max_chars: int, subject: str = "the documen
     return cleaned
 
 
+def limit_blas_threads(threads: int) -> None:
+    """At most `threads` BLAS threads in this process (0: leave the library's default); see Settings."""
+    if threads > 0:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads, user_api="blas")
+
+
 class Assistant:
     """The wired parts; built once per process by `from_settings`, with no side effects on the index."""
 
@@ -59,6 +67,7 @@ class Assistant:
         from assistant.store import Store
 
         settings = settings or Settings()
+        limit_blas_threads(settings.blas_threads)
         profile = load_profile(settings.domain_file)
         store = Store.open(settings)
         embedder = embedder or Embedder.from_settings(settings)

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     # else sentence-transformers; "torch" or "onnx" force one.
     embedding_runtime: Literal["auto", "onnx", "torch"] = "auto"
     embedding_threads: int = Field(0, ge=0)  # onnxruntime threads (0: all cores)
+    # numpy's BLAS threads (0: the library's default, one per core). A query multiplies one vector by
+    # the unit matrix (a few MB), where threads gain nothing; under concurrent requests OpenBLAS's
+    # waiting threads spin: POST /api/ask at 50 sessions on 2 busy cores used 300-354 ms of server CPU
+    # per answer with 2 threads, 35 ms with 1 (same answers: each similarity is one thread's dot product).
+    blas_threads: int = Field(1, ge=0)
     hf_offline: bool = True
     chroma_url: str = ""
     collection: str = "methodology"

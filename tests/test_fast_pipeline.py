@@ -449,3 +449,20 @@ def test_rerank_pool_zero_keeps_the_fused_order(runbooks):
         retriever.rerank = saved
     assert all(0 < h.score <= 3 / (runbooks.settings.rrf_k + 1) + 1e-9 for h in off)
     assert {h.id for h in on} <= {h.id for h in off[:saved.pool]}
+
+
+def test_wiring_limits_numpy_blas_threads_as_set(tmp_path):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from assistant.app import limit_blas_threads
+
+    def blas() -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    before = blas()
+    with threadpool_limits(limits=None):  # whatever the wiring sets is undone after the test
+        Assistant.from_settings(make_settings(tmp_path, blas_threads=1), embedder=HashEmbedder())
+        assert blas() <= {1}
+        limit_blas_threads(0)  # 0 leaves the library's threads as they are
+        assert blas() <= {1}
+    assert blas() == before
