@@ -141,22 +141,25 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             candidates.setdefault((n, k) if k >= 0 else (n, -1 - pos), (score, pos))
         order = sorted(candidates, key=lambda key: -candidates[key][0])
 
-        def add(key) -> None:
+        def add(key, leaning: bool = False) -> None:
             n, k = key
             best_pos = candidates[key][1]
             if k < 0:
                 take(by_unit[n, best_pos])
                 return
             # A list item is quoted from its first sentence, which carries its label
-            # ("Model Governance: ..."), then the sentence that matched, if that was another.
+            # ("Model Governance: ..."), then the sentence that matched, if that was another. With
+            # `leaning` (the best item), its next sentence that leans on the first ("This enabled them
+            # to ...") is the rest of that statement: it says what the item did, and comes with it.
             members = [p for p, item_no in enumerate(items[n]) if item_no == k and (n, p) in by_unit]
             if members and take(by_unit[n, members[0]]):
                 for p in members[1:]:
-                    if p == best_pos or by_unit[n, p][0] >= best - self.w.margin:
+                    follows = leaning and p == members[0] + 1 and _ANAPHOR.match(by_unit[n, p][4])
+                    if p == best_pos or follows or by_unit[n, p][0] >= best - self.w.margin:
                         take(by_unit[n, p])
 
         top = order[0]
-        add(top)
+        add(top, leaning=True)
         # The direct answer's own paragraph goes on with the details ("After the extension is
         # installed, you can create ..."): they come right after it, before other passages' points.
         tables = {p.n for p in context.passages if p.hit.kind == "table"}

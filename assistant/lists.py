@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from assistant.context import Context
-from assistant.grammar import _WHY, _label_names, _title_like
+from assistant.grammar import _ANAPHOR, _WHY, _label_names, _title_like
 from assistant.text import tokens
 
 if TYPE_CHECKING:
@@ -67,10 +67,15 @@ class Lists:
         # An item's later sentence that matches as well as the best ("Data can be unstructured ..." for
         # "Why is the data part hard?") follows its first, on the same line.
         firsts_of = {items[m[3]]: m[3] for m in members}  # item number -> position of its first sentence
+        # The best item's own next sentence that leans on it ("Senko group implemented MLOps ..." then
+        # "This enabled them to ...") is the rest of that statement: it says what the item did.
+        best_item = items[scored[0][3]] if not lead_in_matched else -1
         detail = {}
-        for score, _, m, i, _ in scored:  # best first: each item keeps its best later sentence
-            if m == n and start <= i <= end and firsts_of.get(items[i], i) != i \
-                    and score >= scored[0][0] - self.w.margin:
+        for score, _, m, i, text in scored:  # best first: each item keeps its best later sentence
+            if m != n or not start <= i <= end:
+                continue
+            follows = items[i] == best_item and i == firsts_of.get(items[i], -9) + 1 and _ANAPHOR.match(text)
+            if firsts_of.get(items[i], i) != i and (follows or score >= scored[0][0] - self.w.margin):
                 detail.setdefault(items[i], by_pos[n, i])
         members = [u for m in members for u in [m, detail.get(items[m[3]])] if u]
         members = [u for m in members for u in [m, *self.sub_items(m, items, depth, by_pos)]]

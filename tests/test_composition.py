@@ -554,3 +554,26 @@ def test_a_unit_that_only_repeats_the_question_is_no_answer(checklist):
     answer = checklist.ask("How do we write a good commit message?")
     assert "Write good commit messages" not in answer.text, answer.text
     assert "subject line: a short description" in answer.text
+
+
+CASES = """# Platform Adoption
+
+## Use cases
+
+Here are a few real-life cases of the platform in use:
+
+- To speed up vaccine research, Northwind Labs adopted the platform. They solved most of their hand-offs between teams.
+- Contoso Freight adopted the platform to forecast its shipment volumes. This enabled them to raise forecast accuracy while cutting staff workload.
+- Fabrikam Retail adopted the platform for its pricing models. It now retrains them weekly.
+"""
+
+
+@pytest.mark.slow
+def test_the_matched_item_brings_the_sentence_that_leans_on_it(tmp_path_factory, embedder):
+    """"What results did they get?" after "How did Contoso Freight use the platform?": the Contoso item
+    matches, and its next sentence ("This enabled them to ...") is what it achieved: it comes along;
+    another item's own follower ("They solved ...") does not."""
+    cases = assistant_with(tmp_path_factory.mktemp("cases"), embedder, {"cases.md": CASES})
+    answer = cases.ask("What results did they get?", history=["How did Contoso Freight use the platform?"])
+    assert "raise forecast accuracy while cutting staff workload" in answer.text, answer.text
+    assert "They solved most of their hand-offs" not in answer.text
