@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from assistant.answerer import Draft
 from assistant.context import Context
 from assistant.domain import DomainProfile
-from assistant.grammar import _NAMES, _PRONOUN, _introduces_list, _title_like
+from assistant.grammar import _CONTRAST, _NAMES, _PRONOUN, _introduces_list, _title_like
 from assistant.text import key_terms, tokens
 
 if TYPE_CHECKING:
@@ -47,14 +47,20 @@ class Composition:
 
     @staticmethod
     def antecedents(picked, by_unit, items) -> None:
-        """A picked sentence that leans on the one before it ("It is a language-agnostic CLI tool ...")
-        says nothing alone: the sentence it leans on ("One inclusive linter we recommend is woke.") comes
-        right before it, when that is prose of the same passage and itself quotable."""
+        """A picked sentence that leans on the one before it ("It is a language-agnostic CLI tool ...",
+        "Canary releases, on the other hand, ...") says nothing alone: the sentence it leans on ("One
+        inclusive linter we recommend is woke.", "Blue-green releases switch ...") comes right before it, when
+        that is prose of the same passage and itself quotable."""
         for i in range(len(picked) - 1, -1, -1):
-            _, _, n, pos, unit = picked[i]
-            before = by_unit.get((n, pos - 1))
-            if before and _PRONOUN.match(unit) and items[n][pos] < 0 and items[n][pos - 1] < 0 \
-                    and all((p[2], p[3]) != (n, pos - 1) for p in picked):
+            for _ in range(2):  # the sentence brought may lean on its own predecessor ("It aims ...")
+                _, _, n, pos, unit = picked[i]
+                before = by_unit.get((n, pos - 1))
+                # A contrast after an earlier sentence of its passage already has its other side there.
+                leans = _PRONOUN.match(unit) or (_CONTRAST.match(unit) and not any(
+                    q[2] == n and q[3] < pos for q in picked))
+                if not (before and leans and items[n][pos] < 0 and items[n][pos - 1] < 0
+                        and all((p[2], p[3]) != (n, pos - 1) for p in picked)):
+                    break
                 picked.insert(i, before)
 
     def continue_paragraph(self, start, picked, take, by_unit, items, kind: str | None = None,

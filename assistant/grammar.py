@@ -20,6 +20,10 @@ _NAMES = re.compile(r"\b[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)*\s*(?:,|\band\b|\bor\b)\
 _PRONOUN = re.compile(r"^(?:(?:when|if|once|after|before|while|although|though|because|since|unless|however|"
                       r"additionally|also|moreover|furthermore|in addition|as a result|for example)\b[^,.;:]{0,80},\s*)?"
                       r"(it|its|they|their|them|he|she|his|her)\b", re.I)
+# A contrast leans on what it contrasts with, said in the sentence before: "Canary releases, on the other
+# hand, ...", "In contrast, ...", "However, ...".
+_CONTRAST = re.compile(r"^(?:(?:however|in contrast|by contrast|conversely|on the other hand)\b|"
+                       r"[^,.;:]{1,60},\s+(?:on the other hand|in contrast|by contrast|however)\b)", re.I)
 _ASKS_TABLE = re.compile(r"\b(table|compar\w*)\b", re.I)
 # Who did something, as English says it: "written by Tonye Harry", "as described by Michael Nygard",
 # "Michael Nygard proposed ...". Any capitalised word would also take "Configuration Management".

@@ -67,7 +67,7 @@ class Lists:
         # An item's later sentence that matches as well as the best ("Data can be unstructured ..." for
         # "Why is the data part hard?") follows its first, on the same line.
         firsts_of = {items[m[3]]: m[3] for m in members}  # item number -> position of its first sentence
-        # The best item's own next sentence that leans on it ("Senko group implemented MLOps ..." then
+        # The best item's own next sentence that leans on it ("Contoso adopted the platform ..." then
         # "This enabled them to ...") is the rest of that statement: it says what the item did.
         best_item = items[scored[0][3]] if not lead_in_matched else -1
         detail = {}

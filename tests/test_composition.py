@@ -577,3 +577,21 @@ def test_the_matched_item_brings_the_sentence_that_leans_on_it(tmp_path_factory,
     answer = cases.ask("What results did they get?", history=["How did Contoso Freight use the platform?"])
     assert "raise forecast accuracy while cutting staff workload" in answer.text, answer.text
     assert "They solved most of their hand-offs" not in answer.text
+
+
+def test_a_contrast_comes_with_the_side_it_contrasts_with():
+    """"MLOps, on the other hand, ..." leans on the sentence before it, as "It ..." does (and a sentence so
+    brought may lean on its own predecessor); a contrast after an earlier quoted sentence of its passage
+    already has its other side in the answer."""
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["DevOps and DataOps are two approaches.", "DevOps automates delivery.", "It aims at speed.",
+             "DataOps, on the other hand, manages the data pipeline.", "MLOps, on the other hand, runs models."]
+    by_pos = {(1, i): (1.0, 0.5, 1, i, u) for i, u in enumerate(units)}
+    items = {1: (-1,) * len(units)}
+    alone = [by_pos[1, 3]]
+    ExtractiveAnswerer.antecedents(alone, by_pos, items)
+    assert [u[4] for u in alone] == units[1:4]  # the contrast's other side, and what "It" names
+    after_intro = [by_pos[1, 0], by_pos[1, 3]]
+    ExtractiveAnswerer.antecedents(after_intro, by_pos, items)
+    assert after_intro == [by_pos[1, 0], by_pos[1, 3]]

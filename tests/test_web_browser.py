@@ -122,7 +122,7 @@ def test_answers_carry_their_sources_open_documents_copy_and_take_feedback(brows
     browser.grant_permissions(["clipboard-read", "clipboard-write"])
     page, _ = open_chat(browser, serve_app(shipped, settings))
     page.set_viewport_size({"width": 1366, "height": 900})
-    first_q, second_q = "What are the benefits of ModelOps?", "Which tools are used in DevOps?"
+    first_q, second_q = "What are the benefits of ModelOps?", "What are the challenges of MLOps?"
     first, second = shipped.ask(first_q), shipped.ask(second_q)
 
     assert first.sentences[0].text[:60] in ask(page, first_q, 1)
