@@ -27,6 +27,7 @@ _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _BOLD_LABEL = re.compile(r"^\s*\*\*([^*:]+)\*\*\s*$")  # "**Goals**": no colon, so no lead-in of its own
 _LABEL_LEVEL = 7  # below every Markdown heading
+_EMPHASIS_ONLY = re.compile(r"(\*{1,2}|_{1,2})[^*_:]{1,60}\1")  # "*Diagram*", "**Identify**": a term alone
 def plain(text: str) -> str:
     """Inline Markdown to plain text: emphasis, code ticks, links and images."""
     text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)  # images never travel as images
@@ -133,6 +134,9 @@ def _parse(doc: Document) -> list[_Block]:
                     and not _HEADING.match(lines[j]) and not _TABLE_ROW.match(lines[j]):
                 text.append(lines[j].strip())
                 j += 1
+            # "1. *Diagram*" over its description: a term and what it means, as "Diagram: Capture ...".
+            if len(text) > 1 and _EMPHASIS_ONLY.fullmatch(text[0]):
+                text[0] += ":"
             raw = " ".join(text)
             body = plain(raw)
             indent = len(item.group(1))

@@ -239,3 +239,14 @@ def test_a_bold_label_over_a_list_is_a_heading_in_all_but_markup():
                                                   "They ask the hard questions when necessary.")
     assert sections["Retrospectives > Suggestions"] == ("Consider other retro formats.",)
     assert "Date:" in " ".join(sections["Records"])  # the next real heading ends the label's scope
+
+
+def test_an_emphasised_term_over_its_description_reads_as_a_label():
+    """"1. *Diagram*" then, indented, what it means: one item, "Diagram: Capture ...", not "Diagram Capture
+    ..."; an item that merely opens in bold keeps its words as they are."""
+    text = ("# Threats\n\n## Phases\n\n1. *Diagram*\n    Capture all requirements and draw a data-flow diagram\n"
+            "2. **Identify**\n    Apply a framework to find security issues.\n3. **Mitigate** each issue with controls.\n")
+    [chunk] = chunk_document(Document(source="t.md", title="Threats", text=text))
+    assert chunk.units[:2] == ("Diagram: Capture all requirements and draw a data-flow diagram",
+                               "Identify: Apply a framework to find security issues.")
+    assert "Mitigate each issue with controls." in chunk.units
