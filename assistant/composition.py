@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from assistant.answerer import Draft
@@ -12,6 +13,14 @@ from assistant.text import key_terms, tokens
 
 if TYPE_CHECKING:
     from assistant.scoring import ExtractiveWeights
+
+
+def _cell_names(cell: str) -> list[str]:
+    """The names a table cell lists ("Key Tools of Stack A: Jenkins, GitLab, Ansible, Chef, Puppet"):
+    three or more, each of at most four words; [] for a cell that says something instead."""
+    _, colon, value = cell.partition(": ")
+    names = [part.strip() for part in re.split(r",\s*(?:and\s+)?", value.rstrip(". "))] if colon else []
+    return names if len(names) >= 3 and all(0 < len(name.split()) <= 4 for name in names) else []
 
 
 class Composition:
@@ -163,15 +172,22 @@ class Composition:
         subjects the corpus is about): "are Bitnami Sealed Secrets, Mozilla SOPS", not two of the profile's subjects."""
         return any(len(key_terms(m.group(0), self.profile) - known) >= 2 for m in _NAMES.finditer(text, 1))
 
-    def compose(self, picked, context: Context) -> Draft:
+    def compose(self, picked, context: Context, split_cells: bool = False) -> Draft:
         """Keep the source's structure: what was a list item is a "- " line (an item's sentences on one
-        line), what was prose runs on as a paragraph; every sentence carries its [n]."""
+        line), what was prose runs on as a paragraph; every sentence carries its [n]. With `split_cells`
+        (a set question), a table cell that lists names ("Key Tools of Stack A: Jenkins, GitLab, ...")
+        is that list: its label, then one name a line."""
         lines, known, previous = [], {}, None
         vectors = {p.n: p.unit_vectors for p in context.passages}
         items = {p.n: p.items for p in context.passages}
         depths = {p.n: p.depths for p in context.passages}
+        tables = {p.n for p in context.passages if p.hit.kind == "table"}
         for _, _, n, pos, unit in picked:
             text = unit.strip()
+            if split_cells and n in tables and (names := _cell_names(text)):
+                lines += [f"{text.partition(': ')[0]}: [{n}]"] + [f"- {name} [{n}]" for name in names]
+                previous = "cell"
+                continue
             item = items[n][pos] if len(items[n]) > pos else -1
             key = (n, item) if item >= 0 else "prose"
             if lines and key == previous:

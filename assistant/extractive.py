@@ -102,7 +102,7 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             picked.sort(key=lambda p: (first[p[2]], p[3]))
         if kind:
             picked = self.enumeration_first(question, scored, picked, kind, context)
-        return self.compose(picked, context)
+        return self.compose(picked, context, split_cells=kind is not None)
 
     def select(self, scored, context: Context, wants_quantity: bool, kind: str | None = None,
                sides: tuple[frozenset[str], frozenset[str]] | None = None) -> list:

@@ -595,3 +595,24 @@ def test_a_contrast_comes_with_the_side_it_contrasts_with():
     after_intro = [by_pos[1, 0], by_pos[1, 3]]
     ExtractiveAnswerer.antecedents(after_intro, by_pos, items)
     assert after_intro == [by_pos[1, 0], by_pos[1, 3]]
+
+
+def test_a_cell_listing_names_is_split_only_when_it_lists_names():
+    from assistant.composition import _cell_names
+
+    assert _cell_names("Key Tools of DevOps: Jenkins, GitLab, Ansible, Chef, and Puppet") == [
+        "Jenkins", "GitLab", "Ansible", "Chef", "Puppet"]
+    assert _cell_names("Focus of DevOps: Development and Operations") == []  # one value, not a list
+    assert _cell_names("Key Use Cases: Streamlines the development, deployment, and monitoring of machine "
+                       "learning models for object detection, speech recognition") == []  # says something
+    assert _cell_names("Jenkins, GitLab, Ansible") == []  # no label: not a cell
+
+
+@pytest.mark.slow
+def test_a_set_question_answered_by_a_cell_gets_its_names_as_a_list(shipped):
+    """The article's comparison table: "Key Tools of DevOps: Jenkins, GitLab, Ansible, Chef, Puppet" is
+    the answer, shown as its label and one verified name a line."""
+    answer = shipped.ask("Which tools does the table list for DevOps?")
+    assert answer.text.startswith("Key Tools of DevOps: [1]\n"), answer.text
+    assert [s.text for s in answer.sentences if s.bullet][:5] == ["Jenkins", "GitLab", "Ansible", "Chef", "Puppet"]
+    assert answer.removed == 0 and all(s.supported for s in answer.sentences)
