@@ -138,7 +138,8 @@ def test_answers_carry_their_sources_open_documents_copy_and_take_feedback(brows
             assert " ".join(citation.text.split()[:12]) in " ".join(entry.locator(".passage").inner_text().split())
         assert block.locator(".passage mark").count() > 0
     # The side panel shows the latest answer's sources, then those of the answer the user clicks.
-    assert "Sources of answer 2" in page.locator("#sources").inner_text()
+    # The panel is its own update, queued after the answer's: wait for it as a reader would.
+    page.wait_for_function("() => document.querySelector('#sources').innerText.includes('Sources of answer 2')")
     bot(page, 1).click(position={"x": 4, "y": 4})
     page.wait_for_function("() => document.querySelector('#sources').innerText.includes('Sources of answer 1')")
     assert first.citations[0].section.split(" > ")[-1] in page.locator("#sources").inner_text()
