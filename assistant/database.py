@@ -23,6 +23,14 @@ UPGRADE_COMMAND = "assistant data upgrade"
 SCHEMA_LOCK = 720_415_001
 
 
+class StorageUnavailable(OSError):
+    """The database cannot be used right now (server down, disk full, locked past the busy timeout):
+    log it and retry later. An OSError, so the faces' "could not be saved" paths handle it as they are.
+    `cooling`: refused without trying, inside the cool-down after an outage was seen."""
+
+    cooling = False
+
+
 def database_url(settings) -> str:
     """ASSISTANT_DATABASE_URL, or the embedded SQLite file in the data folder."""
     return settings.database_url or f"sqlite:///{Path(settings.data_dir).resolve() / 'assistant.db'}"

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from assistant import database as m
-from assistant.database import BUCKET_S, WINDOW_S, Purged
+from assistant.database import BUCKET_S, WINDOW_S, Purged, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,6 @@ class Retention:
                                          .where(m.rate_counters.c.window_start < epoch)).rowcount}
 
     def _sweep(self) -> None:
-        from assistant.storage import StorageUnavailable  # storage mixes this class in
-
         if time.monotonic() < self._next_sweep:
             return
         self._next_sweep = time.monotonic() + SWEEP_EVERY_S

@@ -82,7 +82,7 @@ class HybridRetriever:
         if self.snapshots and snapshot.chunks is not None:
             # Searched exactly, a query needs from the store only rows by id, which the store's record
             # file can serve to the next process without opening Chroma (assistant/store/records.py).
-            getattr(self.store, "keep_records", lambda *_: None)(generation, revision)
+            self.store.keep_records(generation, revision)
         self._units, self._chunks = snapshot.units, snapshot.chunks
         self._legacy_units = legacy
         # One assignment: a query running meanwhile reads the BM25 matrix and its ids as a pair.

@@ -20,7 +20,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingErr
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from assistant import database as m
-from assistant.database import BUCKET_S, WINDOW_S, Conversation, Feedback, Purged, Turn, database_url, make_engine
+from assistant.database import (BUCKET_S, WINDOW_S, Conversation, Feedback, Purged, StorageUnavailable, Turn, database_url,
+                                make_engine)
 from assistant.retention import Retention
 from assistant.types import Answer
 
@@ -35,14 +36,6 @@ COOLDOWN_S = 5.0
 # connection) is tried again after these waits before the caller hears it could not be saved; bounded,
 # so a user waits at most about a second more. Callers acknowledge only what committed.
 WRITE_RETRIES_S = (0.25, 0.75)
-
-
-class StorageUnavailable(OSError):
-    """The database cannot be used right now (server down, disk full, locked past the busy timeout):
-    log it and retry later. An OSError, so the faces' "could not be saved" paths handle it as they are.
-    `cooling`: refused without trying, inside the cool-down after an outage was seen."""
-
-    cooling = False
 
 
 class Storage(Retention):
