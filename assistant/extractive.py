@@ -164,7 +164,10 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
         # installed, you can create ..."): they come right after it, before other passages' points.
         tables = {p.n for p in context.passages if p.hit.kind == "table"}
         if picked and top[1] < 0 and top[0] not in tables:
-            self.continue_paragraph(picked[0], picked, take, by_unit, items, kind=kind)
+            # A comparison shares the sentences between its two sides: the first side's paragraph
+            # leaves room for the other's.
+            half = max(0, self.max_sentences // 2 - 1) if sides else None
+            self.continue_paragraph(picked[0], picked, take, by_unit, items, kind=kind, limit=half)
         if sides:
             # A comparison answers for both things: the best point about each side comes before the
             # rest, with its paragraph, even when one side matches the question's words better.
@@ -179,7 +182,8 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
                         before = len(picked)
                         add(key)
                         if len(picked) > before and key[1] < 0 and key[0] not in tables:
-                            self.continue_paragraph(picked[-1], picked, take, by_unit, items, limit=1)
+                            self.continue_paragraph(picked[-1], picked, take, by_unit, items,
+                                                    limit=max(1, self.max_sentences // 2 - 1))
                         break
         if top[1] >= 0:
             # The best match is an item of a list: the question wants that list, so its other items

@@ -24,6 +24,10 @@ _PRONOUN = re.compile(r"^(?:(?:when|if|once|after|before|while|although|though|b
 # hand, ...", "In contrast, ...", "However, ...".
 _CONTRAST = re.compile(r"^(?:(?:however|in contrast|by contrast|conversely|on the other hand)\b|"
                        r"[^,.;:]{1,60},\s+(?:on the other hand|in contrast|by contrast|however)\b)", re.I)
+# A sentence that states a difference: what a comparison question asks for.
+# "X, on the other hand, ..." says only one side (the other is in the sentence before: _CONTRAST).
+_DIFFERENCE = re.compile(r"\b(?:differences?|differs?|whereas|unlike|in contrast to|by contrast to|instead of|rather than|"
+                         r"as opposed to|compared (?:to|with))\b", re.I)
 _ASKS_TABLE = re.compile(r"\b(table|compar\w*)\b", re.I)
 # Who did something, as English says it: "written by Tonye Harry", "as described by Michael Nygard",
 # "Michael Nygard proposed ...". Any capitalised word would also take "Configuration Management".
@@ -120,6 +124,13 @@ def _defines(unit: str, term: list[str]) -> bool:
     head = re.split(r"\s+(?:is|are|refers to|means|stands for)\s+", unit, maxsplit=1)
     # "Canary releasing, on the other hand, is ..." defines it; "Blue-green and canary releasing are" neither.
     return len(head) == 2 and tokens(head[0])[:len(term)] == term and len(head[0].split()) <= len(term) + 4
+
+
+def _defines_side(unit: str, side: frozenset[str]) -> bool:
+    """The unit says what one compared thing is: "Blue / Green is a deployment technique ...", "Push
+    metrics means that ..." (its opening words, before "is" or "means", are that side's words)."""
+    head = re.split(r"\s+(?:is|are|refers to|means|stands for)\s+", unit, maxsplit=1)
+    return len(head) == 2 and len(head[0].split()) <= len(side) + 4 and side <= set(tokens(head[0]))
 
 
 def _criterion(cell: str, head: bool = False) -> set[str]:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from assistant.context import Context
 from assistant.domain import DomainProfile
-from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_TABLE, _DEFINE, _PLACEHOLDER, _criterion, _defines,
-                               _introduces_list, _label_names, _subject, _title_like, asked_kind)
+from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _PLACEHOLDER, _about, _criterion, _defines,
+                               _defines_side, _introduces_list, _label_names, _subject, _title_like, asked_kind,
+                               compared_sides)
 from assistant.safety import looks_like_injection
 from assistant.text import key_terms, tokens
 from assistant.verify import WHO
@@ -39,6 +40,7 @@ class ExtractiveWeights:
     kind: float = 0.1  # a list question's asked-for noun ("tools") named by the unit, its lead-in or section
     names_someone: float = 0.25  # "Who proposed ...?": a unit saying who did something ("... by Michael Nygard")
     defines: float = 0.15  # "What is X?": a sentence saying what X is ("X is a methodology that ...")
+    states_difference: float = 0.15  # a comparison: a unit stating a difference ("whereas", "unlike") about a side
     titled: float = 0.15  # "What is X?": a unit of the document whose title is X
     echo: float = -0.3  # a unit all of whose words the question already says
     enumerates: float = 0.30  # a sentence listing the set asked for by name leads when within this of the best
@@ -70,6 +72,7 @@ class Scoring:
         # "What are the phases of threat modeling?" asks for a set (phases of something), not a definition.
         relational = bool(term and re.search(r"\sof\s", term.group(1)))
         defined = tokens(subject) if subject and len(subject.split()) <= 4 and not relational else []
+        sides = compared_sides(question)
         scored = []
         # Per passage: does the question name one of its table's criteria ("What is the focus of ...")?
         criteria = [passage.hit.kind == "table" and any(q_terms & _criterion(u) for u in passage.units)
@@ -84,6 +87,8 @@ class Scoring:
             # not a checklist's "Observability" section in another document.
             titled = bool(defined) and set(tokens(passage.hit.title)) == set(defined)
             heading = passage.hit.section.split(" > ")[-1].strip().lower()
+            # "Blue-green vs canary": a section headed by one side opens by saying what that side is.
+            headed = bool(sides) and any(_about(side, other, set(tokens(heading))) for side, other in (sides, sides[::-1]))
             intro: set[str] = set()  # the words of the sentence that introduces the current list
             for pos, (unit, sim) in enumerate(zip(passage.units, sims)):
                 is_item = len(passage.items) > pos and passage.items[pos] >= 0
@@ -110,6 +115,12 @@ class Scoring:
                     score += w.subject_match if subject & q_names else w.subject_mismatch
                 if defined and _defines(unit, defined):
                     score += w.defines
+                elif sides and (any(_defines_side(unit, side) for side in sides) or (headed and pos == 0)):
+                    score += w.defines
+                if sides and _DIFFERENCE.search(unit) and unit_terms & (sides[0] | sides[1]) \
+                        and not signpost.search(unit):
+                    score += w.states_difference  # "mocks do behavioral verification, whereas ..."
+
                 if titled:
                     score += w.titled
                 if asks_who and any(key_terms(m.group(0), self.profile) - known_names for m in _AGENT.finditer(unit)):

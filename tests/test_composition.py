@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.grammar import _defines, _title_like, asked_kind, compared_sides
+from assistant.grammar import _defines, _defines_side, _title_like, asked_kind, compared_sides
 from tests.conftest import assistant_with
 
 RELEASES = """# Release Practice
@@ -616,3 +616,53 @@ def test_a_set_question_answered_by_a_cell_gets_its_names_as_a_list(shipped):
     assert answer.text.startswith("Key Tools of DevOps: [1]\n"), answer.text
     assert [s.text for s in answer.sentences if s.bullet][:5] == ["Jenkins", "GitLab", "Ansible", "Chef", "Puppet"]
     assert answer.removed == 0 and all(s.supported for s in answer.sentences)
+
+
+DOUBLES = """# Test Doubles
+
+## Stubs
+
+A stub is an object that stands in for a collaborator and hands back canned answers.
+Stubs are configured before the test runs and never fail a test themselves.
+Teams keep their stubs small so that each test still reads clearly.
+Most frameworks can generate stubs from an interface in one line.
+The main difference from most other test doubles is that a stub only answers calls, whereas they also check them.
+
+## Spies
+
+Spies wrap a real object and remember every call that passes through them.
+After the test, assertions read the recorded calls and their arguments.
+Spies are handy when a side effect matters more than a return value.
+"""
+
+
+@pytest.fixture(scope="module")
+def doubles(tmp_path_factory, embedder):
+    return assistant_with(tmp_path_factory.mktemp("doubles"), embedder, {"doubles.md": DOUBLES})
+
+
+@pytest.mark.slow
+def test_a_comparison_brings_the_sentence_stating_the_difference(doubles):
+    """The fifth sentence of the stubs' paragraph says how the two differ ("whereas"): it comes, though
+    the paragraph's first sentences would fill the first side's share."""
+    answer = doubles.ask("What's the difference between a stub and a spy?")
+    assert not answer.refused
+    assert "whereas they also check them" in answer.text, answer.text
+
+
+@pytest.mark.slow
+def test_a_comparison_opens_each_side_with_its_section_lead(doubles):
+    """Each side opens with the sentence saying what it is, though others use the question's words more."""
+    answer = doubles.ask("Stubs vs spies: how do they differ?")
+    assert answer.text.startswith("A stub is an object that stands in"), answer.text
+    assert "Spies wrap a real object" in answer.text, answer.text
+
+
+@pytest.mark.parametrize("unit, side, defines", [
+    ("Blue / Green is a deployment technique which reduces downtime.", {"blue", "green"}, True),
+    ("Push metrics means that the originating component sends the data.", {"push"}, True),
+    ("During application releases, the new version is deployed to blue.", {"blue", "green"}, False),
+    ("The team that owns the blue and green stacks is the platform team.", {"blue", "green"}, False),
+])
+def test_a_sentence_defining_one_compared_side_is_recognised(unit, side, defines):
+    assert _defines_side(unit, frozenset(side)) is defines
