@@ -172,6 +172,18 @@ class Composition:
         subjects the corpus is about): "are Bitnami Sealed Secrets, Mozilla SOPS", not two of the profile's subjects."""
         return any(len(key_terms(m.group(0), self.profile) - known) >= 2 for m in _NAMES.finditer(text, 1))
 
+    @staticmethod
+    def compose_sections(members, context: Context) -> Draft:
+        """Sibling sections as a set (Lists.sibling_sections): one "- Name: ..." line each, its units
+        on that line, each cited to its passage (whose heading is the name)."""
+        vectors = {p.n: p.unit_vectors for p in context.passages}
+        lines, known = [], {}
+        for name, units in members:
+            said = " ".join(f"{u[4].strip()} [{u[2]}]" for u in units)
+            lines.append(f"- {name}: {said}")
+            known.update({u[4].strip(): vectors[u[2]][u[3]] for u in units})
+        return Draft(text="\n".join(lines), known_vectors=known)
+
     def compose(self, picked, context: Context, split_cells: bool = False) -> Draft:
         """Keep the source's structure: what was a list item is a "- " line (an item's sentences on one
         line), what was prose runs on as a paragraph; every sentence carries its [n]. With `split_cells`

@@ -89,6 +89,8 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             scored = self.someone_first(question, scored)
         wants_quantity = bool(self.profile.asks_quantity.search(question))
         kind = asked_kind(question)
+        if not wants_quantity and (sections := self.sibling_sections(scored, context, kind)):
+            return self.compose_sections(sections, context)
         listed = [] if wants_quantity else (self.named_list(scored, context, kind) or self.list_answer(
             scored, context, kind is not None, why=bool(_WHY.match(question))))
         picked = listed or self.select(scored, context, wants_quantity, kind, compared_sides(question))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from assistant.context import Context
@@ -9,7 +10,12 @@ from assistant.grammar import _ANAPHOR, _WHY, _label_names, _title_like
 from assistant.text import tokens
 
 if TYPE_CHECKING:
+    from assistant.domain import DomainProfile
     from assistant.scoring import ExtractiveWeights
+
+
+# A heading that numbers its section among like ones: "Example 1: T-shirt Sizes", "Option 2 - Helm".
+_NUMBERED = re.compile(r"^(\w+(?:\s\w+)?\s+\d+)\s*[:.\-–]\s*(.+)$")
 
 
 class Lists:
@@ -18,6 +24,7 @@ class Lists:
     and the rest of a list the answer quotes two items of."""
 
     w: ExtractiveWeights
+    profile: DomainProfile
 
     def list_answer(self, scored, context: Context, wants_list: bool = False, why: bool = False) -> list:
         """When the best match is an item of a list, or the lead-in of one ("Some popular frameworks:"),
@@ -115,6 +122,57 @@ class Lists:
         lead = by_pos.get((n, firsts[0] - 1)) if firsts[0] > 0 and passage.items[firsts[0] - 1] < 0 \
             and passage.units[firsts[0] - 1].rstrip().endswith(":") else None
         return ([lead] if lead else []) + members
+
+    def sibling_sections(self, scored, context: Context, kind: str | None) -> list[tuple[str, list]]:
+        """A set question answered by sibling sections ("Tools" > "Accessibility Insights", "Accessibility
+        Linter"; "Estimation" > "Example 1: T-shirt Sizes", "Example 2: ..."): each section is a member,
+        named by its heading. They answer when two or more of them are among the passages, the best unit
+        is in one of them (or in their parent's own text), and their parent's heading names the kind
+        asked for, or the question names it and the headings share a numbered label ("Example 1:"):
+        those are the members, and the rest of their siblings ("Other Considerations") is not.
+        Returns (name, units) per member, in document order (each member's first unit naming it, else
+        its first, then its best if that is another); else []."""
+        if not kind or not scored:
+            return []
+        words = set(tokens(context.retrieval.query)) | {kind}
+        best_n = scored[0][2]
+        groups: dict[tuple[str, str], dict[str, object]] = {}
+        for p in context.passages:
+            parent, _, leaf = p.hit.section.rpartition(" > ")
+            if parent and not self.profile.is_reference_section(leaf):
+                groups.setdefault((p.hit.source, parent), {}).setdefault(leaf, p)
+        best_section = next(p.hit.section for p in context.passages if p.n == best_n)
+        # A parent whose own text lists its members ("There are several categories: - Load Testing, ...")
+        # names them all, where only some of its sections may have been retrieved.
+        listing = {p.hit.section for p in context.passages if len({i for i in p.items if i >= 0}) >= 2}
+        for (_, parent), siblings in groups.items():
+            if len(siblings) < 2 or parent in listing or (best_n not in {p.n for p in siblings.values()}
+                                                          and best_section != parent):
+                continue
+            numbered = {leaf: m.group(2).strip() for leaf in siblings if (m := _NUMBERED.match(leaf))}
+            parent_words = set(tokens(parent.rpartition(" > ")[2]))
+            # "## Tools" names the set; "## Ledger" > "Use cases", "Benefits" are facets of a subject the
+            # question names, so a parent the question names counts only over numbered siblings.
+            if len(numbered) >= 2 and parent_words and parent_words <= words:
+                siblings = {leaf: p for leaf, p in siblings.items() if leaf in numbered}
+            elif kind not in parent_words:
+                continue
+            by_pos = {(s[2], s[3]): s for s in scored}
+            members = []
+            for leaf, p in sorted(siblings.items(), key=lambda pair: pair[1].hit.start):
+                own = [s for s in scored if s[2] == p.n]
+                if not own:
+                    continue
+                # Its first unit that names it ("... the axe Accessibility Linter for VS Code"), else its first.
+                name = set(tokens(numbered.get(leaf, leaf)))
+                quotable = [by_pos[p.n, i] for i in range(len(p.units)) if (p.n, i) in by_pos]
+                first = next((u for u in quotable if name <= set(tokens(u[4]))), quotable[0] if quotable else own[0])
+                units = [first] + ([own[0]] if own[0] is not first and own[0][0] >= scored[0][0] - self.w.margin
+                                   else [])
+                members.append((numbered.get(leaf, leaf), sorted(units, key=lambda u: u[3])))
+            if len(members) >= 2:
+                return members[:self.w.max_list_items]
+        return []
 
     def whole_lists(self, picked, by_unit, items, named: set[int]) -> None:
         """A set question whose answer quotes two or more items of one list under a heading naming the

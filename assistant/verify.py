@@ -88,13 +88,15 @@ def _mentions(term: str, low: str, stems: set[str]) -> bool:
 
 def support(sentence: str, vector: np.ndarray | None, passage, min_score: float,
             profile: DomainProfile | None = None) -> tuple[bool, float]:
-    """Content-word overlap plus embedding similarity to the passage's best unit, and key terms."""
-    lexical = overlap(sentence, passage.hit.text)
+    """Content-word overlap plus embedding similarity to the passage's best unit, and key terms. The
+    passage's own heading counts as its text: "Accessibility Linter: ..." names the section it quotes."""
+    text = f"{passage.hit.section.rpartition(' > ')[2]}\n{passage.hit.text}"
+    lexical = overlap(sentence, text)
     semantic = 0.0
     if vector is not None and len(passage.unit_vectors):
         semantic = float(np.max(passage.unit_vectors @ vector))
     score = 0.6 * lexical + 0.4 * max(semantic, 0.0)
-    ok = keys_present(sentence, passage.hit.text, profile) and lexical >= 0.4 and score >= min_score
+    ok = keys_present(sentence, text, profile) and lexical >= 0.4 and score >= min_score
     return ok, score
 
 

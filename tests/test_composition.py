@@ -666,3 +666,83 @@ def test_a_comparison_opens_each_side_with_its_section_lead(doubles):
 ])
 def test_a_sentence_defining_one_compared_side_is_recognised(unit, side, defines):
     assert _defines_side(unit, frozenset(side)) is defines
+
+
+ONCALL = """# On-Call Handbook
+
+## Tools
+
+### Rota Keeper
+
+Rota Keeper hands the pager to the next engineer every Monday morning.
+It also reminds the engineer a day before their shift starts.
+
+### Status Board
+
+Our customers read about outages on the Status Board, updated by the incident commander.
+The board keeps a history of every incident for the yearly review.
+
+## Runbooks
+
+We keep three kinds of runbooks for every service:
+
+- Restart runbooks
+- Failover runbooks
+- Rollback runbooks
+
+### Restart Runbooks
+
+Restart runbooks bring a crashed service back with its last known good settings.
+
+### Failover Runbooks
+
+Failover runbooks move the traffic of a service to its standby region.
+
+## Estimation
+
+Incidents get a follow-up story, and the team sizes those stories like any other.
+
+### Example 1: Bucket Sizes
+
+- The team drops each story into one of three buckets: small, medium or large.
+- Large stories are split before the sprint starts.
+
+### Example 2: Dot Voting
+
+- Every engineer gets three dots to vote on the stories that look smallest.
+
+### Other Considerations
+
+- Estimates are reviewed at the retrospective when a story runs over.
+"""
+
+
+@pytest.fixture(scope="module")
+def oncall(tmp_path_factory, embedder):
+    return assistant_with(tmp_path_factory.mktemp("oncall"), embedder, {"oncall.md": ONCALL})
+
+
+@pytest.mark.slow
+def test_sibling_sections_under_a_heading_naming_the_set_are_its_members(oncall):
+    """"## Tools" then "### Rota Keeper", "### Status Board": each section is one tool, named by its
+    heading, with the sentence that names it (the Status Board's second sentence does not)."""
+    answer = oncall.ask("Which tools do we use when we are on call?")
+    assert not answer.refused
+    assert "- Rota Keeper: Rota Keeper hands the pager" in answer.text, answer.text
+    assert "- Status Board: Our customers read about outages on the Status Board" in answer.text, answer.text
+    assert answer.removed == 0 and all(s.supported for s in answer.sentences)
+
+
+@pytest.mark.slow
+def test_numbered_sibling_sections_are_the_set_and_their_other_siblings_are_not(oncall):
+    answer = oncall.ask("What estimation approaches can the team use for incident follow-up stories?")
+    assert "- Bucket Sizes: The team drops each story" in answer.text, answer.text
+    assert "- Dot Voting: Every engineer gets three dots" in answer.text, answer.text
+    assert "Other Considerations" not in answer.text and "retrospective" not in answer.text
+
+
+@pytest.mark.slow
+def test_a_parent_listing_its_members_answers_rather_than_the_sections_retrieved(oncall):
+    """Only two of the three runbook sections exist; the parent's own list names all three."""
+    answer = oncall.ask("What kinds of runbooks does the handbook describe?")
+    assert "Rollback runbooks" in answer.text, answer.text

@@ -173,3 +173,14 @@ def test_parse_lines_reads_each_items_nesting():
     assert [(text, item >= 0, depth) for text, _, item, depth in parsed] == [
         ("Options:", False, 0), ("Standby Sites:", True, 0), ("Hot Standby is running.", True, 1),
         ("Backups.", True, 0)]
+
+
+def test_a_passage_heading_supports_the_label_it_gives_a_sentence():
+    """"Section 1: ..." names the section the sentence is quoted from; another section's name does not."""
+    checked = verify(f"Section 1: {DEVOPS} [1]", context(DEVOPS), no_vectors)
+    assert checked.removed == 0
+    elsewhere = Hit(id="x", source="doc.md", title="Doc", section="Tools > Kubeflow Pipelines", text=DEVOPS)
+    ctx = Context(Retrieval(question="q", query="q", hits=(elsewhere,)),
+                  (Passage(1, elsewhere, (DEVOPS,), np.zeros((1, 4), np.float32)),), np.zeros(4, np.float32))
+    assert verify(f"Kubeflow Pipelines: {DEVOPS} [1]", ctx, no_vectors).removed == 0
+    assert verify(f"SageMaker Pipelines: {DEVOPS} [1]", ctx, no_vectors).removed == 1
