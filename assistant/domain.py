@@ -44,7 +44,9 @@ class DomainProfile:
                                           r"\bthe following\b", r"\btable \d+\.")
     # Sentences that point elsewhere instead of saying something ("See the docs", "Read more on ...").
     pointer_patterns: tuple[str, ...] = (r"^\W*(please\s+)?(see|read more|learn more|for more|more on|more details|click|check out|refer to|"
-                                         r"visit|watch|follow (this|the) link)\b",)
+                                         r"visit|watch|follow (this|the) link)\b",
+                                         # "Docs on using the provider here.": the link was the content
+                                         r"\bhere\W*$")
     # Sections that list links and references, never answers.
     reference_sections: tuple[str, ...] = ("resources", "references", "see also", "further reading", "links",
                                            "learn more", "additional resources", "more information", "reading")
@@ -60,6 +62,11 @@ class DomainProfile:
     @cached_property
     def signpost(self) -> re.Pattern:
         return re.compile("|".join(f"(?:{p})" for p in self.signpost_patterns), re.I)
+
+    @cached_property
+    def names_references(self) -> re.Pattern:
+        """A lead-in naming what follows as references: "Product Group Links provided for X:"."""
+        return re.compile(r"\b(?:" + "|".join(re.escape(p) for p in self.reference_sections) + r")\b", re.I)
 
     @cached_property
     def pointer(self) -> re.Pattern:

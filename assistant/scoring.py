@@ -90,10 +90,14 @@ class Scoring:
             # "Blue-green vs canary": a section headed by one side opens by saying what that side is.
             headed = bool(sides) and any(_about(side, other, set(tokens(heading))) for side, other in (sides, sides[::-1]))
             intro: set[str] = set()  # the words of the sentence that introduces the current list
+            links = False  # ... and whether it introduces links ("Product Group Links provided for ...:")
             for pos, (unit, sim) in enumerate(zip(passage.units, sims)):
                 is_item = len(passage.items) > pos and passage.items[pos] >= 0
                 if not is_item:
                     intro = set(tokens(unit))
+                    links = unit.rstrip().endswith(":") and bool(self.profile.names_references.search(unit))
+                if links:
+                    continue  # a list of links and its lead-in point elsewhere; they say nothing
                 # A label item leading a sub-list ("- Standby Sites:" then "  - Hot Standby: ...") is
                 # quotable: its sub-items come with it (Composition.sub_items).
                 leads_sub = is_item and pos + 1 < len(passage.items) and passage.items[pos + 1] >= 0 \

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.domain import DomainProfile
 from assistant.grammar import _defines, _defines_side, _title_like, asked_kind, compared_sides
 from tests.conftest import assistant_with
 
@@ -746,3 +747,35 @@ def test_a_parent_listing_its_members_answers_rather_than_the_sections_retrieved
     """Only two of the three runbook sections exist; the parent's own list names all three."""
     answer = oncall.ask("What kinds of runbooks does the handbook describe?")
     assert "Rollback runbooks" in answer.text, answer.text
+
+
+@pytest.mark.parametrize("unit, pointer", [
+    ("Docs on using the provider with a key vault here.", True),
+    ("See the install guide for details.", True),
+    ("The provider mounts secrets as a volume here and in every pod.", False),
+    ("Secrets are mounted as files.", False),
+])
+def test_a_sentence_whose_content_was_its_link_is_a_pointer(unit, pointer):
+    assert bool(DomainProfile().pointer.search(unit)) is pointer
+
+
+VAULT = """# Secret Stores
+
+## Vault Operator
+
+The vault operator copies each secret from the key vault into the cluster as a native secret.
+It runs as one pod per cluster and reconciles every ten minutes.
+
+Useful links for the vault operator:
+
+- Comparison of vault operator and mount driver (issue tracker)
+- Vault operator talk from the summit
+"""
+
+
+@pytest.mark.slow
+def test_a_list_of_links_is_never_an_answer(tmp_path_factory, embedder):
+    vault = assistant_with(tmp_path_factory.mktemp("vault"), embedder, {"vault.md": VAULT})
+    answer = vault.ask("How does the vault operator compare with the mount driver?")
+    assert "copies each secret from the key vault" in answer.text, answer.text
+    assert "Comparison of vault operator" not in answer.text and "Useful links" not in answer.text
