@@ -24,6 +24,7 @@ _POINTS_AWAY = re.compile(r"\b(see|read|reading|references?|resources)\s*:\s*$",
 _LINK_ONLY = re.compile(r"\[[^\]]+\]\([^)]*\)[\s.,;:]*")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+_QUOTE = re.compile(r"^(?:[ \t]{0,3}>[ \t]?)+")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _BOLD_LABEL = re.compile(r"^\s*\*\*([^*:]+)\*\*\s*$")  # "**Goals**": no colon, so no lead-in of its own
 _LABEL_LEVEL = 7  # below every Markdown heading
@@ -56,7 +57,9 @@ def _parse(doc: Document) -> list[_Block]:
     """Markdown to blocks with character spans and heading paths."""
     blocks: list[_Block] = []
     headings: list[tuple[int, str]] = []
-    lines = doc.text.split("\n")
+    # A block quote ("> Note: ...", "> 1. **Step:** ...") is read as what it quotes: its markers become
+    # spaces, so its lists are lists and the character spans still point into the document.
+    lines = [_QUOTE.sub(lambda m: " " * len(m.group(0)), line) for line in doc.text.split("\n")]
     offsets, pos = [], 0
     for line in lines:
         offsets.append(pos)

@@ -250,3 +250,19 @@ def test_an_emphasised_term_over_its_description_reads_as_a_label():
     assert chunk.units[:2] == ("Diagram: Capture all requirements and draw a data-flow diagram",
                                "Identify: Apply a framework to find security issues.")
     assert "Mitigate each issue with controls." in chunk.units
+
+
+def test_a_block_quote_is_read_as_what_it_quotes():
+    """"> 1. **Step:** ..." is a list item, "> Note: ..." a sentence; no "> >" reaches a unit, and the
+    spans still point at the quoted text in the document."""
+    text = ("# Guide\n\n## Quick Start\n\n> **TLDR;**\n>\n> For a quick start, follow these steps:\n>\n"
+            "> 1. **Portal:** Create a project in the portal.\n> 2. **Pipeline:** Run the sample pipeline once.\n>\n"
+            "> > Note: The pipeline needs a service connection.\n")
+    chunks = chunk_document(Document(source="guide.md", title="Guide", text=text), min_words=1)
+    units = [u for c in chunks for u in c.units]
+    assert not any(">" in u for u in units), units
+    items = [u for c in chunks for u, item in zip(c.units, c.unit_items) if item >= 0]
+    assert any(u.startswith("Portal:") or "Create a project in the portal." in u for u in items), items
+    assert "Note: The pipeline needs a service connection." in units
+    for c in chunks:
+        assert "Create a project" not in c.text or "Create a project" in text[c.start:c.end]
