@@ -161,8 +161,21 @@ def _parse(doc: Document) -> list[_Block]:
             blocks.append(_Block("para", body, [] if _IMAGE_ONLY.fullmatch(raw) else split_sentences(body), start,
                                  offsets[j - 1] + len(lines[j - 1]), section()))
         i = j
+    _colon_lead_ins(blocks)
     _drop_reading_lists(blocks)
     return blocks
+
+
+def _colon_lead_ins(blocks: list[_Block]) -> None:
+    """A sentence that stops without punctuation right above a list ("... also look for these C# specific
+    code review items") introduces it, as if it ended with the colon its author left out: it gets one,
+    so that it is read, and quoted, as the list's lead-in."""
+    for block, after in zip(blocks, blocks[1:]):
+        if block.kind == "para" and after.kind == "item" and after.section == block.section and block.units \
+                and re.search(r"\w\W{0,2}$", block.text) and not re.search(r"[.!?:;]\W{0,2}$", block.text) \
+                and len(block.units[-1].split()) >= 4:
+            block.text += ":"
+            block.units[-1] += ":"
 
 
 def _is_lead_in(block: _Block) -> bool:

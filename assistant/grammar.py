@@ -150,6 +150,12 @@ def _title_like(unit: str) -> bool:
         and all(w[0].isupper() for w in long)
 
 
+def asks_for_questions(question: str) -> bool:
+    """Questions are the answer: "Which questions should we ask?", and a checklist, which is written
+    as questions ("Is the code subject to concurrency issues?")."""
+    return bool(re.search(r"\b(questions?|checklists?)\b", question, re.I))
+
+
 def _introduces_list(unit: str, items: tuple[int, ...], pos: int) -> bool:
     """A lead-in ("Small PRs have multiple advantages:") directly followed by list items."""
     return unit.rstrip().endswith(":") and pos + 1 < len(items) and items[pos + 1] >= 0

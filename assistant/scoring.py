@@ -9,7 +9,7 @@ from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _PLACEHOLDER, _about, _criterion, _defines,
                                _defines_side, _introduces_list, _label_names, _subject, _title_like, asked_kind,
-                               compared_sides)
+                               asks_for_questions, compared_sides)
 from assistant.safety import looks_like_injection
 from assistant.text import key_terms, tokens
 from assistant.verify import WHO
@@ -62,7 +62,7 @@ class Scoring:
         q_names = self.profile.subjects_in(context.retrieval.query)
         asks_table = bool(_ASKS_TABLE.search(context.retrieval.query))
         w, signpost = self.w, self.profile.signpost
-        asks_questions = bool(re.search(r"\bquestions?\b", question, re.I))
+        asks_questions = asks_for_questions(question)
         kind = asked_kind(question)
         asks_who = bool(WHO.search(question))
         known_names = key_terms(question, self.profile) | set(self.profile.subject_terms)

@@ -6,6 +6,7 @@ import random
 from collections.abc import Sequence
 
 from assistant.citations import cited_numbers
+from assistant.grammar import asks_for_questions
 from assistant.verify import strict_support
 
 
@@ -56,13 +57,14 @@ def strict_groundedness(sentences, citation_texts: dict[int, str], profile=None)
                for s in sentences) / len(sentences)
 
 
-def non_answer_sentences(sentences: Sequence[str], profile) -> int:
-    """Answer sentences a reader gains nothing from: questions, pointers elsewhere ("See ..."), bare
-    headings or link titles (a few words with no verb-like ending, outside a list)."""
+def non_answer_sentences(sentences: Sequence[str], profile, question: str = "") -> int:
+    """Answer sentences a reader gains nothing from: questions (unless the question asks for questions
+    or a checklist), pointers elsewhere ("See ...")."""
     count = 0
+    questions_wanted = asks_for_questions(question)
     for s in sentences:
         text = s.strip()
-        if text.endswith("?") or profile.pointer.search(text):
+        if (text.endswith("?") and not questions_wanted) or profile.pointer.search(text):
             count += 1
     return count
 

@@ -48,7 +48,7 @@ def score(q: Question, answer_text: str, refused: bool, cited: dict[int, str], c
            "refusal_correct": refused if not q.answerable else None,
            "false_refusal": refused if q.answerable else None}
     row["non_answer_sentences"] = None if refused else m.non_answer_sentences(
-        [s["text"] for s in sentences], profile or DomainProfile())
+        [s["text"] for s in sentences], profile or DomainProfile(), q.question)
     row["list_structure"] = m.list_structure(answer_text) if q.answer_format == "list" and not refused else None
     if q.answerable:
         row["fact_recall"] = 0.0 if refused else m.fact_recall(answer_text, q.expected_facts)

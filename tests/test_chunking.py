@@ -266,3 +266,13 @@ def test_a_block_quote_is_read_as_what_it_quotes():
     assert "Note: The pipeline needs a service connection." in units
     for c in chunks:
         assert "Create a project" not in c.text or "Create a project" in text[c.start:c.end]
+
+
+def test_a_sentence_without_its_colon_above_a_list_is_its_lead_in():
+    text = ("# Checklist\n\n## C#\n\nYou should also look for these specific review items\n\n"
+            "- Is dependency injection set up correctly?\n- Are magic numbers explained?\n\n"
+            "## Notes\n\nKeep the list short\n\nShort lists get read.\n")
+    chunks = chunk_document(Document(source="c.md", title="Checklist", text=text), min_words=1)
+    units = [u for c in chunks for u in c.units]
+    assert "You should also look for these specific review items:" in units
+    assert "Keep the list short" in units  # a paragraph follows it, not a list

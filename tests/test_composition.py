@@ -779,3 +779,24 @@ def test_a_list_of_links_is_never_an_answer(tmp_path_factory, embedder):
     answer = vault.ask("How does the vault operator compare with the mount driver?")
     assert "copies each secret from the key vault" in answer.text, answer.text
     assert "Comparison of vault operator" not in answer.text and "Useful links" not in answer.text
+
+
+CHECKLIST = """# Review Recipes
+
+## Go
+
+Next to the general checklist, also look for these Go specific review items
+
+- Is every returned error checked or passed on?
+- Are goroutines given a way to stop?
+- Is the context passed as the first argument?
+"""
+
+
+@pytest.mark.slow
+def test_a_checklist_question_is_answered_with_the_checklists_questions(tmp_path_factory, embedder):
+    """A checklist is written as questions; asked for, they are the answer, under their lead-in."""
+    recipes = assistant_with(tmp_path_factory.mktemp("recipes"), embedder, {"recipes.md": CHECKLIST})
+    answer = recipes.ask("What should a Go code review checklist include?")
+    assert "- Is every returned error checked or passed on?" in answer.text, answer.text
+    assert "- Are goroutines given a way to stop?" in answer.text

@@ -138,3 +138,12 @@ def test_runner_on_an_unseen_question_file(tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 1 and "eval gate failed: fact_recall" in captured.err
     assert "0 questions changed" in captured.out
+
+
+def test_questions_are_non_answers_unless_questions_or_a_checklist_are_asked_for():
+    from assistant.domain import DomainProfile
+    from eval.metrics import non_answer_sentences
+
+    quoted = ["Is the code subject to concurrency issues?", "Are magic numbers explained?", "See the docs."]
+    assert non_answer_sentences(quoted, DomainProfile(), "How should we review C# code?") == 3
+    assert non_answer_sentences(quoted, DomainProfile(), "What should a C# review checklist include?") == 1
