@@ -12,6 +12,7 @@ from assistant.citations import markers
 from assistant.context import REFUSAL, Context, build_context
 from assistant.domain import DomainProfile
 from assistant.followup import leans_on_history
+from assistant.grammar import question_parts
 from assistant.text import tokens
 from assistant.types import Answer, Citation
 from assistant.verify import Verified, relevance_gap, verify
@@ -145,6 +146,15 @@ class AnswerChain:
 
     def _context(self, question: str, query: str) -> Context:
         retrieval = self.retriever.retrieve(question, query=query)
+        # A follow-up's parts lean on the conversation ("Is there tooling for that, and where did the
+        # best-known one come from?"): alone they find nothing of it, so only a question standing alone is split.
+        parts = question_parts(question) if query == question else [question]
+        if len(parts) > 1 and retrieval.hits:
+            # Each question asked brings its own best passage when the whole question's five lack it.
+            have = {h.id for h in retrieval.hits}
+            extra = [hit for part in parts for hit in self.retriever.retrieve(part, query=part, k=1).hits
+                     if hit.id not in have]
+            retrieval = replace(retrieval, hits=retrieval.hits + tuple({h.id: h for h in extra}.values()))
         if _ABOUT_A_DOCUMENT.search(question) and retrieval.hits:
             # "Who wrote the piece on release trains?": the passages found are about release trains;
             # who wrote them is in their documents' front matter cards, which rarely rank themselves.
@@ -153,7 +163,12 @@ class AnswerChain:
             cards = self.retriever.store.cards_of(self.retriever.generation, sources)
             if cards:
                 retrieval = replace(retrieval, hits=retrieval.hits + tuple(cards))
-        return build_context(retrieval, self.retriever.store, self.retriever.generation, self.embedder.dimension)
+        context = build_context(retrieval, self.retriever.store, self.retriever.generation, self.embedder.dimension)
+        if len(parts) > 1 and context.passages:
+            # "Who proposed the format, and where do ADRs go?": each question asked is answered, not only
+            # the one whose words dominate the whole.
+            context = replace(context, part_vectors=tuple(self.embedder.encode(parts)))
+        return context
 
     def check(self, state: ChainState, answerer: Answerer) -> Verified | None:
         draft = state.draft

@@ -172,7 +172,7 @@ def _colon_lead_ins(blocks: list[_Block]) -> None:
     so that it is read, and quoted, as the list's lead-in."""
     for block, after in zip(blocks, blocks[1:]):
         if block.kind == "para" and after.kind == "item" and after.section == block.section and block.units \
-                and re.search(r"\w\W{0,2}$", block.text) and not re.search(r"[.!?:;]\W{0,2}$", block.text) \
+                and re.search(r"[\w)\"'”’]$", block.text.rstrip()) \
                 and len(block.units[-1].split()) >= 4:
             block.text += ":"
             block.units[-1] += ":"

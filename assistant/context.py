@@ -41,6 +41,9 @@ class Context:
     retrieval: Retrieval
     passages: tuple[Passage, ...]
     query_vector: np.ndarray
+    # One vector per question the question asks, when it asks several ("..., and how do we test them?");
+    # empty for a question that asks one thing (grammar.question_parts).
+    part_vectors: tuple[np.ndarray, ...] = ()
 
     def by_number(self) -> dict[int, Passage]:
         return {p.n: p for p in self.passages}

@@ -187,6 +187,23 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
                             self.continue_paragraph(picked[-1], picked, take, by_unit, items,
                                                     limit=max(1, self.max_sentences // 2 - 1))
                         break
+        vectors = {p.n: p.unit_vectors for p in context.passages}
+        for part in context.part_vectors if len(context.part_vectors) > 1 else ():
+            # A question asking two things ("Who proposed the format, and where do ADRs go?") gets the
+            # best point for each: a part that no picked unit answers about as well as the passages'
+            # best unit for it does brings that unit, with its next sentence.
+            sims = {key: float(vectors[key[0]][key[1]] @ part) for key, unit in by_unit.items()
+                    if not (unit[4].rstrip().endswith(":") or self.profile.signpost.search(unit[4]))}
+            if not sims:
+                continue
+            best_key = max(sims, key=sims.get)
+            if not picked or max(sims.get((p[2], p[3]), -1.0) for p in picked) >= sims[best_key] - self.w.part_margin:
+                continue
+            n, pos = best_key
+            before = len(picked)
+            add((n, items[n][pos]) if items[n][pos] >= 0 else (n, -1 - pos))
+            if len(picked) > before and items[n][pos] < 0 and n not in tables:
+                self.continue_paragraph(picked[-1], picked, take, by_unit, items, limit=1)
         if top[1] >= 0:
             # The best match is an item of a list: the question wants that list, so its other items
             # compete on a wider margin before anything else.

@@ -150,6 +150,37 @@ def _title_like(unit: str) -> bool:
         and all(w[0].isupper() for w in long)
 
 
+# Where a question asks a second thing: "..., and how do we test them?", "...? Why?", "...; where do ADRs go?"
+_PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s+|,\s+and\s+(?=(?:how|what|where|when|why|which|who|whom|is|are|can|"
+                         r"could|do|does|should|would|will)\b)", re.I)
+
+
+_ASKS = re.compile(r"^\W*(?:how|what|where|when|why|which|who|whom|whose|is|are|can|could|do|does|did|should|would|"
+                   r"will|was|were|has|have)\b", re.I)
+_PRONOUN_IN = re.compile(r"\b(?:it|its|they|them|their|this|that|these|those|one|ones)\b", re.I)
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions a question asks, when it asks more than one ("Who proposed the ADR format, and where
+    do ADRs normally go?" -> two); [question] otherwise. A part without a content word ("Why?")
+    leans on the one before and is not a part of its own."""
+    pieces = [p.strip() for p in _PART_BREAK.split(question.strip()) if p and p.strip()]
+    parts: list[str] = []
+    context = ""  # a statement before a question ("My training loop is slow; how can I ...") is its context
+    for piece in pieces:
+        if not (piece.endswith("?") or _ASKS.match(piece)):
+            context = f"{context} {piece}".strip()
+            continue
+        parts.append(f"{context} {piece}".strip())
+        context = ""
+    parts = [p for p in parts if tokens(p)]
+    if len(parts) < 2:
+        return [question]
+    # "..., and how can we cut it down?": a later part's pronoun is the first part's subject.
+    subject = " ".join(w for w in re.findall(r"[\w-]+", parts[0]) if tokens(w))
+    return parts[:1] + [f"{p} ({subject})" if _PRONOUN_IN.search(p) else p for p in parts[1:]]
+
+
 def asks_for_questions(question: str) -> bool:
     """Questions are the answer: "Which questions should we ask?", and a checklist, which is written
     as questions ("Is the code subject to concurrency issues?")."""

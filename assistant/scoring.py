@@ -41,6 +41,7 @@ class ExtractiveWeights:
     names_someone: float = 0.25  # "Who proposed ...?": a unit saying who did something ("... by Michael Nygard")
     defines: float = 0.15  # "What is X?": a sentence saying what X is ("X is a methodology that ...")
     states_difference: float = 0.15  # a comparison: a unit stating a difference ("whereas", "unlike") about a side
+    part_margin: float = 0.05  # a question's part counts as answered by a pick this close to its best unit
     titled: float = 0.15  # "What is X?": a unit of the document whose title is X
     echo: float = -0.3  # a unit all of whose words the question already says
     enumerates: float = 0.30  # a sentence listing the set asked for by name leads when within this of the best

@@ -271,8 +271,9 @@ def test_a_block_quote_is_read_as_what_it_quotes():
 def test_a_sentence_without_its_colon_above_a_list_is_its_lead_in():
     text = ("# Checklist\n\n## C#\n\nYou should also look for these specific review items\n\n"
             "- Is dependency injection set up correctly?\n- Are magic numbers explained?\n\n"
-            "## Notes\n\nKeep the list short\n\nShort lists get read.\n")
+            "## Notes\n\nKeep the list short\n\nShort lists get read.\n\nThe records come first,\n\n- one a line.\n")
     chunks = chunk_document(Document(source="c.md", title="Checklist", text=text), min_words=1)
     units = [u for c in chunks for u in c.units]
     assert "You should also look for these specific review items:" in units
     assert "Keep the list short" in units  # a paragraph follows it, not a list
+    assert not any(u.endswith(",:") for u in units)  # a sentence running on into its list is no lead-in

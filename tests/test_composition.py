@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.domain import DomainProfile
-from assistant.grammar import _defines, _defines_side, _title_like, asked_kind, compared_sides
+from assistant.grammar import _defines, _defines_side, _title_like, asked_kind, compared_sides, question_parts
 from tests.conftest import assistant_with
 
 RELEASES = """# Release Practice
@@ -800,3 +800,43 @@ def test_a_checklist_question_is_answered_with_the_checklists_questions(tmp_path
     answer = recipes.ask("What should a Go code review checklist include?")
     assert "- Is every returned error checked or passed on?" in answer.text, answer.text
     assert "- Are goroutines given a way to stop?" in answer.text
+
+
+@pytest.mark.parametrize("question, parts", [
+    ("Who proposed the ADR format, and where in the repo do ADRs normally go?",
+     ["Who proposed the ADR format", "where in the repo do ADRs normally go?"]),
+    ("What does embodied carbon mean, and how can we cut it down?",
+     ["What does embodied carbon mean", "how can we cut it down? (embodied carbon mean)"]),
+    ("My training loop is slow; how can I see where the time goes?",
+     ["My training loop is slow; how can I see where the time goes?"]),  # a statement, then one question
+    ("Should we encrypt secrets in the repo? Why?", ["Should we encrypt secrets in the repo? Why?"]),
+    ("What is a blameless review?", ["What is a blameless review?"]),
+])
+def test_the_questions_a_question_asks_are_read_from_its_grammar(question, parts):
+    assert question_parts(question) == parts
+
+
+REVIEWS = """# Incident Reviews
+
+## Review Format
+
+The blameless review format was proposed by Dana Whitfield for the platform group.
+A blameless review format asks what happened, never who caused it.
+Each review format section is filled in by the incident commander within two days.
+The review format keeps a timeline, the impact, the contributing factors and the follow-up items.
+Teams that adopt the blameless review format report more honest timelines.
+The review format is read aloud at the weekly operations meeting.
+
+## Archive
+
+Finished write-ups are kept in the wiki under ops/postmortems, one page per incident.
+"""
+
+
+@pytest.mark.slow
+def test_a_question_asking_two_things_gets_an_answer_to_each(tmp_path_factory, embedder):
+    """The first part's passage could fill the whole answer; the second part's point still comes."""
+    reviews = assistant_with(tmp_path_factory.mktemp("reviews"), embedder, {"reviews.md": REVIEWS})
+    answer = reviews.ask("Who proposed the blameless review format, and where do finished write-ups get kept?")
+    assert "Dana Whitfield" in answer.text, answer.text
+    assert "ops/postmortems" in answer.text, answer.text
