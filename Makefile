@@ -35,9 +35,9 @@ chat: install
 GATE := --min-fact-recall 0.80 --min-groundedness 0.98 --min-citation-validity 1.0 \
         --min-hit-at-k 0.85 --min-mrr 0.72 --min-refusal-accuracy 0.94 --max-false-refusals 1 \
         --max-non-answer-sentences 1
-PLAYBOOK_GATE := --min-fact-recall 0.74 --min-groundedness 0.98 --min-citation-validity 1.0 \
+PLAYBOOK_GATE := --min-fact-recall 0.76 --min-groundedness 0.98 --min-citation-validity 1.0 \
         --min-hit-at-k 0.95 --min-mrr 0.88 --min-refusal-accuracy 0.94 --max-false-refusals 2 \
-        --max-non-answer-sentences 1 --min-list-structure 0.85
+        --max-non-answer-sentences 1 --min-list-structure 0.90
 
 test: install
 	bash scripts/ensure-browser.sh
