@@ -45,8 +45,12 @@ def table_chunks(rows: list[list[str]], table_name: str, max_words: int = 250) -
             out.append((text, [text]))
         return out
     by_column = len(body) <= 12
-    # A unit reads on its own: "Key Tools of Approach A: Jenkins, ..." (criterion of the compared thing).
-    unit = {(r, c): (f"{row[0]} of {header[c]}: {row[c]}" if by_column else f"{header[c]} of {row[0]}: {row[c]}")
+    # A unit reads on its own: "Key Tools of Approach A: Jenkins, ..." (criterion of the compared thing);
+    # a blank name leaves the criterion alone ("Action: Compress data ...", not "Action of : ...").
+    def label(first: str, second: str) -> str:
+        return f"{first} of {second}" if first.strip() and second.strip() else (first.strip() or second.strip())
+
+    unit = {(r, c): f"{label(row[0], header[c]) if by_column else label(header[c], row[0])}: {row[c]}"
             for r, row in enumerate(body) for c in range(1, min(len(row), len(header))) if row[c].strip()}
     out = []
     if by_column:

@@ -277,3 +277,13 @@ def test_a_sentence_without_its_colon_above_a_list_is_its_lead_in():
     assert "You should also look for these specific review items:" in units
     assert "Keep the list short" in units  # a paragraph follows it, not a list
     assert not any(u.endswith(",:") for u in units)  # a sentence running on into its list is no lead-in
+
+
+def test_a_table_cell_with_a_blank_row_name_reads_without_a_dangling_of():
+    from assistant.tables import table_chunks
+
+    header = ["", "Scenario", "Action", "Why"]
+    body = [["", "For systems sending data", "Use caching", "Less traffic"]] + \
+        [["", "", f"Step {i}", ""] for i in range(13)]  # more than 12 rows: one chunk per row
+    units = [u for _, us in table_chunks([header] + body, "Checklist") for u in us]
+    assert "Action: Step 3" in units and not any(" of :" in u for u in units), units
