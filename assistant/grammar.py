@@ -129,6 +129,8 @@ def _defines(unit: str, term: list[str]) -> bool:
 def _defines_side(unit: str, side: frozenset[str]) -> bool:
     """The unit says what one compared thing is: "Blue / Green is a deployment technique ...", "Push
     metrics means that ..." (its opening words, before "is" or "means", are that side's words)."""
+    if m := re.match(r"^(?:in the case of|with|for)\s+([^,]{1,60}),", unit, re.I):
+        return side <= set(tokens(m.group(1)))  # "In the case of pull metrics, each component publishes ..."
     head = re.split(r"\s+(?:is|are|refers to|means|stands for)\s+", unit, maxsplit=1)
     return len(head) == 2 and len(head[0].split()) <= len(side) + 4 and side <= set(tokens(head[0]))
 

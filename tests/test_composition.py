@@ -662,6 +662,9 @@ def test_a_comparison_opens_each_side_with_its_section_lead(doubles):
 @pytest.mark.parametrize("unit, side, defines", [
     ("Blue / Green is a deployment technique which reduces downtime.", {"blue", "green"}, True),
     ("Push metrics means that the originating component sends the data.", {"push"}, True),
+    ("In the case of pull metrics, each component publishes an endpoint.", {"pull"}, True),
+    ("With pull metrics, the agent scrapes each component.", {"pull"}, True),
+    ("In the case of an outage, pull metrics show a gap.", {"pull"}, False),
     ("During application releases, the new version is deployed to blue.", {"blue", "green"}, False),
     ("The team that owns the blue and green stacks is the platform team.", {"blue", "green"}, False),
 ])
