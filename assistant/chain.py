@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from assistant.answerer import Answerer, Draft
 from assistant.citations import markers
 from assistant.context import REFUSAL, Context, build_context
@@ -149,12 +151,16 @@ class AnswerChain:
         # A follow-up's parts lean on the conversation ("Is there tooling for that, and where did the
         # best-known one come from?"): alone they find nothing of it, so only a question standing alone is split.
         parts = question_parts(question) if query == question else [question]
+        part_vectors: tuple[np.ndarray, ...] = ()
         if len(parts) > 1 and retrieval.hits:
-            # Each question asked brings its own best passage when the whole question's five lack it.
+            # Each question asked brings its own best passage when the whole question's five lack it,
+            # and its query vector: "Who proposed the format, and where do ADRs go?" is answered for
+            # both questions, not only the one whose words dominate the whole (ExtractiveAnswerer.select).
+            found = [self.retriever.retrieve(part, query=part, k=1) for part in parts]
             have = {h.id for h in retrieval.hits}
-            extra = [hit for part in parts for hit in self.retriever.retrieve(part, query=part, k=1).hits
-                     if hit.id not in have]
-            retrieval = replace(retrieval, hits=retrieval.hits + tuple({h.id: h for h in extra}.values()))
+            extra = {hit.id: hit for r in found for hit in r.hits if hit.id not in have}
+            retrieval = replace(retrieval, hits=retrieval.hits + tuple(extra.values()))
+            part_vectors = tuple(np.asarray(r.query_vector, dtype=np.float32) for r in found)
         if _ABOUT_A_DOCUMENT.search(question) and retrieval.hits:
             # "Who wrote the piece on release trains?": the passages found are about release trains;
             # who wrote them is in their documents' front matter cards, which rarely rank themselves.
@@ -164,11 +170,7 @@ class AnswerChain:
             if cards:
                 retrieval = replace(retrieval, hits=retrieval.hits + tuple(cards))
         context = build_context(retrieval, self.retriever.store, self.retriever.generation, self.embedder.dimension)
-        if len(parts) > 1 and context.passages:
-            # "Who proposed the format, and where do ADRs go?": each question asked is answered, not only
-            # the one whose words dominate the whole.
-            context = replace(context, part_vectors=tuple(self.embedder.encode(parts)))
-        return context
+        return replace(context, part_vectors=part_vectors) if part_vectors else context
 
     def check(self, state: ChainState, answerer: Answerer) -> Verified | None:
         draft = state.draft

@@ -188,7 +188,7 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
                                                     limit=max(1, self.max_sentences // 2 - 1))
                         break
         vectors = {p.n: p.unit_vectors for p in context.passages}
-        for part in context.part_vectors if len(context.part_vectors) > 1 else ():
+        for part in context.part_vectors:
             # A question asking two things ("Who proposed the format, and where do ADRs go?") gets the
             # best point for each: a part that no picked unit answers about as well as the passages'
             # best unit for it does brings that unit, with its next sentence.
