@@ -142,6 +142,7 @@ class Lists:
             if parent and not self.profile.is_reference_section(leaf):
                 groups.setdefault((p.hit.source, parent), {}).setdefault(leaf, p)
         best_section = next(p.hit.section for p in context.passages if p.n == best_n)
+        by_pos = {(s[2], s[3]): s for s in scored}
         # A parent whose own text lists its members ("There are several categories: - Load Testing, ...")
         # names them all, where only some of its sections may have been retrieved.
         listing = {p.hit.section for p in context.passages if len({i for i in p.items if i >= 0}) >= 2}
@@ -157,19 +158,17 @@ class Lists:
                 siblings = {leaf: p for leaf, p in siblings.items() if leaf in numbered}
             elif kind not in parent_words:
                 continue
-            by_pos = {(s[2], s[3]): s for s in scored}
             members = []
             for leaf, p in sorted(siblings.items(), key=lambda pair: pair[1].hit.start):
-                own = [s for s in scored if s[2] == p.n]
-                if not own:
+                quotable = [by_pos[p.n, i] for i in range(len(p.units)) if (p.n, i) in by_pos]
+                if not quotable:
                     continue
                 # Its first unit that names it ("... the axe Accessibility Linter for VS Code"), else its first.
-                name = set(tokens(numbered.get(leaf, leaf)))
-                quotable = [by_pos[p.n, i] for i in range(len(p.units)) if (p.n, i) in by_pos]
-                first = next((u for u in quotable if name <= set(tokens(u[4]))), quotable[0] if quotable else own[0])
-                units = [first] + ([own[0]] if own[0] is not first and own[0][0] >= scored[0][0] - self.w.margin
-                                   else [])
-                members.append((numbered.get(leaf, leaf), sorted(units, key=lambda u: u[3])))
+                name = numbered.get(leaf, leaf)
+                first = next((u for u in quotable if set(tokens(name)) <= set(tokens(u[4]))), quotable[0])
+                best = max(quotable, key=lambda u: u[0])
+                units = [first] + ([best] if best is not first and best[0] >= scored[0][0] - self.w.margin else [])
+                members.append((name, sorted(units, key=lambda u: u[3])))
             if len(members) >= 2:
                 return members[:self.w.max_list_items]
         return []
