@@ -215,6 +215,9 @@ def test_a_version_question_asks_for_a_number():
     assert asks("Which Kubeflow release added Pipelines?")
     assert not asks("Which version control system do we use?")
     assert not asks("What versioning scheme should we follow?")
+    assert asks("What is the recommended Kubernetes version for running the operator?")  # further on
+    assert not asks("Which practices keep our releases safe?")
+    assert not asks("What does the guide say about semantic version control?")
 
 
 @pytest.mark.slow
