@@ -46,3 +46,19 @@ def rerank(query_terms: set[str], candidates: list[Evidence], weights: RerankWei
         scored.append((c.chunk_id, weights.unit * c.unit + weights.chunk * c.chunk
                        + weights.coverage * coverage + weights.bm25 * c.bm25 / top_bm25))
     return sorted(scored, key=lambda pair: -pair[1])
+
+
+def without_repeats(ranked: list[tuple[str, float]], terms: dict[str, frozenset[str]],
+                    covered: float = 0.9) -> list[tuple[str, float]]:
+    """`ranked` with each candidate whose words an earlier one already holds (at least `covered` of
+    them) moved to the end: the same paragraph copied into two documents, or a short chunk repeating
+    part of a longer one, would spend a second of the few passages the answerer reads on nothing new."""
+    kept: list[tuple[str, float]] = []
+    repeats: list[tuple[str, float]] = []
+    for cid, score in ranked:
+        words = terms[cid]
+        if words and any(len(words & terms[other]) >= covered * len(words) for other, _ in kept):
+            repeats.append((cid, score))
+        else:
+            kept.append((cid, score))
+    return kept + repeats

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from assistant.errors import GenerationGone, UserError
-from assistant.rerank import Evidence, RerankWeights, rerank
+from assistant.rerank import Evidence, RerankWeights, rerank, without_repeats
 from assistant.snapshot import Snapshot, SnapshotFiles
 from assistant.text import tokens
 from assistant.types import Hit, Retrieval
@@ -227,6 +227,7 @@ class HybridRetriever:
             ranked = self._rerank(query, vector, pool, stored, dict(ranked_dense), dict(units), bm25_score)
         else:
             ranked = [(cid, fused[cid]) for cid in pool]
+        ranked = without_repeats(ranked, {cid: frozenset(tokens(stored[cid].text)) for cid, _ in ranked})
         hits = tuple(replace(stored[cid], score=score, dense=dense_score.get(cid), bm25=bm25_score.get(cid))
                      for cid, score in ranked[:k])
         return Retrieval(question=question, query=query, hits=hits, query_vector=tuple(float(x) for x in vector))

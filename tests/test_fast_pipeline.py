@@ -268,6 +268,20 @@ def test_hits_are_best_first_and_k_is_respected(runbooks):
         "Restore procedure > Full restore"
 
 
+def test_a_paragraph_copied_into_another_document_takes_one_place_in_the_hits(tmp_path):
+    # The playbook copies whole paragraphs between pages; the second copy would spend one of the few
+    # passages the answerer reads on nothing new.
+    corpus = write_corpus(tmp_path / "corpus")
+    (corpus / "restore-faq.md").write_text("# Restore FAQ\n\n## Restoring\n\n" + BACKUPS.split("## Restore procedure")[1]
+                                           .split("### Full restore")[1].split("##")[0].strip() + "\n")
+    assistant = Assistant.from_settings(make_settings(tmp_path, corpus), embedder=HashEmbedder())
+    assistant.ensure_index(progress=False)
+    hits = assistant.search("How are database snapshots restored?", k=4).hits
+    texts = [" ".join(h.text.split()) for h in hits]
+    assert sum("quorumctl" in t for t in texts) == 1, [h.source for h in hits]
+    assert len(hits) == 4
+
+
 def test_default_k_comes_from_settings(runbooks):
     assert len(runbooks.search("incident commander roles").hits) == runbooks.settings.k
 

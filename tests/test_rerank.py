@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.rerank import Evidence, RerankWeights, rerank
+from assistant.rerank import Evidence, RerankWeights, rerank, without_repeats
 
 
 def ev(cid, unit=0.5, chunk=0.5, bm25=0.0, terms=()):
@@ -38,3 +38,20 @@ def test_ties_keep_the_fused_order():
 def test_empty_query_and_no_candidates():
     assert rerank(set(), [], RerankWeights()) == []
     assert rerank(set(), [ev("a", unit=0.2, chunk=0.4)], RerankWeights(coverage=1.0)) == [("a", pytest.approx(0.4))]
+
+
+def test_a_candidate_whose_words_an_earlier_one_holds_goes_last():
+    terms = {"guide": frozenset({"restor", "snapshot", "archiv", "bucket"}),
+             "copy": frozenset({"restor", "snapshot", "archiv", "bucket"}),  # the same paragraph elsewhere
+             "part": frozenset({"snapshot", "bucket"}),  # a short chunk repeating part of "guide"
+             "other": frozenset({"replay", "log", "snapshot"})}
+    ranked = [("guide", 0.9), ("copy", 0.8), ("part", 0.7), ("other", 0.6)]
+    assert [cid for cid, _ in without_repeats(ranked, terms)] == ["guide", "other", "copy", "part"]
+
+
+def test_a_longer_chunk_after_a_short_one_it_contains_is_kept():
+    # The later chunk holds the earlier one's words and more: it says something new.
+    terms = {"short": frozenset({"snapshot", "bucket"}), "long": frozenset({"snapshot", "bucket", "replay", "log"}),
+             "empty": frozenset()}
+    ranked = [("short", 0.9), ("long", 0.8), ("empty", 0.1)]
+    assert without_repeats(ranked, terms) == ranked
