@@ -46,7 +46,10 @@ class DomainProfile:
     pointer_patterns: tuple[str, ...] = (r"^\W*(please\s+)?(see|read more|learn more|for more|more on|more details|click|check out|refer to|"
                                          r"visit|watch|follow (this|the) link)\b",
                                          # "Docs on using the provider here.": the link was the content
-                                         r"\bhere\W*$")
+                                         r"\bhere\W*$",
+                                         # "You can find more information on VFS for Git in the ... document."
+                                         r"\b(you|we|readers?) (can|may|will|could) (find|read|learn|get) "
+                                         r"(more|additional|further) (information|info|details|guidance|documentation|about)\b")
     # Sections that list links and references, never answers.
     reference_sections: tuple[str, ...] = ("resources", "references", "see also", "further reading", "links",
                                            "learn more", "additional resources", "more information", "reading")

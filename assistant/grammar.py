@@ -153,8 +153,12 @@ def _title_like(unit: str) -> bool:
 
 
 # Where a question asks a second thing: "..., and how do we test them?", "...? Why?", "...; where do ADRs go?"
-_PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s+|,\s+and\s+(?=(?:how|what|where|when|why|which|who|whom|is|are|can|"
-                         r"could|do|does|should|would|will)\b)", re.I)
+_AUX = r"(?:is|are|can|could|do|does|did|should|would|will|was|were|has|have|must|might)"
+# Where one question ends and the next begins: "? ", "; ", ", and how ...", "... and when should I ...",
+# and the end of a statement before a question ("Our designers keep huge files in the repo. What ...").
+_PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s+|(?<=[a-z)])\.\s+(?=[A-Z])|,\s+and\s+(?=(?:how|what|where|when|why|which|who|whom|"
+                         r"is|are|can|could|do|does|should|would|will)\b)"
+                         rf"|\s+and\s+(?=(?:how|what|where|when|why|which|who)\s+{_AUX}\b)", re.I)
 
 
 _ASKS = re.compile(r"^\W*(?:how|what|where|when|why|which|who|whom|whose|is|are|can|could|do|does|did|should|would|"
@@ -168,13 +172,15 @@ def question_parts(question: str) -> list[str]:
     leans on the one before and is not a part of its own."""
     pieces = [p.strip() for p in _PART_BREAK.split(question.strip()) if p and p.strip()]
     parts: list[str] = []
-    context = ""  # a statement before a question ("My training loop is slow; how can I ...") is its context
+    # A statement before a question ("My training loop is slow; how can I ...") is its context, and the
+    # context of the questions after it ("Our designers keep huge files in the repo. What should we use,
+    # and what are the catches?": the catches of what they do).
+    context = ""
     for piece in pieces:
         if not (piece.endswith("?") or _ASKS.match(piece)):
             context = f"{context} {piece}".strip()
             continue
         parts.append(f"{context} {piece}".strip())
-        context = ""
     parts = [p for p in parts if tokens(p)]
     if len(parts) < 2:
         return [question]

@@ -759,6 +759,8 @@ def test_a_parent_listing_its_members_answers_rather_than_the_sections_retrieved
     ("Docs on using the provider with a key vault here.", True),
     ("See the install guide for details.", True),
     ("The provider mounts secrets as a volume here and in every pod.", False),
+    ("You can find more information on the vault operator in the Secret Stores document.", True),
+    ("We can read more than one secret per call.", False),
     ("Secrets are mounted as files.", False),
 ])
 def test_a_sentence_whose_content_was_its_link_is_a_pointer(unit, pointer):
@@ -817,6 +819,14 @@ def test_a_checklist_question_is_answered_with_the_checklists_questions(tmp_path
      ["My training loop is slow; how can I see where the time goes?"]),  # a statement, then one question
     ("Should we encrypt secrets in the repo? Why?", ["Should we encrypt secrets in the repo? Why?"]),
     ("What is a blameless review?", ["What is a blameless review?"]),
+    # Two questions joined by "and" alone, the second opening on a question word and its verb.
+    ("When should I page the on-call engineer and when should I open a ticket?",
+     ["When should I page the on-call engineer", "when should I open a ticket?"]),
+    ("Which tools and what practices help?", ["Which tools and what practices help?"]),
+    # A statement before two questions is the context of both.
+    ("Our designers keep huge image files in the repo. What should we use, and what are the catches?",
+     ["Our designers keep huge image files in the repo What should we use",
+      "Our designers keep huge image files in the repo what are the catches?"]),
 ])
 def test_the_questions_a_question_asks_are_read_from_its_grammar(question, parts):
     assert question_parts(question) == parts
