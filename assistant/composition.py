@@ -11,6 +11,9 @@ from assistant.domain import DomainProfile
 from assistant.grammar import _CONTRAST, _NAMES, _PRONOUN, _introduces_list, _title_like
 from assistant.text import key_terms, tokens
 
+_ENUMERATION = re.compile(r"\b(?:such as|including|like|from|e\.g\.,?)\s+([^.;:()]+)", re.I)
+_ENUMERATION_BREAK = re.compile(r"\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|to)\s+")
+
 if TYPE_CHECKING:
     from assistant.scoring import ExtractiveWeights
 
@@ -163,14 +166,29 @@ class Composition:
             if score < scored[0][0] - self.w.enumerates:
                 return picked
             if (n, pos) not in chosen and items[n][pos] < 0 and sim >= self.min_similarity \
-                    and kind in tokens(text) and self.lists_members(text, known):
+                    and kind in tokens(text) and self.lists_members(text, known, kind):
                 return [unit, *picked]
         return picked
 
-    def lists_members(self, text: str, known: set[str]) -> bool:
+    def lists_members(self, text: str, known: set[str], kind: str = "") -> bool:
         """The sentence lists two or more names the question does not already use (and that are not the
         subjects the corpus is about): "are Bitnami Sealed Secrets, Mozilla SOPS", not two of the profile's subjects."""
-        return any(len(key_terms(m.group(0), self.profile) - known) >= 2 for m in _NAMES.finditer(text, 1))
+        if any(len(key_terms(m.group(0), self.profile) - known) >= 2 for m in _NAMES.finditer(text, 1)):
+            return True
+        # ... or three or more short common nouns right after the kind asked for: "a wide range of use
+        # cases, from predictive maintenance and fraud detection to image recognition and natural language
+        # processing". Parts count from the first until one is no short noun ("Day 1", a clause).
+        for m in _ENUMERATION.finditer(text):
+            if kind not in tokens(text[max(0, m.start() - 30):m.start()])[-3:]:
+                continue
+            count = 0
+            for part in _ENUMERATION_BREAK.split(m.group(1)):
+                if not 1 <= len(part.split()) <= 4 or re.search(r"\d", part):
+                    break
+                count += 1
+            if count >= 3:
+                return True
+        return False
 
     @staticmethod
     def compose_sections(members, context: Context) -> Draft:

@@ -395,6 +395,24 @@ def test_a_set_question_is_led_by_the_sentence_naming_the_members():
     assert answerer.enumeration_first(question, only_subjects, picked, "tool", context) == picked
 
 
+
+@pytest.mark.parametrize("sentence, lists", [
+    # Common nouns right after the kind asked for are its members ...
+    ("Tracing has many use cases, from latency analysis and error triage to capacity planning and cost "
+     "attribution.", True),
+    ("Teams pick approaches such as blue-green, canary releases, dark launches and feature flags.", True),
+    # ... but not a range that starts on a number, nor nouns that follow another word.
+    ("Plan the use cases from Day 1 to ensure coverage, security, privacy and transparency.", False),
+    ("A secret store keeps credentials (like API keys, tokens, passwords and certificates) for use cases.", False),
+    ("Tracing helps with use cases, from the moment a request arrives to the moment it is answered.", False),
+])
+def test_a_sentence_enumerating_the_kind_asked_for_lists_its_members(sentence, lists):
+    from assistant.extractive import ExtractiveAnswerer
+
+    kind = "approach" if "approaches" in sentence else "case"
+    assert ExtractiveAnswerer().lists_members(sentence, set(), kind) is lists
+
+
 RECOVERY = """# Site Recovery
 
 ## Recovery Options
