@@ -90,7 +90,8 @@ class Composition:
             if _introduces_list(following[4], items[n], nxt):
                 # "We should keep PRs small. Small PRs have multiple advantages:" the list that
                 # follows is the substance of the answer, however its lead-in scores alone.
-                picked.append(following)
+                if following not in picked:
+                    picked.append(following)
                 return
             if kind is not None:
                 if not (kind and kind in tokens(following[4])) or not take(following):

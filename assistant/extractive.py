@@ -121,19 +121,18 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
         picked: list[tuple[float, float, int, int, str]] = []
         items = {p.n: p.items for p in context.passages}
         by_unit = {(item[2], item[3]): item for item in scored}
-        word_sets: list[set[str]] = []
 
         def take(item) -> bool:
             score, sim, n, pos, unit = item
             if len(picked) >= self.max_sentences or (wants_quantity and not self.profile.has_quantity.search(unit)):
                 return False
             words = set(tokens(unit))
-            # Near-duplicates (the same sentence in two overlapping chunks) appear once.
-            if any(u == unit or len(words & w) / max(1, len(words | w)) > self.w.duplicate_overlap
-                   for (_, _, _, _, u), w in zip(picked, word_sets)):
+            # Near-duplicates (the same sentence in two overlapping chunks) appear once. Every pick counts,
+            # including those appended without `take` (a lead-in that brings its list).
+            if any(u == unit or len(words & (w := set(tokens(u)))) / max(1, len(words | w)) > self.w.duplicate_overlap
+                   for _, _, _, _, u in picked):
                 return False
             picked.append(item)
-            word_sets.append(words)
             return True
 
         # Candidates: a whole list item (scored by its best sentence) or a single sentence / cell.

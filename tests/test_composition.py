@@ -461,6 +461,28 @@ def test_sub_items_come_with_a_label_or_an_item_leading_into_them():
     assert answerer.sub_items(by_pos[1, 1], items, depth, by_pos) == []  # a sub-item leads nothing
 
 
+def test_a_lead_in_its_paragraph_brings_is_not_quoted_twice():
+    """The best sentence's paragraph goes on into a lead-in, which comes with its list; that lead-in also
+    scores within the margin on its own, and was quoted a second time."""
+    from types import SimpleNamespace
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["Synthetic probes do not replace real user monitoring.", "Probes are predictable code that check fixed scenarios.",
+             "On the other hand, avoid relying on real user monitoring alone because:", "It needs user traffic.",
+             "Traffic patterns are inconsistent."]
+    items = (-1, -1, -1, 0, 1)
+    scores = (0.92, 1.05, 1.04, 0.88, 0.97)
+    scored = sorted([(s, s - 0.3, 1, i, u) for i, (s, u) in enumerate(zip(scores, units))], key=lambda u: -u[0])
+    passage = SimpleNamespace(n=1, items=items, depths=(0,) * 5, unit_vectors=None,
+                              hit=SimpleNamespace(kind="list", section="Monitoring"))
+    context = SimpleNamespace(passages=[passage], part_vectors=())
+    picked = ExtractiveAnswerer().select(scored, context, wants_quantity=False)
+    texts = [u[4] for u in picked]
+    assert len(texts) == len(set(texts)), texts
+    assert texts.index(units[2]) < texts.index(units[3])  # the lead-in, then its items
+
+
 def test_items_labelled_as_the_set_asked_for_come_together_under_their_parent():
     """"What kinds of failover sites ...?": one picked "Hot Site: ..." item brings its siblings whose
     labels name a site, after their parent label; an unlabelled sibling and other lists stay out."""
