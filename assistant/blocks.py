@@ -26,6 +26,13 @@ _QUOTE = re.compile(r"^(?:[ \t]{0,3}>[ \t]?)+")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _BOLD_LABEL = re.compile(r"^\s*\*\*([^*:]+)\*\*\s*$")  # "**Goals**": no colon, so no lead-in of its own
 _LABEL_LEVEL = 7  # below every Markdown heading
+# How many items a lead-in announces ("Loki has three main components:").
+_NUMBERS = {w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
+_NUMBERS.update({str(n): n for n in range(1, 21)})
+_COUNT = re.compile(r"\b(" + "|".join(sorted(_NUMBERS, key=len, reverse=True)) + r")\b(?=(?:\s+[\w-]+){0,3}\s*:?\s*$)", re.I)
+# A heading that asks ("Why use Loki") or points to reading ("Resources") is no member of a set.
+_NOT_AN_ITEM = re.compile(r"^(why|how|when|what|where|which|who|resources|references|see also|further reading|"
+                          r"next steps|summary|conclusion|links)\b|\?\s*$", re.I)
 _EMPHASIS_ONLY = re.compile(r"(\*{1,2}|_{1,2})[^*_:]{1,60}\1")  # "*Diagram*", "**Identify**": a term alone
 def plain(text: str) -> str:
     """Inline Markdown to plain text: emphasis, code ticks, links and images."""
@@ -105,8 +112,14 @@ def parse_blocks(doc: Document) -> list[Block]:
             if outline and level == outline[2] and title:
                 at, _, _, items = outline
                 lead = blocks[at]
-                items.append(Block("item", "- " + title, [title], lead.end, lead.end, lead.section))
-                blocks.insert(at + len(items), items[-1])
+                # "Loki has three main components:" then "## Promtail", ..., "## Why use Loki", "## Resources":
+                # the count it states, and a heading that asks or points to reading, end its items.
+                count = _COUNT.search(lead.text)
+                if (count and len(items) >= _NUMBERS.get(count.group(1).lower(), 0)) or _NOT_AN_ITEM.match(title):
+                    outline = None
+                else:
+                    items.append(Block("item", "- " + title, [title], lead.end, lead.end, lead.section))
+                    blocks.insert(at + len(items), items[-1])
             headings = [h for h in headings if h[0] < level] + [(level, title)]
             i += 1
             continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from assistant.chunking import chunk_document
 from assistant.corpus import load_file
 from assistant.text import split_sentences, words
@@ -131,6 +133,18 @@ def test_sub_sections_a_lead_in_announces_are_its_items():
     assert [u for u, i in zip(lead.units, lead.unit_items) if i >= 0] == ["Load Testing", "Stress Testing", "Spike Testing"]
     assert lead.end == text.index("categories:") + len("categories:")  # the cited span stays the lead-in's
     assert not any(c.section == "Categories" and "Details" in c.units for c in chunks)  # only direct sub-sections
+
+
+@pytest.mark.parametrize("lead, more", [
+    ("The log stack has three main components:", "## Query Language\n\nLogQL.\n\n"),  # the count ends them
+    ("The log stack has these components:", "## Why use this stack\n\nIt is cheap.\n\n"),  # a question is none
+])
+def test_sub_sections_after_the_announced_members_are_not_items(lead, more):
+    text = (f"# Log Stack\n\n{lead}\n\n## Agent\n\nShips logs.\n\n## Server\n\nStores logs.\n\n"
+            f"## Dashboard\n\nShows logs.\n\n{more}## Resources\n\n- [Site](https://example.com)\n")
+    chunks = chunk_document(Document(source="s.md", title="Log Stack", text=text), min_words=1, max_words=200)
+    [head] = [c for c in chunks if lead in c.text]
+    assert [u for u, i in zip(head.units, head.unit_items) if i >= 0] == ["Agent", "Server", "Dashboard"]
 
 
 def test_front_matter_author_and_publisher_become_a_citable_card():
