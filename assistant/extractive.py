@@ -121,6 +121,7 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
         picked: list[tuple[float, float, int, int, str]] = []
         items = {p.n: p.items for p in context.passages}
         by_unit = {(item[2], item[3]): item for item in scored}
+        asked = set(tokens(context.retrieval.query))
 
         def take(item) -> bool:
             score, sim, n, pos, unit = item
@@ -154,8 +155,11 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             # to ...") is the rest of that statement: it says what the item did, and comes with it.
             members = [p for p, item_no in enumerate(items[n]) if item_no == k and (n, p) in by_unit]
             if members and take(by_unit[n, members[0]]):
+                # "Alert fatigue is real." adds one word to "How should we handle alert fatigue?": the
+                # item's next sentence is what it says.
+                says_little = len(set(tokens(by_unit[n, members[0]][4])) - asked) < 2
                 for p in members[1:]:
-                    follows = leaning and p == members[0] + 1 and _ANAPHOR.match(by_unit[n, p][4])
+                    follows = (leaning and _ANAPHOR.match(by_unit[n, p][4]) or says_little) and p == members[0] + 1
                     if p == best_pos or follows or by_unit[n, p][0] >= best - self.w.margin:
                         take(by_unit[n, p])
 

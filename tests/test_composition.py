@@ -476,11 +476,35 @@ def test_a_lead_in_its_paragraph_brings_is_not_quoted_twice():
     scored = sorted([(s, s - 0.3, 1, i, u) for i, (s, u) in enumerate(zip(scores, units))], key=lambda u: -u[0])
     passage = SimpleNamespace(n=1, items=items, depths=(0,) * 5, unit_vectors=None,
                               hit=SimpleNamespace(kind="list", section="Monitoring"))
-    context = SimpleNamespace(passages=[passage], part_vectors=())
+    context = SimpleNamespace(passages=[passage], part_vectors=(),
+                              retrieval=SimpleNamespace(query="Why not rely on real user monitoring alone?"))
     picked = ExtractiveAnswerer().select(scored, context, wants_quantity=False)
     texts = [u[4] for u in picked]
     assert len(texts) == len(set(texts)), texts
     assert texts.index(units[2]) < texts.index(units[3])  # the lead-in, then its items
+
+
+def test_an_items_first_sentence_that_says_little_brings_the_next():
+    """"Alert fatigue is real." adds one word to the question; what the item says is its next sentence."""
+    from types import SimpleNamespace
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["Alert fatigue is real.", "Tune thresholds so that every alert needs an action.",
+             "Route low urgency alerts to a secondary channel.", "Page only for user impact."]
+    items, scores = (0, 0, 1, 1), (1.2, 0.7, 0.75, 0.6)
+    scored = sorted([(s, s - 0.3, 1, i, u) for i, (s, u) in enumerate(zip(scores, units))], key=lambda u: -u[0])
+    passage = SimpleNamespace(n=1, items=items, depths=(0,) * 4, unit_vectors=None,
+                              hit=SimpleNamespace(kind="list", section="Alerting"))
+    retrieval = SimpleNamespace(query="How should we handle alert fatigue?")
+    context = SimpleNamespace(passages=[passage], part_vectors=(), retrieval=retrieval)
+    picked = [u[4] for u in ExtractiveAnswerer().select(scored, context, wants_quantity=False)]
+    assert picked[:2] == units[:2], picked
+    # A first sentence that says something of its own is the item's point.
+    scored = [(s, sim, n, pos, "Alert fatigue burns out the on-call engineers." if pos == 0 else u)
+              for s, sim, n, pos, u in scored]
+    picked = [u[4] for u in ExtractiveAnswerer().select(scored, context, wants_quantity=False)]
+    assert units[1] not in picked, picked
 
 
 def test_items_labelled_as_the_set_asked_for_come_together_under_their_parent():
