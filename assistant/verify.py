@@ -184,6 +184,17 @@ def _unnamed_phrases(question: str, text: str, is_rare=None) -> list[str]:
     return missing + [v for v in _VERSION.findall(question) if not re.search(rf"(?<![\d.]){re.escape(v)}(?![\d])", low)]
 
 
+def _things(question: str, asked: set[str]) -> int:
+    """How many things the question names: adjacent names are one ("REST API", "Azure Functions"),
+    apart they are several ("MLflow on Windows")."""
+    count, previous = 0, False
+    for word in re.findall(r"[\w/.-]+", question):
+        named = word.lower().strip(".") in asked
+        count += named and not previous
+        previous = named
+    return count
+
+
 _COMPARES = re.compile(r"\b(vs\.?|versus|compar\w*|differen\w*|between|or)\b", re.I)
 
 
@@ -212,7 +223,7 @@ def relevance_gap(question: str, answer, relevance: float, min_relevance: float,
     low, stems = cited.lower(), set(tokens(cited))
     absent = sorted(t for t in asked if not _named(t, low, stems) and (is_rare is None or is_rare(t)))
     doc_stems = {source: set(tokens(text)) for source, text in documents.items()}
-    if not absent and len(asked) >= 2 and not _COMPARES.search(question) and not any(
+    if not absent and _things(question, asked) >= 2 and not _COMPARES.search(question) and not any(
             all(_named(t, documents[source].lower(), stems_) for t in asked) for source, stems_ in doc_stems.items()):
         # "How do I install MLflow on Windows?": one cited document names MLflow, another Windows, none
         # both. A comparison may take its two sides from two documents.

@@ -104,6 +104,12 @@ def test_two_names_asked_together_need_one_document_naming_both():
     assert relevance_gap("How does MLflow compare to Windows tooling?", answer, 0.9, 0.3) == ""  # a comparison
     both = SimpleNamespace(sentences=answer.sentences, citations=[cite("c.md", "MLflow runs on Windows too.")])
     assert relevance_gap("How do I install MLflow on Windows?", both, 0.9, 0.3) == ""
+    # Adjacent names are one thing ("REST API"): an answer on versioning an API is no mix of two documents.
+    api = SimpleNamespace(sentences=[SimpleNamespace(text="A major version marks a breaking API change.")],
+                          citations=[cite("v.md", "A major version marks a breaking API change.")])
+    common = lambda term: False  # noqa: E731  (REST is named by many passages: not a rare name)
+    assert relevance_gap("How do we version a REST API?", api, 0.9, 0.3, is_rare=common) == ""
+    assert "together" in relevance_gap("How do we version a REST API on Windows?", api, 0.9, 0.3, is_rare=common)
 
 
 def test_a_multi_word_name_or_a_version_must_be_said_by_the_cited_documents():
