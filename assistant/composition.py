@@ -152,6 +152,27 @@ class Composition:
                             out.append(sub)
                             seen.add((sub[2], sub[3]))
                 nxt += 1
+        return self.with_parents(out, by_unit, items, depths or {})
+
+    @staticmethod
+    def with_parents(picked, by_unit, items, depths: dict[int, tuple[int, ...]]) -> list:
+        """A sub-item ("Ideal for projects that require a dynamic user interface.") says nothing without
+        the item it belongs to ("React"): that item's first sentence comes before it."""
+        out, seen = [], {(p[2], p[3]) for p in picked}
+        for unit in picked:
+            n, pos = unit[2], unit[3]
+            depth = depths.get(n)
+            if depth and items[n][pos] >= 0 and depth[pos] > 0:
+                parent = pos - 1
+                while parent >= 0 and items[n][parent] >= 0 and depth[parent] >= depth[pos]:
+                    parent -= 1
+                if parent >= 0 and items[n][parent] >= 0:
+                    while parent > 0 and items[n][parent - 1] == items[n][parent]:
+                        parent -= 1  # the item's first sentence names it
+                    if (n, parent) not in seen and (n, parent) in by_unit:
+                        out.append(by_unit[n, parent])
+                        seen.add((n, parent))
+            out.append(unit)
         return out
 
     def enumeration_first(self, question: str, scored, picked, kind: str, context: Context) -> list:

@@ -507,6 +507,20 @@ def test_an_items_first_sentence_that_says_little_brings_the_next():
     assert units[1] not in picked, picked
 
 
+def test_a_sub_item_comes_with_the_item_it_belongs_to():
+    """"Ideal for dynamic user interfaces." says nothing without "React", the item it sits under."""
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["Frameworks to consider:", "Plain HTML", "Back to the basics.", "React", "Reusable components.",
+             "Ideal for dynamic user interfaces.", "Angular", "Built-in routing."]
+    items, depth = (-1, 0, 1, 2, 3, 4, 5, 6), (0, 0, 1, 0, 1, 1, 0, 1)
+    by_pos = {(1, i): (1.0, 0.5, 1, i, u) for i, u in enumerate(units)}
+    picked = [by_pos[1, 5], by_pos[1, 2], by_pos[1, 6], by_pos[1, 7]]
+    out = ExtractiveAnswerer().with_parents(picked, by_pos, {1: items}, {1: depth})
+    assert [u[4] for u in out] == ["React", "Ideal for dynamic user interfaces.", "Plain HTML", "Back to the basics.",
+                                   "Angular", "Built-in routing."]
+
+
 def test_items_labelled_as_the_set_asked_for_come_together_under_their_parent():
     """"What kinds of failover sites ...?": one picked "Hot Site: ..." item brings its siblings whose
     labels name a site, after their parent label; an unlabelled sibling and other lists stay out."""
