@@ -10,7 +10,7 @@ from assistant.composition import Composition
 from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
-from assistant.grammar import _ANAPHOR, _WHY, _about, _name_parts, asked_kind, compared_sides
+from assistant.grammar import _ANAPHOR, _DEFINE, _WHY, _about, _name_parts, asked_kind, compared_sides
 from assistant.lists import Lists
 from assistant.safety import looks_like_injection
 from assistant.scoring import ExtractiveWeights, Scoring
@@ -47,6 +47,32 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
         return {t for t in key_terms(question, self.profile) - set(self.profile.subject_terms)
                 if _name_parts(t) and not any(p in vocab for p in _name_parts(t) + tokens(t))}
 
+    def unknown_defined(self, question: str, context: Context) -> str:
+        """The term a definition question asks about ("What is mutation testing?") when no passage
+        retrieved for it says it, or "": they then explain something else ("mutate" is in the corpus,
+        "mutation testing" is not). A term of two to four words must be said as a phrase."""
+        term = _DEFINE.match(question)
+        if not term:
+            return ""
+        subject = term.group(1)
+        words = tokens(subject)
+        # A term alone ("mutation testing"), not a relation ("the main use cases of a practice").
+        if not 2 <= len(words) <= 4 or len(subject.split()) > 4 or re.search(
+                r"\s(?:in|of|for|within|on|at|when|from|between|and|or|to|with|vs)\s", f" {subject} "):
+            return ""
+        for p in context.passages:
+            text = tokens(f"{p.hit.title} . {p.hit.section} . {p.hit.text}")
+            # In order, a word or two apart at most: "the Shift-Left approach of testing" says "shift-left testing".
+            for start in (i for i, t in enumerate(text) if t == words[0]):
+                at = start
+                for word in words[1:]:
+                    at = next((j for j in range(at + 1, min(at + 4, len(text))) if text[j] == word), -1)
+                    if at < 0:
+                        break
+                if at >= 0:
+                    return ""
+        return subject
+
     def coverage(self, question: str) -> float:
         """Share of the question's own content words (subject names aside) that the corpus uses."""
         if self.vocabulary is None:
@@ -63,6 +89,8 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             return "the question asks about instructions, not the corpus"
         if unknown := self.unknown_names(question):
             return f"names not in the corpus: {sorted(unknown)}"
+        if unknown := self.unknown_defined(question, context):
+            return f"the term asked about is not in the corpus: {unknown!r}"
         coverage = self.coverage(question)
         if coverage == 0.0:
             return "none of the question's words occur in the corpus"
