@@ -47,10 +47,15 @@ def table_chunks(rows: list[list[str]], table_name: str, max_words: int = 250) -
     by_column = len(body) <= 12
     # A unit reads on its own: "Key Tools of Approach A: Jenkins, ..." (criterion of the compared thing);
     # a blank name leaves the criterion alone ("Action: Compress data ...", not "Action of : ...").
+    # A template's row describes its columns ("A one-sentence summary of the decision made."): a sentence
+    # names no row, so its cells read "Detailed doc: A link to the ADR ...".
     def label(first: str, second: str) -> str:
         return f"{first} of {second}" if first.strip() and second.strip() else (first.strip() or second.strip())
 
-    unit = {(r, c): f"{label(row[0], header[c]) if by_column else label(header[c], row[0])}: {row[c]}"
+    def name(cell: str) -> str:
+        return "" if cell.strip().endswith(".") or len(cell.split()) > 8 else cell
+
+    unit = {(r, c): f"{label(name(row[0]), header[c]) if by_column else label(header[c], name(row[0]))}: {row[c]}"
             for r, row in enumerate(body) for c in range(1, min(len(row), len(header))) if row[c].strip()}
     out = []
     if by_column:

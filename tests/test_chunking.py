@@ -301,3 +301,16 @@ def test_a_table_cell_with_a_blank_row_name_reads_without_a_dangling_of():
         [["", "", f"Step {i}", ""] for i in range(13)]  # more than 12 rows: one chunk per row
     units = [u for _, us in table_chunks([header] + body, "Checklist") for u in us]
     assert "Action: Step 3" in units and not any(" of :" in u for u in units), units
+
+
+def test_a_template_row_describing_its_columns_names_no_row():
+    """A template's row is a sentence per column ("A one-sentence summary of the decision made."): its
+    cells read "Decision Maker: Who made this decision?", not "A one-sentence summary ... of Decision Maker"."""
+    from assistant.tables import table_chunks
+
+    header = ["Decision", "Date", "Decision Maker"]
+    body = [["A one-sentence summary of the decision made.", "Date the decision was made.", "Who made this decision?"]]
+    units = [u for _, us in table_chunks([header] + body, "Decision Log") for u in us]
+    assert units == ["Date: Date the decision was made.", "Decision Maker: Who made this decision?"], units
+    named = [u for _, us in table_chunks([header, ["Use Postgres", "2024-01-02", "Dana"]], "Decision Log") for u in us]
+    assert named == ["Use Postgres of Date: 2024-01-02", "Use Postgres of Decision Maker: Dana"], named
