@@ -89,8 +89,11 @@ class Composition:
                 return
             if _introduces_list(following[4], items[n], nxt):
                 # "We should keep PRs small. Small PRs have multiple advantages:" the list that
-                # follows is the substance of the answer, however its lead-in scores alone.
-                if following not in picked:
+                # follows is the substance of the answer, however its lead-in scores alone. A list of
+                # headings ("take note of these differences:" over "Batch vs. Stream") says nothing.
+                listed = [by_unit[n, i][4] for i in range(nxt + 1, len(items[n]))
+                          if items[n][i] >= 0 and (n, i) in by_unit]
+                if following not in picked and not (kind is None and listed and all(map(_title_like, listed))):
                     picked.append(following)
                 return
             if kind is not None:

@@ -10,7 +10,7 @@ from assistant.composition import Composition
 from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
-from assistant.grammar import _ANAPHOR, _DEFINE, _WHY, _about, _name_parts, asked_kind, compared_sides
+from assistant.grammar import _ANAPHOR, _DEFINE, _WHY, _about, _name_parts, _title_like, asked_kind, compared_sides
 from assistant.lists import Lists
 from assistant.safety import looks_like_injection
 from assistant.scoring import ExtractiveWeights, Scoring
@@ -155,6 +155,8 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             score, sim, n, pos, unit = item
             if len(picked) >= self.max_sentences or (wants_quantity and not self.profile.has_quantity.search(unit)):
                 return False
+            if not wants_list and _title_like(unit):
+                return False  # a heading or title alone ("Batch vs. Stream") is no point; a list it is in brings it
             words = set(tokens(unit))
             # Near-duplicates (the same sentence in two overlapping chunks) appear once. Every pick counts,
             # including those appended without `take` (a lead-in that brings its list).

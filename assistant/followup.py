@@ -10,6 +10,11 @@ from assistant.text import STOPWORDS, key_terms, tokens
 # "And its challenges?", "What about the latter?": the question leans on an earlier turn.
 _FOLLOWUP = re.compile(r"^(and|also|what about|how about|but|so|then)\b|\b(it|its|it's|they|them|their|this|that|"
                        r"these|those|the former|the latter|the first|the second|the other)\b", re.I)
+# A word standing for the subject of an earlier turn ("How is it different from Kafka?").
+_PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|these|those|one|ones)\b", re.I)
+# The asking words of a question, which name no subject ("What does the playbook say about ...").
+_ASKING = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "does", "do", "did", "is",
+           "are", "was", "were", "can", "could", "should", "would", "will", "say", "says", "tell", "explain"}
 
 
 def leans_on_history(question: str) -> bool:
@@ -17,9 +22,40 @@ def leans_on_history(question: str) -> bool:
     return bool(_FOLLOWUP.search(question))
 
 
+def _words(turn: str) -> list[str]:
+    return re.findall(r"[\w/.-]+", turn)
+
+
+def _names(turn: str, profile: DomainProfile) -> list[str]:
+    """The names a turn uses (subject terms first), as the turn spells them."""
+    found = key_terms(turn, profile)
+    ordered = [m for m in profile.subject_terms if m in found] + sorted(t for t in found if t not in profile.subject_terms)
+    return [next((w for w in _words(turn) if w.lower() == t), t) for t in ordered]
+
+
+def _topic(turn: str) -> list[str]:
+    """A question's content words, its asking words aside: "What is a trade study?" -> trade study."""
+    return [w for w in _words(turn) if w.lower() not in STOPWORDS and w.lower() not in _ASKING and tokens(w)]
+
+
+def conversation_subject(turns: list[str], profile: DomainProfile) -> list[str]:
+    """What the conversation is about after these turns: the names of the latest turn that names
+    something, unless it names it through a pronoun ("How is it different from Kafka?" is still about
+    Pulsar); a turn naming nothing that stands alone ("What is a trade study?") makes its words the subject."""
+    subject: list[str] = []
+    for turn in turns:
+        if subject and _PRONOUN.search(turn):
+            continue
+        if names := _names(turn, profile):
+            subject = names
+        elif not leans_on_history(turn) and (topic := _topic(turn)):
+            subject = topic
+    return subject
+
+
 def expand_followup(question: str, history: list[str], turns: int, profile: DomainProfile) -> str:
-    """A follow-up ("And its challenges?", "And for Kubernetes?") borrows from the last turn what it
-    leaves out: the subject names, or the rest of the question when it names a new subject itself."""
+    """A follow-up ("And its challenges?", "And for Kubernetes?") borrows from the earlier turns what it
+    leaves out: the conversation's subject, or the rest of the question when it names a new subject itself."""
     recent = [h for h in history[-turns:] if h.strip()] if turns else []
     if not recent:
         return question
@@ -28,15 +64,12 @@ def expand_followup(question: str, history: list[str], turns: int, profile: Doma
     if not (_FOLLOWUP.search(question) or (len(tokens(question)) <= 3 and not named)):
         return question
     earlier = recent[-1]
-    if named:
+    if named and not _PRONOUN.search(question):
         # Same aspect, new subject: keep the earlier question's words minus its subject names.
-        rest = [w for w in re.findall(r"[\w/.-]+", earlier) if w.lower() not in subjects
-                and w.lower() not in STOPWORDS]
+        rest = [w for w in _words(earlier) if w.lower() not in subjects and w.lower() not in STOPWORDS]
         return f"{question} ({' '.join(rest)})" if rest else question
-    for turn in reversed(recent):
-        subject = sorted(key_terms(turn, profile))
-        if subject:
-            names = [m for m in subjects if m in subject] + [t for t in subject if t not in subjects]
-            words = [next((w for w in re.findall(r"[\w/.-]+", turn) if w.lower() == t), t) for t in names]
-            return f"{question} ({' '.join(words)})"
-    return f"{question} ({earlier})"
+    said = {w.lower() for w in _words(question)}
+    subject = [w for w in conversation_subject(recent, profile) if w.lower() not in said]
+    if subject:
+        return f"{question} ({' '.join(subject)})"
+    return question if named else f"{question} ({earlier})"

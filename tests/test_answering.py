@@ -95,6 +95,20 @@ def test_follow_up_with_a_new_subject_keeps_the_aspect():
     assert "ModelOps" in query and "tools" in query and "DevOps" not in query
 
 
+@pytest.mark.parametrize("question, history, query", [
+    # "it" is still the subject the conversation started with, not the thing it was compared to.
+    ("How is it different from DevOps?", ["What is MLOps?"], "How is it different from DevOps? (MLOps)"),
+    ("What tools does it use?", ["What is MLOps?", "How is it different from DevOps?"],
+     "What tools does it use? (MLOps)"),
+    # A subject without a capitalised name is the words of the question that stood alone.
+    ("What are the steps?", ["What is a trade study?", "When should we avoid one?"], "What are the steps? (trade study)"),
+    ("Can we use them in CI?", ["How do dev containers work?", "What problems do they solve?"],
+     "Can we use them in CI? (dev containers work)"),
+])
+def test_a_follow_up_carries_the_conversations_subject(question, history, query):
+    assert expand_followup(question, history, 3, DomainProfile()) == query
+
+
 def test_question_with_its_own_subject_is_not_rewritten():
     assert expand_followup("What is DataOps?", ["What are the benefits of ModelOps?"], 3, DomainProfile()) == "What is DataOps?"
 

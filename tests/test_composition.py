@@ -521,6 +521,27 @@ def test_a_sub_item_comes_with_the_item_it_belongs_to():
                                    "Angular", "Built-in routing."]
 
 
+def test_a_heading_alone_is_no_point_but_its_list_still_brings_it():
+    """"MLOps vs. DevOps" (a sub-section heading read as a lead-in's item) scores near the best sentence
+    for "How does it differ?": alone it says nothing, so it is not picked; a lead-in picked for a set
+    still brings its items, headings or not."""
+    from types import SimpleNamespace
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["Batch jobs run nightly while streams run continuously.", "Streams keep a state store.",
+             "Note these differences:", "Batch vs. Stream", "Stream vs. Queue"]
+    items, scores = (-1, -1, -1, 0, 1), (1.2, 0.9, 0.7, 1.1, 0.8)
+    scored = sorted([(s, s - 0.3, 1, i, u) for i, (s, u) in enumerate(zip(scores, units))], key=lambda u: -u[0])
+    passage = SimpleNamespace(n=1, items=items, depths=(0,) * 5, unit_vectors=None,
+                              hit=SimpleNamespace(kind="list", section="Processing"))
+    context = SimpleNamespace(passages=[passage], part_vectors=(), retrieval=SimpleNamespace(query="How do they differ?"))
+    picked = [u[4] for u in ExtractiveAnswerer().select(scored, context, wants_quantity=False)]
+    assert "Batch vs. Stream" not in picked and units[0] in picked, picked
+    led = [u[4] for u in ExtractiveAnswerer().select([(1.3, 1.0, 1, 2, units[2])] + scored, context, wants_quantity=False)]
+    assert led[:3] == ["Note these differences:", "Batch vs. Stream", "Stream vs. Queue"], led
+
+
 def test_items_labelled_as_the_set_asked_for_come_together_under_their_parent():
     """"What kinds of failover sites ...?": one picked "Hot Site: ..." item brings its siblings whose
     labels name a site, after their parent label; an unlabelled sibling and other lists stay out."""
