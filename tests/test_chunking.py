@@ -314,3 +314,10 @@ def test_a_template_row_describing_its_columns_names_no_row():
     assert units == ["Date: Date the decision was made.", "Decision Maker: Who made this decision?"], units
     named = [u for _, us in table_chunks([header, ["Use Postgres", "2024-01-02", "Dana"]], "Decision Log") for u in us]
     assert named == ["Use Postgres of Date: 2024-01-02", "Use Postgres of Decision Maker: Dana"], named
+
+
+def test_html_entities_read_as_the_characters_they_stand_for():
+    from assistant.blocks import plain
+
+    assert plain("Not everything is needed for the CI pipeline&#185; &quot;as is&quot;") == \
+        'Not everything is needed for the CI pipeline¹ "as is"'
