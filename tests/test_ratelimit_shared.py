@@ -125,7 +125,7 @@ def test_two_web_apps_share_the_budget_of_a_client(shipped, tmp_path):
     worker took from this client's budget are gone here too."""
     from gradio_client import Client
 
-    from tests.test_web import content, launch, shown
+    from tests.test_web import close, content, launch, shown
 
     settings = shipped.settings.model_copy(update={"data_dir": tmp_path / "data", "rate_limit_per_minute": 3})
     other_worker = Storage(make_engine(f"sqlite:///{tmp_path / 'data' / 'assistant.db'}"))
@@ -139,7 +139,7 @@ def test_two_web_apps_share_the_budget_of_a_client(shipped, tmp_path):
         assert re.search(r"Too many questions: wait \d+ s", shown(chat[-1]))
     finally:
         client.close()
-        demo.close()
+        close(demo)
         other_worker.engine.dispose()
 
 
