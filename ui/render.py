@@ -188,6 +188,8 @@ def sources_panel(answer: Answer | None, links=None, turn: int | None = None) ->
     if answer.refused:
         return ('<div class="sources refused">No sources: the documents do not answer this question. '
                 "The reply lists what they do cover; try one of those topics.</div>")
+    if not answer.citations:  # small talk ("hi", "thanks"): a reply, not an answer from the documents
+        return '<div class="sources empty">No sources: this reply does not come from the documents.</div>'
     heading = f"Sources of answer {turn + 1}" if turn is not None else "Sources"
     entries = "".join(_source(c, _support(answer, c), links) for c in answer.citations)
     question = html.escape(answer.question)
