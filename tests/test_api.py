@@ -119,6 +119,19 @@ def test_refusal_comes_back_as_a_normal_reply(url):
     assert reply.model_extra["citations"] == []
 
 
+def test_small_talk_is_a_reply_without_sources(url):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{url}/v1", api_key="unused")
+    messages = [{"role": "user", "content": "hi"}]
+    reply = client.chat.completions.create(model="methodology-assistant", messages=messages)
+    content = reply.choices[0].message.content
+    assert content.startswith("Hello!") and "Sources:" not in content
+    assert reply.model_extra["refused"] is False and reply.model_extra["citations"] == []
+    stream = client.chat.completions.create(model="methodology-assistant", messages=messages, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in stream) == content
+
+
 def test_api_key_is_required_when_set_and_limits_are_per_key(shipped):
     from openai import AuthenticationError, OpenAI, RateLimitError
 
