@@ -26,7 +26,8 @@ class Lists:
     w: ExtractiveWeights
     profile: DomainProfile
 
-    def list_answer(self, scored, context: Context, wants_list: bool = False, why: bool = False) -> list:
+    def list_answer(self, scored, context: Context, wants_list: bool = False, why: bool = False,
+                    kind: str | None = None) -> list:
         """When the best match is an item of a list, or the lead-in of one ("Some popular frameworks:"),
         the answer is that list: the lead-in, then each item's first sentence (the best few, in
         document order). Returns [] when the best match is not part of a list."""
@@ -42,6 +43,15 @@ class Lists:
                 return []
             pos += 1
         # The list is the matched item's siblings: a sub-list ("  - Hot Site") ends at its parent's level.
+        # But a sub-item matched for a set that the outer list's lead-in names ("You should at least add
+        # the following details to the bug items:" over "- Priority:" over "  - 1: Product should not
+        # ship ...") answers with the outer list.
+        if kind and depth[pos] > 0:
+            top = pos
+            while is_item(top - 1):
+                top -= 1
+            if top > 0 and kind in tokens(passage.units[top - 1]) and passage.units[top - 1].rstrip().endswith(":"):
+                pos = top
         level, start, end = depth[pos], pos, pos
         while is_item(start - 1) and depth[start - 1] >= level:
             start -= 1

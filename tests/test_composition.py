@@ -542,6 +542,28 @@ def test_a_heading_alone_is_no_point_but_its_list_still_brings_it():
     assert led[:3] == ["Note these differences:", "Batch vs. Stream", "Stream vs. Queue"], led
 
 
+def test_a_sub_item_matched_for_the_set_the_outer_lead_in_names_answers_with_the_outer_list():
+    """"What details should we add to a bug?": the best match is a sub-item of "- Priority:"; the set asked
+    for is the outer list, whose lead-in names details."""
+    from types import SimpleNamespace
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["Add the following details to each bug:", "Title.", "Steps to Reproduce.", "Priority:",
+             "1: Must not ship without a fix.", "2: Fix when there is time."]
+    items, depth = (-1, 0, 1, 2, 3, 4), (0, 0, 0, 0, 1, 1)
+    scores = (0.75, 0.8, 0.79, 0.78, 0.9, 1.0)
+    scored = sorted([(s, s - 0.3, 1, i, u) for i, (s, u) in enumerate(zip(scores, units))], key=lambda u: -u[0])
+    passage = SimpleNamespace(n=1, units=units, items=items, depths=depth, hit=SimpleNamespace(section="Bugs"))
+    context = SimpleNamespace(passages=[passage])
+    answerer = ExtractiveAnswerer()
+    outer = [u[4] for u in answerer.list_answer(scored, context, wants_list=True, kind="detail")]
+    assert outer[:4] == ["Add the following details to each bug:", "Title.", "Steps to Reproduce.", "Priority:"], outer
+    assert "2: Fix when there is time." in outer  # the label brings its sub-items
+    inner = [u[4] for u in answerer.list_answer(scored, context, wants_list=True, kind="level")]
+    assert inner == ["Priority:", "1: Must not ship without a fix.", "2: Fix when there is time."], inner  # not named
+
+
 def test_items_labelled_as_the_set_asked_for_come_together_under_their_parent():
     """"What kinds of failover sites ...?": one picked "Hot Site: ..." item brings its siblings whose
     labels name a site, after their parent label; an unlabelled sibling and other lists stay out."""
