@@ -56,7 +56,8 @@ class DomainProfile:
     # A question asking for a quantity, and the evidence a sentence needs to answer one.
     quantity_question: str = (r"^\W*(how (much|many|long|old|fast)|what year|when (was|did|were))\b|\bin what year\b|"
                               r"\b(price|pricing|cost of|how much does|percentage|salary|salaries|revenue|"
-                              r"version number|latest version)\b|\b(which|what) ((\S+ ){0,2}(version|release)|"
+                              r"version number|latest version|(maximum|minimum|max|min) (number|amount|size|length|count))\b|"
+                              r"\b(which|what) ((\S+ ){0,2}(version|release)|"
                               # "What is the recommended Kubernetes version ...": a version further on
                               r"(\S+ ){3,4}version)s?\b"
                               # ... but "which version control system" asks for no number

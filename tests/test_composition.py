@@ -218,6 +218,10 @@ def test_a_version_question_asks_for_a_number():
     assert asks("What is the recommended Kubernetes version for running the operator?")  # further on
     assert not asks("Which practices keep our releases safe?")
     assert not asks("What does the guide say about semantic version control?")
+    # A maximum or minimum asks for a number too, not for the guidance around it.
+    assert asks("What is the maximum number of reviewers allowed on a pull request?")
+    assert asks("What's the minimum size of a load test?")
+    assert not asks("How do we maximize the number of reviewers?")
 
 
 @pytest.mark.slow
