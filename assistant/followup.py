@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from assistant.domain import DomainProfile
+from assistant.smalltalk import small_talk, without_greeting
 from assistant.text import STOPWORDS, key_terms, tokens
 
 # "And its challenges?", "What about the latter?": the question leans on an earlier turn.
@@ -56,7 +57,9 @@ def conversation_subject(turns: list[str], profile: DomainProfile) -> list[str]:
 def expand_followup(question: str, history: list[str], turns: int, profile: DomainProfile) -> str:
     """A follow-up ("And its challenges?", "And for Kubernetes?") borrows from the earlier turns what it
     leaves out: the conversation's subject, or the rest of the question when it names a new subject itself."""
-    recent = [h for h in history[-turns:] if h.strip()] if turns else []
+    # "thanks!" says nothing about the subject, and "hi, ..." is no part of the question it opens.
+    recent = [without_greeting(h) for h in history[-turns:] if h.strip() and not small_talk(h, profile)] \
+        if turns else []
     if not recent:
         return question
     subjects = profile.subject_terms

@@ -162,8 +162,9 @@ class Storage(Retention):
             elif found != owner:
                 raise ValueError(f"conversation {conversation_id} belongs to another owner")
             else:
+                # A title given later wins ("hi" first, then the first question for the documents).
                 conn.execute(update(m.conversations).where(m.conversations.c.id == conversation_id)
-                             .values(updated=now))
+                             .values(updated=now, **({"title": title[:200]} if title else {})))
             n = 1 + (conn.execute(select(func.max(m.turns.c.n))
                                   .where(m.turns.c.conversation_id == conversation_id)).scalar() or 0)
             row = {"conversation_id": conversation_id, "n": n, "question": answer.question,

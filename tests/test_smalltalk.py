@@ -62,3 +62,15 @@ def test_a_small_talk_reply_shows_no_sources(tmp_path):
     assert "does not come from the documents" in sources_panel(reply)
     message = answer_message(reply)
     assert 'class="answer-sources"' not in message and "welcome. Ask me anything" in message
+
+
+@pytest.mark.parametrize("history, query", [
+    (["What is a trade study?", "thanks!"], "What are the steps? (trade study)"),  # thanks changes no subject
+    (["hi", "What is a trade study?"], "What are the steps? (trade study)"),
+    (["Hello! What is a trade study?"], "What are the steps? (trade study)"),
+    (["thanks"], "What are the steps?"),  # nothing to carry over
+])
+def test_small_talk_turns_are_no_part_of_the_conversations_subject(history, query):
+    from assistant.followup import expand_followup
+
+    assert expand_followup("What are the steps?", history, 3, DomainProfile()) == query

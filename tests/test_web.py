@@ -268,6 +268,20 @@ def test_conversations_are_stored_per_owner_and_reopen_with_their_answers(shippe
     assert owner_of(None, "b1") == "browser:b1" and owner_of(None, "") == ""
 
 
+def test_a_conversation_opened_with_small_talk_is_named_by_its_first_question(shipped, settings):
+    from assistant.storage import open_storage
+    from ui.web import remember_turn
+
+    storage = open_storage(settings)
+    hello, asked = shipped.ask("hi"), shipped.ask("What is DataOps?")
+    state = {**new_state(), "id": "c2", "questions": ["hi"], "answers": [hello]}
+    [listed] = remember_turn(storage, state, "browser:b2", shipped.index_version, 3)
+    assert listed.title == "hi"  # nothing better yet
+    state = {**state, "questions": ["hi", asked.question], "answers": [hello, asked]}
+    [listed] = remember_turn(storage, state, "browser:b2", shipped.index_version, 3)
+    assert (listed.title, listed.turns) == ("What is DataOps?", 2)
+
+
 def test_about_shows_counts_models_and_credits_not_paths(client, settings):
     about = client.predict(api_name="/about")
     assert "Documents" in about and "mlops-devops-modelops.md" in about and "extractive" in about

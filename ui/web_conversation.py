@@ -61,7 +61,10 @@ def remember_turn(storage, state: dict, owner: str, index_version: str, history_
     if answers and answers[-1] is not None:
         turn = len(answers) - 1
         history = history_of({"questions": state["questions"][:turn], "answers": answers[:turn]}, history_turns)
-        title = next(q for q, a in zip(state["questions"], answers) if a is not None)[:80]
+        # Named by its first question for the documents: "hi" names no conversation.
+        asked = [q for q, a in zip(state["questions"], answers) if a is not None]
+        title = next((q for q, a in zip(state["questions"], answers) if a is not None and a.answerer != "none"),
+                     asked[0])[:80]
         storage.save_turn(state["id"], owner, answers[-1], history=history, index_version=index_version, title=title)
     return storage.list_conversations(owner, limit=MAX_LISTED_CONVERSATIONS)
 
