@@ -120,7 +120,7 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
         if not wants_quantity and (sections := self.sibling_sections(scored, context, kind)):
             return self.compose_sections(sections, context)
         listed = [] if wants_quantity else (self.named_list(scored, context, kind) or self.list_answer(
-            scored, context, kind is not None, why=bool(_WHY.match(question)), kind=kind))
+            scored, context, kind, why=bool(_WHY.match(question))))
         picked = listed or self.select(scored, context, wants_quantity, kind, compared_sides(question))
         if not picked:
             return Draft(refused=True, reason="no sentence of the passages answers this kind of question")

@@ -26,11 +26,12 @@ class Lists:
     w: ExtractiveWeights
     profile: DomainProfile
 
-    def list_answer(self, scored, context: Context, wants_list: bool = False, why: bool = False,
-                    kind: str | None = None) -> list:
+    def list_answer(self, scored, context: Context, kind: str | None = None, why: bool = False) -> list:
         """When the best match is an item of a list, or the lead-in of one ("Some popular frameworks:"),
         the answer is that list: the lead-in, then each item's first sentence (the best few, in
-        document order). Returns [] when the best match is not part of a list."""
+        document order). `kind`: what a set question asks for (asked_kind; None: no set question).
+        Returns [] when the best match is not part of a list."""
+        wants_list = kind is not None
         if not scored:
             return []
         _, _, n, pos, _ = scored[0]

@@ -561,10 +561,10 @@ def test_a_sub_item_matched_for_the_set_the_outer_lead_in_names_answers_with_the
     passage = SimpleNamespace(n=1, units=units, items=items, depths=depth, hit=SimpleNamespace(section="Bugs"))
     context = SimpleNamespace(passages=[passage])
     answerer = ExtractiveAnswerer()
-    outer = [u[4] for u in answerer.list_answer(scored, context, wants_list=True, kind="detail")]
+    outer = [u[4] for u in answerer.list_answer(scored, context, kind="detail")]
     assert outer[:4] == ["Add the following details to each bug:", "Title.", "Steps to Reproduce.", "Priority:"], outer
     assert "2: Fix when there is time." in outer  # the label brings its sub-items
-    inner = [u[4] for u in answerer.list_answer(scored, context, wants_list=True, kind="level")]
+    inner = [u[4] for u in answerer.list_answer(scored, context, kind="level")]
     assert inner == ["Priority:", "1: Must not ship without a fix.", "2: Fix when there is time."], inner  # not named
 
 
