@@ -11,6 +11,11 @@ _WHY = re.compile(r"^\W*why\b", re.I)
 # "What is a release train?", "What are feature flags?": a question asking what a term is; answered first by
 # the sentence that says so ("A release train is a fixed schedule that ...").
 _DEFINE = re.compile(r"^\W*what(?:\s+is|\s+are|'s)\s+(?:an?\s+|the\s+)?([^?,;:]{1,60}?)\s*\??\s*$", re.I)
+# A question about a topic as a whole ("Tell me about code reviews.", "What does the playbook say about dev
+# containers?"): answered, like "What is X?", by what X is first.
+_TOPIC = re.compile(r"^\W*(?:tell me (?:more )?about|explain|describe|give me an overview of|what can you tell me about|"
+                    r"what (?:does|do) (?:the|our|this|your) [\w-]+ say about)\s+(?:an?\s+|the\s+)?"
+                    r"([^?,;:]{1,60}?)\s*[?.!]?\s*$", re.I)
 _ANAPHOR = re.compile(r"^(it|its|they|their|them|this|these|those|that|he|she|such)\b", re.I)
 # Two or more names in a row, as prose lists them: "Bitnami Sealed Secrets, Mozilla SOPS", "Flux and Argo CD".
 _NAMES = re.compile(r"\b[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)*\s*(?:,|\band\b|\bor\b)\s*(?:and\s+|or\s+)?[A-Z][\w.-]*")

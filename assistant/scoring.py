@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from assistant.context import Context
 from assistant.domain import DomainProfile
-from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _PLACEHOLDER, _about, _criterion, _defines,
+from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _PLACEHOLDER, _TOPIC, _about, _criterion, _defines,
                                _defines_side, _introduces_list, _label_names, _subject, _title_like, asked_kind,
                                asks_for_questions, compared_sides)
 from assistant.safety import looks_like_injection
@@ -67,7 +67,7 @@ class Scoring:
         kind = asked_kind(question)
         asks_who = bool(WHO.search(question))
         known_names = key_terms(question, self.profile) | set(self.profile.subject_terms)
-        term = _DEFINE.match(question)
+        term = _DEFINE.match(question) or _TOPIC.match(question)
         # "What is a span in a distributed trace?": the term is "span"; the rest says where it lives.
         subject = re.split(r"\s+(?:in|of|for|within|on|at|when|from)\s+", term.group(1))[0] if term else ""
         # "What are the phases of threat modeling?" asks for a set (phases of something), not a definition.

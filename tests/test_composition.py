@@ -207,6 +207,56 @@ def test_a_tools_question_gets_the_introduced_link_list(composed):
     assert "history of tracing" not in answer.text  # a reading list is no answer
 
 
+@pytest.mark.parametrize("question, term", [
+    ("Tell me about code reviews.", "code reviews"), ("Explain GitOps", "GitOps"),
+    ("What does the playbook say about dev containers?", "dev containers"),
+    ("Describe the on-call rotation.", "on-call rotation"), ("Can you explain why tests matter?", None),
+    ("What does the playbook say about testing, and why?", None),
+])
+def test_a_question_about_a_topic_as_a_whole_names_the_term(question, term):
+    from assistant.grammar import _TOPIC
+
+    match = _TOPIC.match(question)
+    assert (match.group(1) if match else None) == term
+
+
+def test_a_topic_question_scores_what_the_topic_is_as_a_definition_question_does(tmp_path):
+    """"Tell me about canary releases." is answered, like "What is a canary release?", by what one is first:
+    the sentence saying so gets the same lift."""
+    from dataclasses import replace
+
+    from assistant.app import Assistant
+    from assistant.chain import ChainState
+    from assistant.scoring import ExtractiveWeights
+    from tests.conftest import make_settings
+    from tests.fakes import HashEmbedder
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "canary.md").write_text(
+        "# Rollouts\n\n## Canary Rollout\n\nCanary releases need a watch of an hour on the dashboards.\n\n"
+        "## Basics\n\nA canary release is a deployment that sends a small share of traffic to the new version.\n")
+    assistant = Assistant.from_settings(make_settings(tmp_path, corpus), embedder=HashEmbedder())
+    assistant.ensure_index(progress=False)
+
+    answerer = assistant.chain.answerer
+
+    def lift(question: str) -> float:
+        """How much the sentence saying what a canary release is gains from being one."""
+        state = assistant.chain.steps.invoke(ChainState(question=question, history=()))
+        scores = []
+        for weights in (answerer.w, replace(answerer.w, defines=0.0, titled=0.0)):
+            answerer.w = weights
+            scored = answerer.score_units(question, state.context)
+            scores.append(next(s[0] for s in scored if s[4].startswith("A canary release is")))
+        answerer.w = replace(answerer.w, defines=ExtractiveWeights().defines, titled=ExtractiveWeights().titled)
+        return scores[0] - scores[1]
+
+    assert lift("Tell me about canary releases.") == pytest.approx(ExtractiveWeights().defines)
+    assert lift("What are canary releases?") == pytest.approx(ExtractiveWeights().defines)
+    assert lift("How are canary releases watched?") == 0.0
+
+
 def test_a_version_question_asks_for_a_number():
     from assistant.domain import DomainProfile
 
