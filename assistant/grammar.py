@@ -64,7 +64,10 @@ def asked_kind(question: str) -> str | None:
     plural noun after what/which, before the verb."""
     m = re.match(r"^\W*(?:what|which)\s+(?:(?:are|were)\s+(?:the\s+|some\s+|all\s+)?)?(.*)", question, re.I)
     if not m:
-        return None
+        # "List the branching strategies ...", "Name three tools for ...": a set asked for by a command.
+        command = re.match(r"^\W*(?:please\s+)?(?:list|name|enumerate|give me|show me)\s+(?:the\s+|all\s+(?:the\s+)?|"
+                           r"some\s+|a few\s+|(?:\d+|two|three|four|five)\s+)?(.*)", question, re.I)
+        return asked_kind(f"which {command.group(1)}") if command else None
     words = re.findall(r"[A-Za-z][A-Za-z-]*", m.group(1))[:6]
     if len(words) > 1 and words[1].lower() in _DETERMINER:
         return None  # "What makes a staging environment ...": the first word is the verb

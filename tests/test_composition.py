@@ -257,6 +257,14 @@ def test_a_topic_question_scores_what_the_topic_is_as_a_definition_question_does
     assert lift("How are canary releases watched?") == 0.0
 
 
+@pytest.mark.parametrize("question, kind", [
+    ("list the branching strategies the playbook mentions", "strategi"), ("Name three tools for load testing", "tool"),
+    ("Show me the steps", "step"), ("Give me an overview of GitOps", None), ("List them", None),
+])
+def test_a_set_asked_for_by_a_command_has_its_kind(question, kind):
+    assert asked_kind(question) == kind
+
+
 def test_a_version_question_asks_for_a_number():
     from assistant.domain import DomainProfile
 

@@ -112,6 +112,24 @@ def test_two_names_asked_together_need_one_document_naming_both():
     assert "together" in relevance_gap("How do we version a REST API on Windows?", api, 0.9, 0.3, is_rare=common)
 
 
+def test_a_rare_name_the_passages_never_mention_refuses_unless_it_is_an_aside():
+    from types import SimpleNamespace
+
+    from assistant.verify import relevance_gap
+
+    cite = SimpleNamespace(source="ci.md", title="T", section="S", text="Set up CI and code review for the ML project.")
+    answer = SimpleNamespace(sentences=[SimpleNamespace(text=cite.text)], citations=[cite])
+    rare = lambda term: term in {"pm", "kubeflow", "weights", "biases"}  # noqa: E731
+    # The thing asked about is absent: refused.
+    assert "never mention kubeflow" in relevance_gap("What license is Kubeflow released under?", answer, 0.9, 0.3,
+                                                     is_rare=rare)
+    assert "never mention" in relevance_gap("How should we use Weights & Biases for ML runs?", answer, 0.9, 0.3,
+                                            is_rare=rare)  # one product, one of two things: half
+    # An aside among the things the passages do name is context.
+    question = "Our PM asks what to set up first for ML, CI and code review?"
+    assert relevance_gap(question, answer, 0.9, 0.3, is_rare=rare) == ""
+
+
 def test_a_multi_word_name_or_a_version_must_be_said_by_the_cited_documents():
     from assistant.verify import _unnamed_phrases
 
