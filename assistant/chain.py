@@ -15,7 +15,7 @@ from assistant.context import REFUSAL, Context, build_context
 from assistant.domain import DomainProfile
 from assistant.followup import leans_on_history
 from assistant.grammar import question_parts
-from assistant.smalltalk import small_talk, without_greeting
+from assistant import smalltalk
 from assistant.text import tokens
 from assistant.types import Answer, Citation
 from assistant.verify import Verified, relevance_gap, verify
@@ -260,12 +260,12 @@ class AnswerChain:
     def stream(self, question: str, history: list[str] | tuple[str, ...] = ()) -> Iterator[str | Answer]:
         """Text pieces as the answerer produces them, then the verified Answer (which may differ: the
         verifier removes what the sources do not support)."""
-        if reply := small_talk(question, self.profile):
+        if reply := smalltalk.small_talk(question, self.profile):
             yield reply
-            yield Answer(question=question, text=reply, citations=(), refused=False, answerer="none",
+            yield Answer(question=question, text=reply, citations=(), refused=False, answerer=smalltalk.ANSWERER,
                          reason="small talk: answered without the documents")
             return
-        state = self.steps.invoke(ChainState(question=without_greeting(question), history=tuple(history)))
+        state = self.steps.invoke(ChainState(question=smalltalk.without_greeting(question), history=tuple(history)))
         draft = None
         for piece in self.answerer.draft(state.question, state.context):
             if isinstance(piece, Draft):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from assistant.domain import DomainProfile
-from assistant.smalltalk import small_talk, without_greeting
+from assistant.smalltalk import is_small_talk, without_greeting
 from assistant.text import STOPWORDS, key_terms, tokens
 
 # "And its challenges?", "What about the latter?": the question leans on an earlier turn.
@@ -58,7 +58,7 @@ def expand_followup(question: str, history: list[str], turns: int, profile: Doma
     """A follow-up ("And its challenges?", "And for Kubernetes?") borrows from the earlier turns what it
     leaves out: the conversation's subject, or the rest of the question when it names a new subject itself."""
     # "thanks!" says nothing about the subject, and "hi, ..." is no part of the question it opens.
-    recent = [without_greeting(h) for h in history[-turns:] if h.strip() and not small_talk(h, profile)] \
+    recent = [without_greeting(h) for h in history[-turns:] if h.strip() and not is_small_talk(h)] \
         if turns else []
     if not recent:
         return question

@@ -12,17 +12,17 @@ import re
 
 from assistant.domain import DomainProfile
 
-_GREETING = re.compile(r"^\W*(hi|hello|hey|hiya|howdy|greetings|good (morning|afternoon|evening|day))"
-                       r"( there| all| everyone| team)?\W*$", re.I)
+# The answerer an Answer to small talk names: no answerer, no documents.
+ANSWERER = "none"
+
+_HELLO = r"(hi|hello|hey|hiya|howdy|greetings|good (morning|afternoon|evening|day))( there| all| everyone| team)?"
+_GREETING = re.compile(rf"^\W*{_HELLO}\W*$", re.I)
 _THANKS = re.compile(r"^\W*((ok(ay)?|great|perfect|nice|cool|awesome)\W+)?(thanks?|thank you|thx|ty|cheers|"
                      r"much appreciated)( (a lot|so much|very much|again))?\W*$", re.I)
 _ABOUT_ME = re.compile(r"^\W*(who are you|what are you|what can you do|what do you do|what can you (help|answer)"
                        r"( me)?( with)?|how can you help( me)?|what do you know|what can i ask( you)?|help)\W*$", re.I)
-
-
 # "Hi, what is GitOps?": a greeting before the question is no part of it ("hi" is no corpus word).
-_OPENING = re.compile(r"^\W*(hi|hello|hey|hiya|howdy|greetings|good (morning|afternoon|evening|day))"
-                      r"( there| all| everyone| team)?(\s*[,!.:;-]+\s*(?=\S)|\s+(?=(what|how|why|which|who|when|where|"
+_OPENING = re.compile(rf"^\W*{_HELLO}(\s*[,!.:;-]+\s*(?=\S)|\s+(?=(what|how|why|which|who|when|where|"
                       r"can|could|do|does|is|are|should|would)\b))", re.I)
 
 
@@ -31,15 +31,20 @@ def without_greeting(message: str) -> str:
     return _OPENING.sub("", message, count=1)
 
 
+def is_small_talk(message: str) -> bool:
+    """A greeting, a thanks or a question about the assistant, and nothing else."""
+    return any(p.match(message) for p in (_GREETING, _THANKS, _ABOUT_ME))
+
+
 def small_talk(message: str, profile: DomainProfile) -> str:
     """The reply to a greeting, a thanks or a question about the assistant; "" for anything else."""
+    if _THANKS.match(message):
+        return "You're welcome. Ask me anything else about the documents whenever you like."
+    if not is_small_talk(message):
+        return ""
     examples = "; ".join(f"\"{q}\"" for q in profile.example_questions[:3])
     scope = (f"I answer questions about {profile.subject} from the indexed documents, citing the passage "
              f"behind every sentence, and I say so when they do not hold the answer.")
     if _GREETING.match(message):
         return f"Hello! {scope} For example: {examples}."
-    if _THANKS.match(message):
-        return "You're welcome. Ask me anything else about the documents whenever you like."
-    if _ABOUT_ME.match(message):
-        return f"{scope} Try, for example: {examples}."
-    return ""
+    return f"{scope} Try, for example: {examples}."

@@ -4,7 +4,7 @@ import logging
 
 import gradio as gr
 
-from assistant import feedback
+from assistant import feedback, smalltalk
 from ui import render
 
 log = logging.getLogger("ui.web")  # one logger for the whole web face, split or not
@@ -62,9 +62,8 @@ def remember_turn(storage, state: dict, owner: str, index_version: str, history_
         turn = len(answers) - 1
         history = history_of({"questions": state["questions"][:turn], "answers": answers[:turn]}, history_turns)
         # Named by its first question for the documents: "hi" names no conversation.
-        asked = [q for q, a in zip(state["questions"], answers) if a is not None]
-        title = next((q for q, a in zip(state["questions"], answers) if a is not None and a.answerer != "none"),
-                     asked[0])[:80]
+        answered = [(q, a) for q, a in zip(state["questions"], answers) if a is not None]
+        title = next((q for q, a in answered if a.answerer != smalltalk.ANSWERER), answered[0][0])[:80]
         storage.save_turn(state["id"], owner, answers[-1], history=history, index_version=index_version, title=title)
     return storage.list_conversations(owner, limit=MAX_LISTED_CONVERSATIONS)
 
