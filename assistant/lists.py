@@ -62,6 +62,8 @@ class Lists:
         firsts = [i for i in range(start, end + 1)
                   if depth[i] == level and (i == start or items[i] != items[i - 1])]
         members = [by_pos[n, i] for i in firsts if (n, i) in by_pos]
+        if end == len(items) - 1:
+            members += self.continued_items(passage, context, level, by_pos)
         if len(members) < 2:
             return []
         if not wants_list and all(len(tokens(m[4])) < 3 or _title_like(m[4]) for m in members):
@@ -95,12 +97,31 @@ class Lists:
             follows = items[i] == best_item and i == firsts_of.get(items[i], -9) + 1 and _ANAPHOR.match(text)
             if firsts_of.get(items[i], i) != i and (follows or score >= scored[0][0] - self.w.margin):
                 detail.setdefault(items[i], by_pos[n, i])
-        members = [u for m in members for u in [m, detail.get(items[m[3]])] if u]
-        members = [u for m in members for u in [m, *self.sub_items(m, items, depth, by_pos)]]
+        members = [u for m in members for u in [m, detail.get(items[m[3]]) if m[2] == n else None] if u]
+        of = {p.n: p for p in context.passages}
+        members = [u for m in members for u in [m, *self.sub_items(m, of[m[2]].items, of[m[2]].depths, by_pos)]]
         members = list({(u[2], u[3]): u for u in members}.values())  # a sub-list's lead may be a detail too
         # The lead-in, unless it was left out as a non-answer ("Resources:") or an injection.
         lead = by_pos.get((n, start - 1)) if start > 0 and passage.units[start - 1].rstrip().endswith(":") else None
         return ([lead] if lead else []) + members
+    @staticmethod
+    def continued_items(passage, context: Context, level: int, by_pos) -> list:
+        """A list that runs to the end of its chunk may go on in the next chunk of its section ("Things to
+        Avoid": "- Sleeps", "- Reading from disk" in one chunk, "- Calling third-party APIs" in the next).
+        When that next chunk was retrieved too, its leading items at the list's level are the rest of the
+        list, each cited to its own passage; [] otherwise."""
+        hit = passage.hit
+        nxt = next((p for p in context.passages if p.hit.source == hit.source and p.hit.section == hit.section
+                    and 0 <= p.hit.start - hit.end <= 2 and p.items and p.items[0] >= 0), None)
+        if nxt is None:
+            return []
+        out, i = [], 0
+        while i < len(nxt.items) and nxt.items[i] >= 0:
+            if nxt.depths[i] == level and (i == 0 or nxt.items[i] != nxt.items[i - 1]) and (nxt.n, i) in by_pos:
+                out.append(by_pos[nxt.n, i])
+            i += 1
+        return out
+
     def named_list(self, scored, context: Context, kind: str | None) -> list:
         """A set question ("Which dependency and container scanning tools ...?") is answered by the list
         whose heading names that set ("Dependency and Container Scanning Frameworks and Tools"): the kind

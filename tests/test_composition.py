@@ -158,12 +158,38 @@ Its goal is to identify weaknesses before they manifest system wide.
 - Rumble - An open source tool for chaos testing of container clusters.
 """
 
+
+# A list longer than one chunk (chunk_max_words 250): its third item opens the section's next chunk.
+PITFALLS = """# Fixture Hygiene
+
+## Things to Steer Clear Of
+
+Some habits that make integration fixtures brittle and should be steered clear of:
+
+- Shared databases - A fixture that writes into a database other suites also use will see rows it never
+  created. One suite's leftovers then change another suite's results, and the failure moves around from
+  run to run depending on the order the suites happen to start in. Nobody can reproduce it on a laptop,
+  because a laptop runs one suite at a time, so the team learns to rerun the pipeline instead of fixing
+  it. Over a few months the reruns cost more build minutes than the database would have cost to clone.
+- Wall-clock waits - A fixture that waits a fixed number of seconds for a service to come up is either
+  too slow on a fast agent or too short on a busy one. The waits add up across hundreds of cases, so a
+  suite that should finish in two minutes takes twenty, and a busy agent still fails now and then when
+  the service takes a little longer than the wait allows. Poll for readiness with a deadline instead,
+  and log how long the service actually took so the deadline can be tuned from evidence.
+- Hand-edited snapshots - Integration fixtures that load golden files edited by hand are brittle too:
+  the files drift from what the code really produces. A reviewer
+  cannot tell a deliberate change from an accident, so regressions get approved along with the edits,
+  and the snapshot stops guarding anything at all. Regenerate snapshots with the tool that wrote them and
+  review the diff like any other change, with the command that produced it recorded in the commit.
+"""
+
 @pytest.fixture(scope="module")
 def composed(tmp_path_factory, embedder):
     return assistant_with(tmp_path_factory.mktemp("composed"), embedder,
                           {"releases.md": RELEASES, "tracing.md": TRACING, "field-guide.md": FIELD_GUIDE,
                            "template.md": TEMPLATE, "identity.md": IDENTITY, "process.md": PROCESS,
-                           "hurdles.md": HURDLES, "runbooks.md": RUNBOOKS})
+                           "hurdles.md": HURDLES, "runbooks.md": RUNBOOKS,
+                           "fixtures.md": PITFALLS})
 
 
 @pytest.fixture(scope="module")
@@ -616,7 +642,7 @@ def test_a_sub_item_matched_for_the_set_the_outer_lead_in_names_answers_with_the
     items, depth = (-1, 0, 1, 2, 3, 4), (0, 0, 0, 0, 1, 1)
     scores = (0.75, 0.8, 0.79, 0.78, 0.9, 1.0)
     scored = sorted([(s, s - 0.3, 1, i, u) for i, (s, u) in enumerate(zip(scores, units))], key=lambda u: -u[0])
-    passage = SimpleNamespace(n=1, units=units, items=items, depths=depth, hit=SimpleNamespace(section="Bugs"))
+    passage = SimpleNamespace(n=1, units=units, items=items, depths=depth, hit=SimpleNamespace(section="Bugs", source="bugs.md", start=0, end=90))
     context = SimpleNamespace(passages=[passage])
     answerer = ExtractiveAnswerer()
     outer = [u[4] for u in answerer.list_answer(scored, context, kind="detail")]
@@ -1039,3 +1065,15 @@ def test_a_question_asking_two_things_gets_an_answer_to_each(tmp_path_factory, e
     answer = reviews.ask("Who proposed the blameless review format, and where do finished write-ups get kept?")
     assert "Dana Whitfield" in answer.text, answer.text
     assert "ops/postmortems" in answer.text, answer.text
+
+
+@pytest.mark.slow
+def test_a_list_answer_goes_on_into_the_next_chunk_of_its_section(composed):
+    answer = composed.ask("What should we steer clear of in integration fixtures?")
+    assert not answer.refused
+    for item in ("- Shared databases", "- Wall-clock waits", "- Hand-edited snapshots"):
+        assert item in answer.text
+    cited = {c.n: c.text for c in answer.citations}
+    third = next(line for line in answer.text.splitlines() if line.startswith("- Hand-edited snapshots"))
+    # The item is cited to the chunk that holds it, not to the one its list began in.
+    assert "Hand-edited snapshots" in cited[int(third.rsplit("[", 1)[1].rstrip("]"))]
