@@ -103,7 +103,17 @@ class Lists:
         members = list({(u[2], u[3]): u for u in members}.values())  # a sub-list's lead may be a detail too
         # The lead-in, unless it was left out as a non-answer ("Resources:") or an injection.
         lead = by_pos.get((n, start - 1)) if start > 0 and passage.units[start - 1].rstrip().endswith(":") else None
-        return ([lead] if lead else []) + members
+        return ([lead] if lead else []) + members + self.more_of_the_set(lead, by_pos.get((n, end + 1)), items)
+
+    @staticmethod
+    def more_of_the_set(lead, after, items) -> list:
+        """The prose sentence right after a list that adds to its set ("Some of the key challenges of DevOps
+        include:" ... then "Other challenges include the need for specialized skills ..."): it opens on
+        other/additional/further/more and names what the lead-in names. [that sentence] or []."""
+        if lead is None or after is None or items[after[3]] >= 0:
+            return []
+        opening = re.match(r"(?:other|additional|further|more)\s+(\w+)", after[4].strip(), re.I)
+        return [after] if opening and set(tokens(opening.group(1))) & set(tokens(lead[4])) else []
     @staticmethod
     def continued_items(passage, context: Context, level: int, by_pos) -> list:
         """A list that runs to the end of its chunk may go on in the next chunk of its section ("Things to

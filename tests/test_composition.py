@@ -642,7 +642,8 @@ def test_a_sub_item_matched_for_the_set_the_outer_lead_in_names_answers_with_the
     items, depth = (-1, 0, 1, 2, 3, 4), (0, 0, 0, 0, 1, 1)
     scores = (0.75, 0.8, 0.79, 0.78, 0.9, 1.0)
     scored = sorted([(s, s - 0.3, 1, i, u) for i, (s, u) in enumerate(zip(scores, units))], key=lambda u: -u[0])
-    passage = SimpleNamespace(n=1, units=units, items=items, depths=depth, hit=SimpleNamespace(section="Bugs", source="bugs.md", start=0, end=90))
+    passage = SimpleNamespace(n=1, units=units, items=items, depths=depth, 
+                              hit=SimpleNamespace(section="Bugs", source="bugs.md", start=0, end=90))
     context = SimpleNamespace(passages=[passage])
     answerer = ExtractiveAnswerer()
     outer = [u[4] for u in answerer.list_answer(scored, context, kind="detail")]
@@ -651,6 +652,28 @@ def test_a_sub_item_matched_for_the_set_the_outer_lead_in_names_answers_with_the
     inner = [u[4] for u in answerer.list_answer(scored, context, kind="level")]
     assert inner == ["Priority:", "1: Must not ship without a fix.", "2: Fix when there is time."], inner  # not named
 
+
+
+@pytest.mark.parametrize("after, comes", [
+    ("Other hurdles include flaky agents and slow reviews.", True),  # adds to the set its lead-in names
+    ("Other teams solved this with a rota.", False),  # "other", but not more of the hurdles
+    ("Hurdles like these fade once the pipeline is stable.", False),  # about the set, adds nothing
+])
+def test_the_sentence_after_a_list_that_adds_to_its_set_comes_with_it(after, comes):
+    from types import SimpleNamespace
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["Some of the key hurdles of release trains include:", "Long queues.", "Merge storms.",
+             "Stale branches.", after]
+    items = (-1, 0, 1, 2, -1)
+    scored = sorted([(s, s - 0.3, 1, i, u) for i, (s, u) in enumerate(zip((0.7, 0.9, 0.85, 0.8, 0.5), units))],
+                    key=lambda u: -u[0])
+    passage = SimpleNamespace(n=1, units=units, items=items, depths=(0,) * 5,
+                              hit=SimpleNamespace(section="Hurdles", source="trains.md", start=0, end=120))
+    listed = [u[4] for u in ExtractiveAnswerer().list_answer(scored, SimpleNamespace(passages=[passage]), kind="hurdl")]
+    assert listed[:4] == units[:4], listed
+    assert (after in listed) is comes, listed
 
 def test_items_labelled_as_the_set_asked_for_come_together_under_their_parent():
     """"What kinds of failover sites ...?": one picked "Hot Site: ..." item brings its siblings whose
