@@ -182,13 +182,17 @@ def parse_blocks(doc: Document) -> list[Block]:
 def _colon_lead_ins(blocks: list[Block]) -> None:
     """A sentence that stops without punctuation right above a list ("... also look for these C# specific
     code review items") introduces it, as if it ended with the colon its author left out: it gets one,
-    so that it is read, and quoted, as the list's lead-in."""
+    so that it is read, and quoted, as the list's lead-in. So does one that ends on a dash where the colon
+    would be ("The advantages of using custom exceptions are -")."""
     for block, after in zip(blocks, blocks[1:]):
         if block.kind == "para" and after.kind == "item" and after.section == block.section and block.units \
-                and re.search(r"[\w)\"'”’]$", block.text.rstrip()) \
                 and len(block.units[-1].split()) >= 4:
-            block.text += ":"
-            block.units[-1] += ":"
+            if re.search(r"[\w)\"'”’]$", block.text.rstrip()):
+                block.text += ":"
+                block.units[-1] += ":"
+            elif re.search(r"\s[-–—]$", block.units[-1]) and re.search(r"\s[-–—]$", block.text.rstrip()):
+                block.text = re.sub(r"\s+[-–—]$", ":", block.text.rstrip())
+                block.units[-1] = re.sub(r"\s+[-–—]$", ":", block.units[-1])
 
 
 def is_lead_in(block: Block) -> bool:

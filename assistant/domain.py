@@ -49,7 +49,10 @@ class DomainProfile:
                                          r"\bhere\W*$",
                                          # "You can find more information on VFS for Git in the ... document."
                                          r"\b(you|we|readers?) (can|may|will|could) (find|read|learn|get) "
-                                         r"(more|additional|further) (information|info|details|guidance|documentation|about)\b")
+                                         r"(more|additional|further) (information|info|details|guidance|documentation|about)\b",
+                                         # "More information can be found in Pull Requests - Size Guidance."
+                                         r"^\W*(more|additional|further) (information|info|details|guidance|documentation) "
+                                         r"(can be|is|are) (found|available)\b")
     # Sections that list links and references, never answers.
     reference_sections: tuple[str, ...] = ("resources", "references", "see also", "further reading", "links",
                                            "learn more", "additional resources", "more information", "reading")

@@ -8,6 +8,12 @@ from assistant.domain import DomainProfile
 from assistant.text import STOPWORDS, tokens
 
 _WHY = re.compile(r"^\W*why\b", re.I)
+# "Why should we define custom exceptions?", "Why bother writing tests?": a reason to do something, which
+# a list of advantages gives ("The advantages of using custom exceptions are:"); "Why is the data part
+# hard?" asks what makes it so, which such a list does not say.
+_WHY_DO = re.compile(r"^\W*why\s+(?:(?:should|would|do|must|might|could|can|shall)\s+(?:we|i|you|one|teams?|"
+                     r"a team|our team|my team)|bother|use|adopt|choose|pick|go with)\b", re.I)
+REASONS = frozenset({"advantag", "benefit", "reason", "pros"})
 # "What is a release train?", "What are feature flags?": a question asking what a term is; answered first by
 # the sentence that says so ("A release train is a fixed schedule that ...").
 _DEFINE = re.compile(r"^\W*what(?:\s+is|\s+are|'s)\s+(?:an?\s+|the\s+)?([^?,;:]{1,60}?)\s*\??\s*$", re.I)

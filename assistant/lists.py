@@ -107,7 +107,7 @@ class Lists:
 
     @staticmethod
     def more_of_the_set(lead, after, items) -> list:
-        """The prose sentence right after a list that adds to its set ("Some of the key challenges of DevOps
+        """The prose sentence right after a list that adds to its set ("Some of the key challenges of release trains
         include:" ... then "Other challenges include the need for specialized skills ..."): it opens on
         other/additional/further/more and names what the lead-in names. [that sentence] or []."""
         if lead is None or after is None or items[after[3]] >= 0:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from assistant.context import Context
 from assistant.domain import DomainProfile
-from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _PLACEHOLDER, _TOPIC, _about, _criterion, _defines,
+from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _PLACEHOLDER, _TOPIC, _WHY_DO, REASONS, _about, _criterion, _defines,
                                _defines_side, _introduces_list, _label_names, _subject, _title_like, asked_kind,
                                asks_for_questions, compared_sides)
 from assistant.safety import looks_like_injection
@@ -65,6 +65,7 @@ class Scoring:
         w, signpost = self.w, self.profile.signpost
         asks_questions = asks_for_questions(question)
         kind = asked_kind(question)
+        asks_why = bool(_WHY_DO.match(question)) and kind is None
         asks_who = bool(WHO.search(question))
         known_names = key_terms(question, self.profile) | set(self.profile.subject_terms)
         term = _DEFINE.match(question) or _TOPIC.match(question)
@@ -136,6 +137,9 @@ class Scoring:
                 if kind and (kind in (section_terms | (intro if is_item else unit_terms))
                              or (is_item and _label_names(unit, kind))):
                     score += w.kind  # "Which tools ...": a unit naming tools, or an item of a list of them
+                elif asks_why and REASONS & (intro if is_item else unit_terms) \
+                        and (is_item or _introduces_list(unit, passage.items, pos)):
+                    score += w.kind  # "Why ...?": a list of advantages or reasons, or its lead-in
                 # A list question is answered by names; any other by statements, not a title ("Pull
                 # Request Template") or a label standing alone.
                 short = (len(unit_terms) < 3 or _title_like(unit)) and not (is_item and kind is not None)

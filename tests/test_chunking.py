@@ -293,6 +293,17 @@ def test_a_sentence_without_its_colon_above_a_list_is_its_lead_in():
     assert not any(u.endswith(",:") for u in units)  # a sentence running on into its list is no lead-in
 
 
+
+def test_a_sentence_ending_on_a_dash_above_a_list_is_its_lead_in():
+    text = ("# Errors\n\n## Custom\n\nOften we need our own types. The advantages of using custom errors are -\n\n"
+            "- Name the business case.\n- Carry the data context.\n\n## Ranges\n\nRetries run from 1 -\n\n"
+            "Ten is the cap.\n\nThe usual span is 3 - 5 retries.\n\n- one a line.\n")
+    chunks = chunk_document(Document(source="e.md", title="Errors", text=text), min_words=1)
+    units = [u for c in chunks for u in c.units]
+    assert "The advantages of using custom errors are:" in units
+    assert "Retries run from 1 -" in units  # a paragraph follows it, not a list
+    assert "The usual span is 3 - 5 retries.:" not in units and "The usual span is 3 - 5 retries." in units
+
 def test_a_table_cell_with_a_blank_row_name_reads_without_a_dangling_of():
     from assistant.tables import table_chunks
 

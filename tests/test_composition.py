@@ -183,13 +183,33 @@ Some habits that make integration fixtures brittle and should be steered clear o
   review the diff like any other change, with the command that produced it recorded in the commit.
 """
 
+
+# A why-question whose reasons are a list of advantages, beside a list describing the same thing's parts.
+ERRORS = """# Error Types
+
+## Custom Errors
+
+Although the runtime ships many error types, teams often need their own error types for clean handling.
+The advantages of using custom error types are -
+
+- Name failures in the language of the business domain.
+- Keep the code base independent of one storage vendor's error classes.
+- Carry the data context of the failure, such as the record that failed.
+
+## Custom Error Hierarchy
+
+- It defines a BaseError type, built on the built-in Error type, as the parent of all custom error types.
+- Defines a number of system error types that derive from SystemError.
+- Defines a number of business error types that derive from BusinessError.
+"""
+
 @pytest.fixture(scope="module")
 def composed(tmp_path_factory, embedder):
     return assistant_with(tmp_path_factory.mktemp("composed"), embedder,
                           {"releases.md": RELEASES, "tracing.md": TRACING, "field-guide.md": FIELD_GUIDE,
                            "template.md": TEMPLATE, "identity.md": IDENTITY, "process.md": PROCESS,
                            "hurdles.md": HURDLES, "runbooks.md": RUNBOOKS,
-                           "fixtures.md": PITFALLS})
+                           "fixtures.md": PITFALLS, "errors.md": ERRORS})
 
 
 @pytest.fixture(scope="module")
@@ -993,6 +1013,9 @@ def test_a_parent_listing_its_members_answers_rather_than_the_sections_retrieved
     ("The provider mounts secrets as a volume here and in every pod.", False),
     ("You can find more information on the vault operator in the Secret Stores document.", True),
     ("We can read more than one secret per call.", False),
+    ("More information can be found in Secret Stores - Rotation.", True),
+    ("More details are available in the rotation guide.", True),
+    ("More information is written to the audit log on each rotation.", False),
     ("Secrets are mounted as files.", False),
 ])
 def test_a_sentence_whose_content_was_its_link_is_a_pointer(unit, pointer):
@@ -1100,3 +1123,26 @@ def test_a_list_answer_goes_on_into_the_next_chunk_of_its_section(composed):
     third = next(line for line in answer.text.splitlines() if line.startswith("- Hand-edited snapshots"))
     # The item is cited to the chunk that holds it, not to the one its list began in.
     assert "Hand-edited snapshots" in cited[int(third.rsplit("[", 1)[1].rstrip("]"))]
+
+
+@pytest.mark.slow
+def test_a_why_should_we_question_is_answered_by_the_list_of_advantages(composed):
+    """The hierarchy's items match the question's words as well; the reasons are the advantages."""
+    answer = composed.ask("Why would we define our own custom error types instead of the built-in ones?")
+    assert not answer.refused
+    assert "The advantages of using custom error types are:" in answer.text, answer.text
+    for reason in ("business domain", "storage vendor", "data context"):
+        assert reason in answer.text, answer.text
+
+
+@pytest.mark.parametrize("question, wants_reasons", [
+    ("Why would we define our own error types?", True),
+    ("Why should our team adopt trunk-based development?", True),
+    ("Why bother writing unit tests?", True),
+    ("Why is the data part hard?", False),  # what makes it so, not a reason to do it
+    ("Why do builds fail on Mondays?", False),
+])
+def test_a_why_question_asking_for_a_reason_to_act_is_told_apart(question, wants_reasons):
+    from assistant.grammar import _WHY_DO
+
+    assert bool(_WHY_DO.match(question)) is wants_reasons
