@@ -43,8 +43,10 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
         if self.vocabulary is None:
             return set()
         vocab = self.vocabulary()
-        # "ML-centric" is known when any part is ("ML"); "France" or "Kubernetes" are not.
-        return {t for t in key_terms(question, self.profile) - set(self.profile.subject_terms)
+        # "ML-centric" is known when any part is ("ML"); "France" or "Kubernetes" are not. A subject the
+        # profile names is known only when this corpus uses it: a subject of the field may be in no document.
+        subjects = {s for s in self.profile.subject_terms if any(t in vocab for t in tokens(s))}
+        return {t for t in key_terms(question, self.profile) - subjects
                 if _name_parts(t) and not any(p in vocab for p in _name_parts(t) + tokens(t))}
 
     def unknown_defined(self, question: str, context: Context) -> str:
