@@ -10,7 +10,8 @@ from assistant.composition import Composition
 from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
-from assistant.grammar import _ANAPHOR, _DEFINE, _WHY, _about, _name_parts, _title_like, asked_kind, compared_sides
+from assistant.grammar import (_ANAPHOR, _DEFINE, _WHY, _about, _name_parts, _title_like, asked_kind, compared_sides,
+                               question_parts)
 from assistant.lists import Lists
 from assistant.safety import looks_like_injection
 from assistant.scoring import ExtractiveWeights, Scoring
@@ -123,6 +124,8 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             return self.compose_sections(sections, context)
         listed = [] if wants_quantity else (self.named_list(scored, context, kind) or self.list_answer(
             scored, context, kind, why=bool(_WHY.match(question))))
+        if listed and len(context.part_vectors) > 1:
+            listed = self.other_parts(question, scored, context, listed)
         picked = listed or self.select(scored, context, wants_quantity, kind, compared_sides(question))
         if not picked:
             return Draft(refused=True, reason="no sentence of the passages answers this kind of question")
@@ -135,6 +138,28 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
         if kind:
             picked = self.enumeration_first(question, scored, picked, kind, context)
         return self.compose(picked, context, split_cells=kind is not None)
+
+    def other_parts(self, question: str, scored, context: Context, listed: list) -> list:
+        """A list answering one question of several ("What are the main classes of diagrams, and which types
+        does it give examples of?" -> the classes) leaves the others open: each part that no listed unit
+        answers about as well as the passages' best unit for it brings that unit, with its list when it
+        is one (list_answer, scored by that part alone)."""
+        texts = question_parts(question)
+        if len(texts) != len(context.part_vectors):
+            return listed
+        vectors = {p.n: p.unit_vectors for p in context.passages}
+        have = {(u[2], u[3]) for u in listed}
+        for text, part in zip(texts, context.part_vectors):
+            sims = {(u[2], u[3]): float(vectors[u[2]][u[3]] @ part) for u in scored}
+            best = max(sims.values(), default=-1.0)
+            if not sims or max((sims.get(k, -1.0) for k in have), default=-1.0) >= best - self.w.part_margin:
+                continue
+            by_part = sorted(((sims[u[2], u[3]] + (u[0] - u[1]), sims[u[2], u[3]], *u[2:]) for u in scored),
+                             key=lambda u: -u[0])
+            more = self.list_answer(by_part, context, asked_kind(text)) or by_part[:1]
+            listed = listed + [u for u in more if (u[2], u[3]) not in have]
+            have |= {(u[2], u[3]) for u in more}
+        return listed
 
     def select(self, scored, context: Context, wants_quantity: bool, kind: str | None = None,
                sides: tuple[frozenset[str], frozenset[str]] | None = None) -> list:

@@ -1146,3 +1146,12 @@ def test_a_why_question_asking_for_a_reason_to_act_is_told_apart(question, wants
     from assistant.grammar import _WHY_DO
 
     assert bool(_WHY_DO.match(question)) is wants_reasons
+
+
+@pytest.mark.slow
+def test_a_list_answering_one_part_of_a_two_part_question_leaves_room_for_the_other(composed):
+    answer = composed.ask("What should we steer clear of in integration fixtures, "
+                          "and what is the parent of all custom error types?")
+    assert not answer.refused
+    assert "- Shared databases" in answer.text and "- Wall-clock waits" in answer.text  # the list, for part one
+    assert "BaseError" in answer.text, answer.text  # and the answer to part two
