@@ -11,6 +11,8 @@ from assistant.domain import DomainProfile
 from assistant.grammar import _CONTRAST, _NAMES, _PRONOUN, _introduces_list, _title_like
 from assistant.text import key_terms, tokens
 
+# "Post the above in a shared channel", "All of the above apply": the list before the sentence is what it says.
+_REFERS_ABOVE = re.compile(r"\b(?:the|of the|all the) above\b(?!\s+(?:section|heading|example|diagram|image|figure|table|code))", re.I)
 _ENUMERATION = re.compile(r"\b(?:such as|including|like|from|e\.g\.,?)\s+([^.;:()]+)", re.I)
 _ENUMERATION_BREAK = re.compile(r"\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|to)\s+")
 
@@ -74,6 +76,23 @@ class Composition:
                         and all((p[2], p[3]) != (n, pos - 1) for p in picked)):
                     break
                 picked.insert(i, before)
+
+    @staticmethod
+    def list_above(picked, by_unit, items, depths) -> None:
+        """A picked sentence that refers to the list above it ("Post the above in a shared channel ...")
+        says nothing without that list: its top-level items (each one's first sentence) come right
+        before it, when they are of its passage and quotable."""
+        for i in range(len(picked) - 1, -1, -1):
+            _, _, n, pos, unit = picked[i]
+            if items[n][pos] >= 0 or pos == 0 or items[n][pos - 1] < 0 or not _REFERS_ABOVE.search(unit):
+                continue
+            start = pos - 1
+            while start > 0 and items[n][start - 1] >= 0:
+                start -= 1
+            have = {(p[2], p[3]) for p in picked}
+            run = [by_unit[n, j] for j in range(start, pos) if depths[n][j] == 0 and (n, j) in by_unit
+                   and (j == start or items[n][j] != items[n][j - 1]) and (n, j) not in have]
+            picked[i:i] = run
 
     def continue_paragraph(self, start, picked, take, by_unit, items, kind: str | None = None,
                            limit: int | None = None) -> None:

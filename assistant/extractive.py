@@ -281,6 +281,7 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
                     and following[0] >= best - self.w.list_margin:
                 take(following)
         self.antecedents(picked, by_unit, items)
+        self.list_above(picked, by_unit, items, {p.n: p.depths for p in context.passages})
         leads = set()
         if wants_list:
             # The set asked for is the whole list, not the few items that fit under the sentence cap.

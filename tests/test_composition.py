@@ -1155,3 +1155,21 @@ def test_a_list_answering_one_part_of_a_two_part_question_leaves_room_for_the_ot
     assert not answer.refused
     assert "- Shared databases" in answer.text and "- Wall-clock waits" in answer.text  # the list, for part one
     assert "BaseError" in answer.text, answer.text  # and the answer to part two
+
+
+@pytest.mark.parametrize("sentence, brings", [
+    ("Post the above in a shared channel before ten.", True),
+    ("All of the above apply to hotfix branches too.", True),
+    ("The above diagram shows the flow.", False),  # points at a picture, not the list
+    ("Post the update in a shared channel before ten.", False),
+])
+def test_a_sentence_referring_to_the_list_above_brings_it(sentence, brings):
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["Use this template:", "Summary: short bullets.", "Plan: short bullets.", "Blockers: short bullets.", sentence]
+    items = {1: (-1, 0, 1, 2, -1)}
+    by_unit = {(1, i): (0.5, 0.5, 1, i, u) for i, u in enumerate(units)}
+    picked = [by_unit[1, 4]]
+    ExtractiveAnswerer.list_above(picked, by_unit, items, {1: (0,) * 5})
+    quoted = [u[4] for u in picked]
+    assert quoted == (units[1:] if brings else [sentence]), quoted
