@@ -181,11 +181,16 @@ def parse_blocks(doc: Document) -> list[Block]:
 
 def _colon_lead_ins(blocks: list[Block]) -> None:
     """A sentence that stops without punctuation right above a list ("... also look for these C# specific
-    code review items") introduces it, as if it ended with the colon its author left out: it gets one,
-    so that it is read, and quoted, as the list's lead-in. So does one that ends on a dash where the colon
-    would be ("The advantages of using custom exceptions are -")."""
+    code review items"), or a list item's last sentence above its sub-items, introduces it, as if it
+    ended with the colon its author left out: it gets one, so that it is read, and quoted, as the list's
+    lead-in. So does one that ends on a dash where the colon would be ("The advantages of using custom
+    exceptions are -")."""
     for block, after in zip(blocks, blocks[1:]):
-        if block.kind == "para" and after.kind == "item" and after.section == block.section and block.units \
+        # An item's last sentence may lead into its sub-list the same way ("... follow these principles").
+        # A label item ("- VS Code Extensions") is read as one already (Composition.sub_items).
+        leads = block.kind == "para" or (block.kind == "item" and after.depth > block.depth
+                                         and (len(block.units) > 1 or len(block.units[-1].split()) >= 6))
+        if leads and after.kind == "item" and after.section == block.section and block.units \
                 and len(block.units[-1].split()) >= 4:
             if re.search(r"[\w)\"'”’]$", block.text.rstrip()):
                 block.text += ":"

@@ -304,6 +304,15 @@ def test_a_sentence_ending_on_a_dash_above_a_list_is_its_lead_in():
     assert "Retries run from 1 -" in units  # a paragraph follows it, not a list
     assert "The usual span is 3 - 5 retries.:" not in units and "The usual span is 3 - 5 retries." in units
 
+
+def test_an_items_last_sentence_above_its_sub_items_is_their_lead_in():
+    text = ("# Alerts\n\n## Fatigue\n\n- Keep a balance. A general rule of thumb is to follow these principles\n"
+            "  - rules must be simple\n  - unused data is reviewed\n- Tooling Choices\n  - a pager\n")
+    chunks = chunk_document(Document(source="a.md", title="Alerts", text=text), min_words=1)
+    units = [u for c in chunks for u in c.units]
+    assert "A general rule of thumb is to follow these principles:" in units
+    assert "Tooling Choices" in units  # a label item is read as one already: no colon forced on it
+
 def test_a_table_cell_with_a_blank_row_name_reads_without_a_dangling_of():
     from assistant.tables import table_chunks
 
