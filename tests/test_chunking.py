@@ -49,6 +49,15 @@ def test_table_cells_stand_alone():
     assert "Ansible" in devops.text and "Kubeflow" not in devops.text
 
 
+
+def test_a_delimiter_row_of_short_dashes_is_no_table_row():
+    text = ("# Rhythm\n\n## Meetings\n\n| Activity | When | Accountable |\n| -- | -- | -- |\n"
+            "| Standup | 9AM | Process Lead |\n| Planning | Monday | PO |\n| Retro | Friday | Process Lead |\n")
+    chunks = chunk_document(Document(source="r.md", title="Rhythm", text=text), min_words=1)
+    units = [u for c in chunks if c.kind == "table" for u in c.units]
+    assert "Planning of Accountable: PO" in units
+    assert not any("--" in u for u in units), units
+
 def test_list_items_become_units():
     _, chunks = shipped_chunks()
     use_cases = next(c for c in chunks if c.section == "MLOps > Use cases")
