@@ -256,11 +256,19 @@ class Composition:
         items = {p.n: p.items for p in context.passages}
         depths = {p.n: p.depths for p in context.passages}
         tables = {p.n for p in context.passages if p.hit.kind == "table"}
+        # Table cells ("Focus of Approach A: ...", "Key Tools of Approach B: ...") read as a list, one a line,
+        # not run together as if they were the sentences of a paragraph.
+        cells = sum(p[2] in tables for p in picked) >= 2
         for _, _, n, pos, unit in picked:
             text = unit.strip()
             if split_cells and n in tables and (names := _cell_names(text)):
                 lines += [f"{text.partition(': ')[0]}: [{n}]"] + [f"- {name} [{n}]" for name in names]
                 previous = "cell"
+                continue
+            if cells and n in tables:
+                lines.append(f"- {text} [{n}]")
+                previous = "cell"
+                known[text] = vectors[n][pos]
                 continue
             item = items[n][pos] if len(items[n]) > pos else -1
             key = (n, item) if item >= 0 else "prose"

@@ -52,7 +52,11 @@ class DomainProfile:
                                          r"(more|additional|further) (information|info|details|guidance|documentation|about)\b",
                                          # "More information can be found in Pull Requests - Size Guidance."
                                          r"^\W*(more|additional|further) (information|info|details|guidance|documentation) "
-                                         r"(can be|is|are) (found|available)\b")
+                                         r"(can be|is|are) (found|available)\b",
+                                         # "The table below provides an overview ...", "Table 1. Comparing ...":
+                                         # the table or picture is the content, and it is not in the answer
+                                         r"\b(the|this) (table|figure|diagram|image|chart|graph|picture) (below|above)\b",
+                                         r"^\W*(table|figure|fig\.) \d+\s*[.:]")
     # Sections that list links and references, never answers.
     reference_sections: tuple[str, ...] = ("resources", "references", "see also", "further reading", "links",
                                            "learn more", "additional resources", "more information", "reading")

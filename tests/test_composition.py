@@ -1016,6 +1016,9 @@ def test_a_parent_listing_its_members_answers_rather_than_the_sections_retrieved
     ("More information can be found in Secret Stores - Rotation.", True),
     ("More details are available in the rotation guide.", True),
     ("More information is written to the audit log on each rotation.", False),
+    ("The table below provides an overview of the differences between the stores.", True),
+    ("Table 1. Comparing the secret stores", True),
+    ("A table of contents is generated below the title.", False),
     ("Secrets are mounted as files.", False),
 ])
 def test_a_sentence_whose_content_was_its_link_is_a_pointer(unit, pointer):
@@ -1173,3 +1176,12 @@ def test_a_sentence_referring_to_the_list_above_brings_it(sentence, brings):
     ExtractiveAnswerer.list_above(picked, by_unit, items, {1: (0,) * 5})
     quoted = [u[4] for u in picked]
     assert quoted == (units[1:] if brings else [sentence]), quoted
+
+
+@pytest.mark.slow
+def test_table_cells_of_an_answer_read_one_a_line(composed):
+    answer = composed.ask("How does ModelOps differ from MLOps in its focus?")
+    assert not answer.refused
+    cells = [line for line in answer.text.splitlines() if line.startswith("- Focus of ")]
+    assert len(cells) == 2, answer.text  # a list of cells, each cited, not a run-on paragraph
+    assert all(line.rstrip().endswith("]") for line in cells)
