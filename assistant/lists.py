@@ -64,6 +64,9 @@ class Lists:
         members = [by_pos[n, i] for i in firsts if (n, i) in by_pos]
         if end == len(items) - 1:
             members += self.continued_items(passage, context, level, by_pos)
+        # ... and one that opens its chunk may have begun in the chunk before, with its lead-in.
+        earlier, earlier_lead = self.begun_items(passage, context, level, by_pos) if start == 0 else ([], None)
+        members = earlier + members
         if len(members) < 2:
             return []
         if not wants_list and all(len(tokens(m[4])) < 3 or _title_like(m[4]) for m in members):
@@ -75,6 +78,7 @@ class Lists:
             if m == n and start <= i <= end:
                 best_of_item[items[i]] = max(best_of_item.get(items[i], score), score)
         close = sum(score >= scored[0][0] - self.w.margin for score in best_of_item.values())
+        close += sum(m[0] >= scored[0][0] - self.w.margin for m in members if m[2] != n)  # its other chunk's
         # A question asking for a set ("Which tools ...") needs less agreement than one that does not.
         # A section that is itself the answer's heading ("## Why" for "Why should alerts be managed as
         # code?"): its list is the set of reasons, however differently each one is worded.
@@ -82,11 +86,11 @@ class Lists:
         if not lead_in_matched and not answers_heading and close < self.w.list_min_matching - wants_list:
             return []
         if len(members) > self.w.max_list_items:
-            keep = {m[3] for m in sorted(members, key=lambda m: -m[0])[:self.w.max_list_items]}
-            members = [m for m in members if m[3] in keep]
+            keep = {(m[2], m[3]) for m in sorted(members, key=lambda m: -m[0])[:self.w.max_list_items]}
+            members = [m for m in members if (m[2], m[3]) in keep]
         # An item's later sentence that matches as well as the best ("Data can be unstructured ..." for
         # "Why is the data part hard?") follows its first, on the same line.
-        firsts_of = {items[m[3]]: m[3] for m in members}  # item number -> position of its first sentence
+        firsts_of = {items[m[3]]: m[3] for m in members if m[2] == n}  # item number -> its first sentence's position
         # The best item's own next sentence that leans on it ("Contoso adopted the platform ..." then
         # "This enabled them to ...") is the rest of that statement: it says what the item did.
         best_item = items[scored[0][3]] if not lead_in_matched else -1
@@ -102,14 +106,14 @@ class Lists:
         members = [u for m in members for u in [m, *self.sub_items(m, of[m[2]].items, of[m[2]].depths, by_pos)]]
         members = list({(u[2], u[3]): u for u in members}.values())  # a sub-list's lead may be a detail too
         # The lead-in, unless it was left out as a non-answer ("Resources:") or an injection.
-        lead = by_pos.get((n, start - 1)) if start > 0 and passage.units[start - 1].rstrip().endswith(":") else None
+        lead = by_pos.get((n, start - 1)) if start > 0 and passage.units[start - 1].rstrip().endswith(":") else earlier_lead
         return ([lead] if lead else []) + members + self.more_of_the_set(lead, by_pos.get((n, end + 1)), items)
 
     @staticmethod
     def more_of_the_set(lead, after, items) -> list:
-        """The prose sentence right after a list that adds to its set ("Some of the key challenges of release trains
-        include:" ... then "Other challenges include the need for specialized skills ..."): it opens on
-        other/additional/further/more and names what the lead-in names. [that sentence] or []."""
+        """The prose sentence right after a list that adds to its set ("Some of the key challenges of release
+        trains include:" ... then "Other challenges include the need for specialized skills ..."): it opens
+        on other/additional/further/more and names what the lead-in names. [that sentence] or []."""
         if lead is None or after is None or items[after[3]] >= 0:
             return []
         opening = re.match(r"(?:other|additional|further|more)\s+(\w+)", after[4].strip(), re.I)
@@ -131,6 +135,25 @@ class Lists:
                 out.append(by_pos[nxt.n, i])
             i += 1
         return out
+
+    @staticmethod
+    def begun_items(passage, context: Context, level: int, by_pos) -> tuple[list, tuple | None]:
+        """The start of a list that this chunk opens in the middle of: the previous chunk of its section
+        (retrieved too) ends in list items ("The recommended structure is as follows:", "- Place each
+        component ...", then this chunk's "- Include in each module ..."). Its items at the list's level
+        and its lead-in (or None); ([], None) when there is no such chunk."""
+        hit = passage.hit
+        before = next((p for p in context.passages if p.hit.source == hit.source and p.hit.section == hit.section
+                       and 0 <= hit.start - p.hit.end <= 2 and p.items and p.items[-1] >= 0), None)
+        if before is None:
+            return [], None
+        start = len(before.items) - 1
+        while start > 0 and before.items[start - 1] >= 0:
+            start -= 1
+        out = [by_pos[before.n, i] for i in range(start, len(before.items)) if before.depths[i] == level
+               and (i == start or before.items[i] != before.items[i - 1]) and (before.n, i) in by_pos]
+        lead = by_pos.get((before.n, start - 1)) if start > 0 and before.units[start - 1].rstrip().endswith(":") else None
+        return out, lead
 
     def named_list(self, scored, context: Context, kind: str | None) -> list:
         """A set question ("Which dependency and container scanning tools ...?") is answered by the list

@@ -1185,3 +1185,25 @@ def test_table_cells_of_an_answer_read_one_a_line(composed):
     cells = [line for line in answer.text.splitlines() if line.startswith("- Focus of ")]
     assert len(cells) == 2, answer.text  # a list of cells, each cited, not a run-on paragraph
     assert all(line.rstrip().endswith("]") for line in cells)
+
+
+def test_a_list_begun_in_the_chunk_before_is_quoted_from_its_lead_in():
+    """The best match is an item of a list this chunk opens in the middle of; the previous chunk of the
+    section, retrieved too, holds its lead-in and first items: they come first, each cited to its chunk."""
+    from types import SimpleNamespace
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    first = SimpleNamespace(n=2, units=["The recommended layout is as follows:", "One folder per module.",
+                                        "A README in each folder."], items=(-1, 0, 1), depths=(0, 0, 0),
+                            hit=SimpleNamespace(source="tf.md", section="Layout", start=0, end=200))
+    second = SimpleNamespace(n=1, units=["Sub folders for examples and tests.", "A main folder for the root module."],
+                             items=(0, 1), depths=(0, 0),
+                             hit=SimpleNamespace(source="tf.md", section="Layout", start=201, end=400))
+    scores = {(1, 0): 0.9, (1, 1): 0.85, (2, 0): 0.6, (2, 1): 0.8, (2, 2): 0.78}
+    units = {(p.n, i): u for p in (first, second) for i, u in enumerate(p.units)}
+    scored = sorted([(s, s - 0.3, n, i, units[n, i]) for (n, i), s in scores.items()], key=lambda u: -u[0])
+    listed = ExtractiveAnswerer().list_answer(scored, SimpleNamespace(passages=[second, first]), kind=None)
+    assert [(u[2], u[4]) for u in listed] == [
+        (2, "The recommended layout is as follows:"), (2, "One folder per module."), (2, "A README in each folder."),
+        (1, "Sub folders for examples and tests."), (1, "A main folder for the root module.")], listed
