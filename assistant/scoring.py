@@ -142,7 +142,7 @@ class Scoring:
                     score += w.kind  # "Why ...?": a list of advantages or reasons, or its lead-in
                 # A list question is answered by names; any other by statements, not a title ("Pull
                 # Request Template") or a label standing alone.
-                short = (len(unit_terms) < 3 or _title_like(unit)) and not (is_item and kind is not None)
+                short = (len(unit_terms) < 3 or len(unit.split()) < 2 or _title_like(unit)) and not (is_item and kind is not None)
                 # A set question's best evidence may be the lead-in of its list ("The proposed process
                 # consists of:"): it never goes alone (with_items), so it is judged as its list.
                 leads_set = _introduces_list(unit, passage.items, pos)

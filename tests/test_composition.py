@@ -1207,3 +1207,23 @@ def test_a_list_begun_in_the_chunk_before_is_quoted_from_its_lead_in():
     assert [(u[2], u[4]) for u in listed] == [
         (2, "The recommended layout is as follows:"), (2, "One folder per module."), (2, "A README in each folder."),
         (1, "Sub folders for examples and tests."), (1, "A main folder for the root module.")], listed
+
+
+def test_a_unit_of_one_word_is_no_statement():
+    """"major.minor[.build[.revision]]" (inline code, its ticks gone) shares two words with a question about
+    major and minor versions, and says nothing: it scores as a lead-in does, below a statement."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    QUESTION = "When do the major and minor numbers change?"
+    units = ("major.minor[.build[.revision]]", "A major version marks a breaking change to the interface.")
+    vectors = np.array([[1.0, 0.0], [0.9, 0.436]], dtype=np.float32)
+    passage = SimpleNamespace(n=1, units=units, unit_vectors=vectors, items=(-1, -1), depths=(0, 0),
+                              hit=SimpleNamespace(section="Versions", title="Versioning", kind="text"))
+    context = SimpleNamespace(passages=[passage], query_vector=np.array([1.0, 0.0], dtype=np.float32),
+                              retrieval=SimpleNamespace(query=QUESTION))
+    scored = ExtractiveAnswerer().score_units(QUESTION, context)
+    assert scored[0][4] == units[1], scored
