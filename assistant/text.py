@@ -81,8 +81,9 @@ def _open_quote(text: str) -> bool:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences; a fragment under three words ("Table 1.") joins the sentence after it, and a quotation
-    stays whole ('... which answers "Imagine the project has failed. What caused this failure?"')."""
+    """Sentences; a fragment under three words ("Table 1.") joins the sentence after it, unless it replies
+    to the question before it ("Maybe not."), and a quotation stays whole ('... which answers "Imagine
+    the project has failed. What caused this failure?"')."""
     out: list[str] = []
     carry = ""
     parts = _SENTENCE_END.split(text)  # sentence, the closing mark it ended with, sentence, ...
@@ -91,8 +92,10 @@ def split_sentences(text: str) -> list[str]:
         if not piece:
             continue
         piece = f"{carry} {piece}".strip() if carry else piece
-        # A quotation is kept whole, up to a bound: a stray quote mark must not glue a paragraph.
-        if words(piece) < 3 or (_open_quote(piece) and words(piece) < 60):
+        # A quotation is kept whole, up to a bound: a stray quote mark must not glue a paragraph. A short
+        # reply to a question ("... consistent environment? Maybe not.") is no caption of what follows.
+        if (words(piece) < 3 and not (out and out[-1].endswith("?") and not carry)) \
+                or (_open_quote(piece) and words(piece) < 60):
             carry = piece
             continue
         carry = ""
