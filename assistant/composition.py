@@ -115,6 +115,8 @@ class Composition:
                 if following not in picked and not (kind is None and listed and all(map(_title_like, listed))):
                     picked.append(following)
                 return
+            if self.profile.signpost.search(following[4]):
+                return  # "This article will provide an overview ...": about the document, not the argument
             if kind is not None:
                 if not (kind and kind in tokens(following[4])) or not take(following):
                     return  # naming the set asked for is the evidence here, however its words score

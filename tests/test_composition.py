@@ -203,13 +203,25 @@ The advantages of using custom error types are -
 - Defines a number of business error types that derive from BusinessError.
 """
 
+
+# A paragraph whose last sentence is about the document, not the argument.
+TRAINS = """# Release Trains
+
+## Adopting a Release Train
+
+A team ships on a release train when several services must go out together. Each team keeps its own
+cadence inside the train and joins the next departure. This article will provide an overview of the
+train's stages, roles and tooling for the teams that join it.
+"""
+
 @pytest.fixture(scope="module")
 def composed(tmp_path_factory, embedder):
     return assistant_with(tmp_path_factory.mktemp("composed"), embedder,
                           {"releases.md": RELEASES, "tracing.md": TRACING, "field-guide.md": FIELD_GUIDE,
                            "template.md": TEMPLATE, "identity.md": IDENTITY, "process.md": PROCESS,
                            "hurdles.md": HURDLES, "runbooks.md": RUNBOOKS,
-                           "fixtures.md": PITFALLS, "errors.md": ERRORS})
+                           "fixtures.md": PITFALLS, "errors.md": ERRORS,
+                           "trains.md": TRAINS})
 
 
 @pytest.fixture(scope="module")
@@ -1227,3 +1239,12 @@ def test_a_unit_of_one_word_is_no_statement():
                               retrieval=SimpleNamespace(query=QUESTION))
     scored = ExtractiveAnswerer().score_units(QUESTION, context)
     assert scored[0][4] == units[1], scored
+
+
+
+@pytest.mark.slow
+def test_the_direct_answers_paragraph_stops_at_a_sentence_about_the_document(composed):
+    answer = composed.ask("When does a team ship on a release train?")
+    assert not answer.refused
+    assert "several services must go out together" in answer.text, answer.text
+    assert "This article will provide an overview" not in answer.text, answer.text
