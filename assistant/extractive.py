@@ -215,9 +215,13 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
                 # "Alert fatigue is real." adds one word to "How should we handle alert fatigue?": the
                 # item's next sentence is what it says.
                 says_little = len(set(tokens(by_unit[n, members[0]][4])) - asked) < 2
+                wanted = [p for p in members[1:] if p == best_pos or by_unit[n, p][0] >= best - self.w.margin
+                          or ((leaning and _ANAPHOR.match(by_unit[n, p][4]) or says_little) and p == members[0] + 1)]
+                # The best item's argument runs in order: a sentence one or two after its first comes with the one
+                # between ("Avoid huge commits ..." "... will lead to unfair review." "Biased behavior ...").
+                last = max(wanted, default=members[0])
                 for p in members[1:]:
-                    follows = (leaning and _ANAPHOR.match(by_unit[n, p][4]) or says_little) and p == members[0] + 1
-                    if p == best_pos or follows or by_unit[n, p][0] >= best - self.w.margin:
+                    if p in wanted or (leaning and p < last and last - members[0] <= 3):
                         take(by_unit[n, p])
 
         top = order[0]

@@ -214,6 +214,19 @@ cadence inside the train and joins the next departure. This article will provide
 train's stages, roles and tooling for the teams that join it.
 """
 
+
+# A list item whose reason is its second sentence, while its example (the fourth) matches best.
+ETIQUETTE = """# Review Etiquette
+
+## Guidelines for Authors
+
+- Keep each pull request focused on a single change. Reviewing many modules at once ends in a shallow,
+  unequal review. Reviewers then skim the parts they know. For example, a sweeping pull request from a
+  senior author may pass with a glance while the same one from a newcomer waits weeks.
+- Write a description that says why the change is needed.
+- Link the work item the change belongs to.
+"""
+
 @pytest.fixture(scope="module")
 def composed(tmp_path_factory, embedder):
     return assistant_with(tmp_path_factory.mktemp("composed"), embedder,
@@ -221,7 +234,7 @@ def composed(tmp_path_factory, embedder):
                            "template.md": TEMPLATE, "identity.md": IDENTITY, "process.md": PROCESS,
                            "hurdles.md": HURDLES, "runbooks.md": RUNBOOKS,
                            "fixtures.md": PITFALLS, "errors.md": ERRORS,
-                           "trains.md": TRAINS})
+                           "trains.md": TRAINS, "etiquette.md": ETIQUETTE})
 
 
 @pytest.fixture(scope="module")
@@ -1248,3 +1261,12 @@ def test_the_direct_answers_paragraph_stops_at_a_sentence_about_the_document(com
     assert not answer.refused
     assert "several services must go out together" in answer.text, answer.text
     assert "This article will provide an overview" not in answer.text, answer.text
+
+
+
+@pytest.mark.slow
+def test_the_best_items_sentences_come_in_order_without_a_gap(composed):
+    answer = composed.ask("Why should authors avoid sweeping pull requests?")
+    assert not answer.refused
+    assert "sweeping pull request from a senior author" in answer.text, answer.text
+    assert "shallow, unequal review" in answer.text, answer.text  # the sentence between comes too
