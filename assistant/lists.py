@@ -101,7 +101,12 @@ class Lists:
             follows = items[i] == best_item and i == firsts_of.get(items[i], -9) + 1 and _ANAPHOR.match(text)
             if firsts_of.get(items[i], i) != i and (follows or score >= scored[0][0] - self.w.margin):
                 detail.setdefault(items[i], by_pos[n, i])
-        members = [u for m in members for u in [m, detail.get(items[m[3]]) if m[2] == n else None] if u]
+        # The best item's detail one or two sentences on brings the sentences between (they run in order).
+        if best_item in detail and detail[best_item][3] - firsts_of.get(best_item, detail[best_item][3]) <= 3:
+            first = firsts_of[best_item]
+            detail[best_item] = [by_pos[n, i] for i in range(first + 1, detail[best_item][3] + 1) if (n, i) in by_pos]
+        detail = {k: v if isinstance(v, list) else [v] for k, v in detail.items()}
+        members = [u for m in members for u in [m, *(detail.get(items[m[3]], []) if m[2] == n else [])] if u]
         of = {p.n: p for p in context.passages}
         members = [u for m in members for u in [m, *self.sub_items(m, of[m[2]].items, of[m[2]].depths, by_pos)]]
         members = list({(u[2], u[3]): u for u in members}.values())  # a sub-list's lead may be a detail too

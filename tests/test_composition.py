@@ -1270,3 +1270,21 @@ def test_the_best_items_sentences_come_in_order_without_a_gap(composed):
     assert not answer.refused
     assert "sweeping pull request from a senior author" in answer.text, answer.text
     assert "shallow, unequal review" in answer.text, answer.text  # the sentence between comes too
+
+
+def test_a_list_answers_best_item_brings_its_sentences_in_order():
+    """The best item's later sentence that matches as well as the best ("... unstructured and complex")
+    comes with the one between it and the item's first ("When there are data mismatches, ...")."""
+    from types import SimpleNamespace
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["Here are a few hurdles:", "Models need clean data.", "Mismatches disrupt the system.",
+             "Data is often unstructured.", "Infrastructure is complex.", "Skills are scarce."]
+    items = (-1, 0, 0, 0, 1, 2)
+    scores = (0.5, 1.0, 0.5, 0.95, 0.9, 0.88)
+    scored = sorted([(s, s - 0.3, 1, i, u) for i, (s, u) in enumerate(zip(scores, units))], key=lambda u: -u[0])
+    passage = SimpleNamespace(n=1, units=units, items=items, depths=(0,) * 6,
+                              hit=SimpleNamespace(section="Hurdles", source="h.md", start=0, end=200))
+    listed = [u[4] for u in ExtractiveAnswerer().list_answer(scored, SimpleNamespace(passages=[passage]), kind="hurdl")]
+    assert listed[:4] == units[:4], listed
