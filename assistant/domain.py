@@ -64,7 +64,9 @@ class DomainProfile:
     quantity_question: str = (r"^\W*(how (much|many|long|old|fast)|what year|when (was|did|were))\b|\bin what year\b|"
                               r"\b(price|pricing|cost of|how much does|percentage|salary|salaries|revenue|"
                               r"version number|latest version|(maximum|minimum|max|min) (number|amount|size|length|count))\b|"
-                              r"\b(which|what) ((\S+ ){0,2}(version|release)|"
+                              # "What is (a) canary release?" asks what a kind of release is, not which one
+                              r"\b(which|what)\s+(?!(?:is|are)\s+(?:an?\s+)?[\w-]+\s+(?:release|version)s?\b)"
+                              r"((\S+ ){0,2}(version|release)|"
                               # "What is the recommended Kubernetes version ...": a version further on
                               r"(\S+ ){3,4}version)s?\b"
                               # ... but "which version control system" asks for no number

@@ -351,6 +351,9 @@ def test_a_version_question_asks_for_a_number():
     assert asks("What is the maximum number of reviewers allowed on a pull request?")
     assert asks("What's the minimum size of a load test?")
     assert not asks("How do we maximize the number of reviewers?")
+    # A kind of release is a term to define, not a version to name.
+    assert not asks("What is canary release?") and not asks("What are blue-green releases?")
+    assert asks("What Terraform version does the playbook pin?")
 
 
 @pytest.mark.slow
