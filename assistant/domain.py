@@ -45,6 +45,8 @@ class DomainProfile:
     # Sentences that point elsewhere instead of saying something ("See the docs", "Read more on ...").
     pointer_patterns: tuple[str, ...] = (r"^\W*(please\s+)?(see|read more|learn more|for more|more on|more details|click|check out|refer to|"
                                          r"visit|watch|follow (this|the) link)\b",
+                                         # "For a lightweight tool set, see Nat Pryce's adr-tools."
+                                         r"^\W*for [^.,;]{3,60},\s*(please\s+)?(see|refer to|check out|read)\b",
                                          # "Docs on using the provider here.": the link was the content
                                          r"\bhere\W*$",
                                          # "You can find more information on VFS for Git in the ... document."

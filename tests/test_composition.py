@@ -1038,6 +1038,8 @@ def test_a_parent_listing_its_members_answers_rather_than_the_sections_retrieved
 @pytest.mark.parametrize("unit, pointer", [
     ("Docs on using the provider with a key vault here.", True),
     ("See the install guide for details.", True),
+    ("For a lightweight tool set, see the vault-tools project.", True),
+    ("For secrets, the operator reads the key vault.", False),
     ("The provider mounts secrets as a volume here and in every pod.", False),
     ("You can find more information on the vault operator in the Secret Stores document.", True),
     ("We can read more than one secret per call.", False),
