@@ -294,36 +294,36 @@ def test_a_block_quote_is_read_as_what_it_quotes():
         assert "Create a project" not in c.text or "Create a project" in text[c.start:c.end]
 
 
+def units_of(text: str) -> list[str]:
+    """Every citable unit of a small document, chunked as the indexer does."""
+    return [u for c in chunk_document(Document(source="d.md", title="D", text=text), min_words=1) for u in c.units]
+
+
 def test_a_sentence_without_its_colon_above_a_list_is_its_lead_in():
-    text = ("# Checklist\n\n## C#\n\nYou should also look for these specific review items\n\n"
-            "- Is dependency injection set up correctly?\n- Are magic numbers explained?\n\n"
-            "## Notes\n\nKeep the list short\n\nShort lists get read.\n\nThe records come first,\n\n- one a line.\n")
-    chunks = chunk_document(Document(source="c.md", title="Checklist", text=text), min_words=1)
-    units = [u for c in chunks for u in c.units]
+    units = units_of("# Checklist\n\n## C#\n\nYou should also look for these specific review items\n\n"
+                     "- Is dependency injection set up correctly?\n- Are magic numbers explained?\n\n"
+                     "## Notes\n\nKeep the list short\n\nShort lists get read.\n\nThe records come first,\n\n"
+                     "- one a line.\n")
     assert "You should also look for these specific review items:" in units
     assert "Keep the list short" in units  # a paragraph follows it, not a list
     assert not any(u.endswith(",:") for u in units)  # a sentence running on into its list is no lead-in
 
 
-
 def test_a_sentence_ending_on_a_dash_above_a_list_is_its_lead_in():
-    text = ("# Errors\n\n## Custom\n\nOften we need our own types. The advantages of using custom errors are -\n\n"
-            "- Name the business case.\n- Carry the data context.\n\n## Ranges\n\nRetries run from 1 -\n\n"
-            "Ten is the cap.\n\nThe usual span is 3 - 5 retries.\n\n- one a line.\n")
-    chunks = chunk_document(Document(source="e.md", title="Errors", text=text), min_words=1)
-    units = [u for c in chunks for u in c.units]
+    units = units_of("# Errors\n\n## Custom\n\nOften we need our own types. The advantages of using custom errors "
+                     "are -\n\n- Name the business case.\n- Carry the data context.\n\n## Ranges\n\n"
+                     "Retries run from 1 -\n\nTen is the cap.\n\nThe usual span is 3 - 5 retries.\n\n- one a line.\n")
     assert "The advantages of using custom errors are:" in units
     assert "Retries run from 1 -" in units  # a paragraph follows it, not a list
     assert "The usual span is 3 - 5 retries.:" not in units and "The usual span is 3 - 5 retries." in units
 
 
 def test_an_items_last_sentence_above_its_sub_items_is_their_lead_in():
-    text = ("# Alerts\n\n## Fatigue\n\n- Keep a balance. A general rule of thumb is to follow these principles\n"
-            "  - rules must be simple\n  - unused data is reviewed\n- Tooling Choices\n  - a pager\n")
-    chunks = chunk_document(Document(source="a.md", title="Alerts", text=text), min_words=1)
-    units = [u for c in chunks for u in c.units]
+    units = units_of("# Alerts\n\n## Fatigue\n\n- Keep a balance. A general rule of thumb is to follow these "
+                     "principles\n  - rules must be simple\n  - unused data is reviewed\n- Tooling Choices\n  - a pager\n")
     assert "A general rule of thumb is to follow these principles:" in units
     assert "Tooling Choices" in units  # a label item is read as one already: no colon forced on it
+
 
 def test_a_table_cell_with_a_blank_row_name_reads_without_a_dangling_of():
     from assistant.tables import table_chunks
