@@ -21,8 +21,10 @@ def url(database_url) -> str:
 
 @pytest.fixture
 def two_workers(url):
-    """Two Storage objects (engines, pools) on one database: what two worker processes hold."""
-    workers = [Storage(make_engine(url)), Storage(make_engine(url))]
+    """Two Storage objects (engines, pools) on one database: what two worker processes hold. A generous
+    lock wait: these tests are about the shared count, and on a starved CI machine a writer queued past
+    the 2 s default counts from memory instead (the fallback, tested on its own below), one over budget."""
+    workers = [Storage(make_engine(url, timeout=30.0)), Storage(make_engine(url, timeout=30.0))]
     yield workers
     for worker in workers:
         worker.engine.dispose()
