@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 
@@ -11,19 +10,6 @@ from assistant.tables import MAX_UNITS_PER_CHUNK, table_chunks
 from assistant.text import split_sentences, words
 from assistant.types import Chunk, Document
 
-
-@functools.cache
-def chunker_fingerprint() -> str:
-    """A digest of the code that turns a document into chunks and units (this module, blocks, tables,
-    sentence splitting): an index built by other rules is re-chunked by the next `assistant index`, not
-    kept until someone thinks of --rebuild."""
-    import sys
-    from pathlib import Path
-
-    digest = hashlib.sha256()
-    for name in ("assistant.chunking", "assistant.blocks", "assistant.tables", "assistant.text"):
-        digest.update(Path(sys.modules[name].__file__).read_bytes())
-    return digest.hexdigest()[:12]
 
 
 def _windows(block: Block, max_words: int, overlap: int) -> list[Block]:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from assistant.chunking import chunk_document, chunker_fingerprint
+from assistant.chunking import chunk_document
 from assistant.corpus import load_corpus
 from assistant.errors import UserError
 from assistant.types import Chunk, IndexStats
@@ -99,9 +99,8 @@ def index_lock(settings, store=None):
 
 
 def _file_hash(text: str, settings, model_name: str) -> str:
-    # Chunking knobs, the chunking code and the model are part of the hash: changing any re-chunks or re-embeds.
-    key = (f"{settings.chunk_min_words}/{settings.chunk_max_words}/{settings.chunk_overlap_words}/{model_name}"
-           f"/{chunker_fingerprint()}")
+    # Chunking knobs and the model are part of the hash: changing either re-chunks or re-embeds.
+    key = f"{settings.chunk_min_words}/{settings.chunk_max_words}/{settings.chunk_overlap_words}/{model_name}"
     return hashlib.sha256((key + "\x00" + text).encode()).hexdigest()[:24]
 
 

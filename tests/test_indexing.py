@@ -81,3 +81,30 @@ def test_second_writer_is_refused(tmp_path, embedder):
     with index_lock(settings):
         with pytest.raises(UserError, match="another `assistant index`"):
             run(settings, embedder)
+
+
+def test_changed_chunking_rules_reach_the_index_on_the_next_incremental_run(tmp_path, embedder, monkeypatch):
+    """Every run chunks every document and compares chunk ids (text and units): a change of chunking
+    rules reaches an existing index without --rebuild, and only the chunks it changed are embedded again."""
+    from dataclasses import replace
+
+    import assistant.indexing as indexing
+    from assistant.chunking import chunk_id
+
+    settings = make_settings(tmp_path, copy_corpus(tmp_path / "corpus"))
+    first = run(settings, embedder)
+    real = indexing.chunk_document
+
+    def new_rules(doc, *args, **kwargs):  # a rule change that alters one unit of the article
+        first_chunk, *rest = real(doc, *args, **kwargs)
+        units = (*first_chunk.units[:-1], first_chunk.units[-1] + " Revised.")
+        text = first_chunk.text + " Revised."
+        revised = replace(first_chunk, text=text, units=units,
+                          id=chunk_id(doc.source, first_chunk.section, text, units, 0))
+        return [revised, *rest]
+
+    monkeypatch.setattr(indexing, "chunk_document", new_rules)
+    changed = run(settings, embedder)
+    assert (changed.embedded, changed.deleted, changed.chunks) == (1, 1, first.chunks)
+    ids, docs = stored_ids_and_texts(Store.open(settings))
+    assert any(d.endswith(" Revised.") for d in docs)
