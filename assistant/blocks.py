@@ -24,6 +24,7 @@ _LINK_ONLY = re.compile(r"\[[^\]]+\]\([^)]*\)[\s.,;:]*")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 # The delimiter row: GitHub reads "| -- | -- |" as one too (a row of dashes alone carries nothing anyway).
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+_TRAILING_DASH = re.compile(r"\s+[-–—]$")  # "The advantages of using custom exceptions are -": a colon's place
 _QUOTE = re.compile(r"^(?:[ \t]{0,3}>[ \t]?)+")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _BOLD_LABEL = re.compile(r"^\s*\*\*([^*:]+)\*\*\s*$")  # "**Goals**": no colon, so no lead-in of its own
@@ -196,9 +197,9 @@ def _colon_lead_ins(blocks: list[Block]) -> None:
             if re.search(r"[\w)\"'”’]$", block.text.rstrip()):
                 block.text += ":"
                 block.units[-1] += ":"
-            elif re.search(r"\s[-–—]$", block.units[-1]) and re.search(r"\s[-–—]$", block.text.rstrip()):
-                block.text = re.sub(r"\s+[-–—]$", ":", block.text.rstrip())
-                block.units[-1] = re.sub(r"\s+[-–—]$", ":", block.units[-1])
+            elif _TRAILING_DASH.search(block.units[-1]) and _TRAILING_DASH.search(block.text.rstrip()):
+                block.text = _TRAILING_DASH.sub(":", block.text.rstrip())
+                block.units[-1] = _TRAILING_DASH.sub(":", block.units[-1])
 
 
 def is_lead_in(block: Block) -> bool:

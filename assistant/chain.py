@@ -9,13 +9,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from assistant import smalltalk
 from assistant.answerer import Answerer, Draft
 from assistant.citations import markers
 from assistant.context import REFUSAL, Context, build_context
 from assistant.domain import DomainProfile
 from assistant.followup import leans_on_history
 from assistant.grammar import question_parts
-from assistant import smalltalk
 from assistant.text import tokens
 from assistant.types import Answer, Citation
 from assistant.verify import Verified, relevance_gap, verify
@@ -171,7 +171,7 @@ class AnswerChain:
             if cards:
                 retrieval = replace(retrieval, hits=retrieval.hits + tuple(cards))
         context = build_context(retrieval, self.retriever.store, self.retriever.generation, self.embedder.dimension)
-        return replace(context, part_vectors=part_vectors) if part_vectors else context
+        return replace(context, part_vectors=part_vectors, part_questions=tuple(parts)) if part_vectors else context
 
     def check(self, state: ChainState, answerer: Answerer) -> Verified | None:
         draft = state.draft

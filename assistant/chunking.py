@@ -11,7 +11,6 @@ from assistant.text import split_sentences, words
 from assistant.types import Chunk, Document
 
 
-
 def _windows(block: Block, max_words: int, overlap: int) -> list[Block]:
     """Split a block longer than max_words into sentence windows that overlap a little."""
     sentences = block.units or split_sentences(block.text)

@@ -44,6 +44,7 @@ class Context:
     # One vector per question the question asks, when it asks several ("..., and how do we test them?");
     # empty for a question that asks one thing (grammar.question_parts).
     part_vectors: tuple[np.ndarray, ...] = ()
+    part_questions: tuple[str, ...] = ()  # the questions those vectors embed, in the same order
 
     def by_number(self) -> dict[int, Passage]:
         return {p.n: p for p in self.passages}

@@ -10,8 +10,7 @@ from assistant.composition import Composition
 from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
-from assistant.grammar import (_ANAPHOR, _DEFINE, _WHY, _about, _name_parts, _title_like, asked_kind, compared_sides,
-                               question_parts)
+from assistant.grammar import _ANAPHOR, _DEFINE, _WHY, _about, _name_parts, _title_like, asked_kind, compared_sides
 from assistant.lists import Lists
 from assistant.safety import looks_like_injection
 from assistant.scoring import ExtractiveWeights, Scoring
@@ -124,8 +123,8 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             return self.compose_sections(sections, context)
         listed = [] if wants_quantity else (self.named_list(scored, context, kind) or self.list_answer(
             scored, context, kind, why=bool(_WHY.match(question))))
-        if listed and len(context.part_vectors) > 1:
-            listed = self.other_parts(question, scored, context, listed)
+        if listed and context.part_questions:
+            listed = self.other_parts(scored, context, listed)
         picked = listed or self.select(scored, context, wants_quantity, kind, compared_sides(question))
         if not picked:
             return Draft(refused=True, reason="no sentence of the passages answers this kind of question")
@@ -139,26 +138,33 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             picked = self.enumeration_first(question, scored, picked, kind, context)
         return self.compose(picked, context, split_cells=kind is not None)
 
-    def other_parts(self, question: str, scored, context: Context, listed: list) -> list:
-        """A list answering one question of several ("What are the main classes of diagrams, and which types
-        does it give examples of?" -> the classes) leaves the others open: each part that no listed unit
-        answers about as well as the passages' best unit for it brings that unit, with its list when it
-        is one (list_answer, scored by that part alone)."""
-        texts = question_parts(question)
-        if len(texts) != len(context.part_vectors):
-            return listed
+    def open_parts(self, picked: list, units, context: Context):
+        """The questions of a question that asks several ("Who proposed the format, and where do ADRs go?")
+        that no picked unit answers about as well as the passages' best unit for it: (question, similarity
+        of each unit to it, best unit's key) per such part. `picked` is read anew for each part, so a part
+        answered by what an earlier one brought is left alone."""
         vectors = {p.n: p.unit_vectors for p in context.passages}
-        have = {(u[2], u[3]) for u in listed}
-        for text, part in zip(texts, context.part_vectors):
-            sims = {(u[2], u[3]): float(vectors[u[2]][u[3]] @ part) for u in scored}
-            best = max(sims.values(), default=-1.0)
-            if not sims or max((sims.get(k, -1.0) for k in have), default=-1.0) >= best - self.w.part_margin:
+        # A lead-in or a signpost is no point to add on its own (a picked lead-in brings its list).
+        points = [(u[2], u[3]) for u in units if not (u[4].rstrip().endswith(":") or self.profile.signpost.search(u[4]))]
+        for question, part in zip(context.part_questions, context.part_vectors):
+            if not points or not picked:
                 continue
+            sims = {(u[2], u[3]): float(vectors[u[2]][u[3]] @ part) for u in units}
+            best_key = max(points, key=sims.get)
+            if max(sims.get((p[2], p[3]), -1.0) for p in picked) < sims[best_key] - self.w.part_margin:
+                yield question, sims, best_key
+
+    def other_parts(self, scored, context: Context, listed: list) -> list:
+        """A list answering one question of several ("What are the main classes of diagrams, and which types
+        does it give examples of?" -> the classes) leaves the others open: each open part brings its best
+        unit, with its list when it is one (list_answer, scored by that part alone)."""
+        listed = list(listed)
+        for question, sims, best_key in self.open_parts(listed, scored, context):
             by_part = sorted(((sims[u[2], u[3]] + (u[0] - u[1]), sims[u[2], u[3]], *u[2:]) for u in scored),
                              key=lambda u: -u[0])
-            more = self.list_answer(by_part, context, asked_kind(text)) or by_part[:1]
-            listed = listed + [u for u in more if (u[2], u[3]) not in have]
-            have |= {(u[2], u[3]) for u in more}
+            have = {(u[2], u[3]) for u in listed}
+            listed += [u for u in self.list_answer(by_part, context, asked_kind(question)) or by_part[:1]
+                       if (u[2], u[3]) not in have]
         return listed
 
     def select(self, scored, context: Context, wants_quantity: bool, kind: str | None = None,
@@ -251,19 +257,9 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
                             self.continue_paragraph(picked[-1], picked, take, by_unit, items,
                                                     limit=max(1, self.max_sentences // 2 - 1))
                         break
-        vectors = {p.n: p.unit_vectors for p in context.passages}
-        for part in context.part_vectors:
-            # A question asking two things ("Who proposed the format, and where do ADRs go?") gets the
-            # best point for each: a part that no picked unit answers about as well as the passages'
-            # best unit for it does brings that unit, with its next sentence.
-            sims = {key: float(vectors[key[0]][key[1]] @ part) for key, unit in by_unit.items()
-                    if not (unit[4].rstrip().endswith(":") or self.profile.signpost.search(unit[4]))}
-            if not sims:
-                continue
-            best_key = max(sims, key=sims.get)
-            if not picked or max(sims.get((p[2], p[3]), -1.0) for p in picked) >= sims[best_key] - self.w.part_margin:
-                continue
-            n, pos = best_key
+        # A question asking two things gets the best point for each: an open part brings its best unit,
+        # with its next sentence.
+        for _, _, (n, pos) in self.open_parts(picked, scored, context):
             before = len(picked)
             add((n, items[n][pos]) if items[n][pos] >= 0 else (n, -1 - pos))
             if len(picked) > before and items[n][pos] < 0 and n not in tables:

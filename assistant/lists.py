@@ -59,13 +59,17 @@ class Lists:
         while is_item(end + 1) and depth[end + 1] >= level:
             end += 1
         by_pos = {(item[2], item[3]): item for item in scored}
-        firsts = [i for i in range(start, end + 1)
-                  if depth[i] == level and (i == start or items[i] != items[i - 1])]
-        members = [by_pos[n, i] for i in firsts if (n, i) in by_pos]
-        if end == len(items) - 1:
-            members += self.continued_items(passage, context, level, by_pos)
-        # ... and one that opens its chunk may have begun in the chunk before, with its lead-in.
-        earlier, earlier_lead = self.begun_items(passage, context, level, by_pos) if start == 0 else ([], None)
+        members = _item_firsts(passage, start, end, level, by_pos)
+        # A list the chunker split goes on in the section's next chunk, or began in the one before (with its
+        # lead-in), when that chunk was retrieved too; each item is cited to its own chunk.
+        earlier, earlier_lead = [], None
+        if end == len(items) - 1 and (after := _neighbour(passage, context, after=True)):
+            members += _item_firsts(after, 0, _run_end(after.items, 0), level, by_pos)
+        if start == 0 and (before := _neighbour(passage, context, after=False)):
+            run = _run_start(before.items, len(before.items) - 1)
+            earlier = _item_firsts(before, run, len(before.items) - 1, level, by_pos)
+            if run > 0 and before.units[run - 1].rstrip().endswith(":"):
+                earlier_lead = by_pos.get((before.n, run - 1))
         members = earlier + members
         if len(members) < 2:
             return []
@@ -94,19 +98,18 @@ class Lists:
         # The best item's own next sentence that leans on it ("Contoso adopted the platform ..." then
         # "This enabled them to ...") is the rest of that statement: it says what the item did.
         best_item = items[scored[0][3]] if not lead_in_matched else -1
-        detail = {}
+        detail: dict[int, list] = {}  # item number -> its later sentences that come with its first
         for score, _, m, i, text in scored:  # best first: each item keeps its best later sentence
             if m != n or not start <= i <= end:
                 continue
             follows = items[i] == best_item and i == firsts_of.get(items[i], -9) + 1 and _ANAPHOR.match(text)
             if firsts_of.get(items[i], i) != i and (follows or score >= scored[0][0] - self.w.margin):
-                detail.setdefault(items[i], by_pos[n, i])
-        # The best item's detail one or two sentences on brings the sentences between (they run in order).
-        if best_item in detail and detail[best_item][3] - firsts_of.get(best_item, detail[best_item][3]) <= 3:
-            first = firsts_of[best_item]
-            detail[best_item] = [by_pos[n, i] for i in range(first + 1, detail[best_item][3] + 1) if (n, i) in by_pos]
-        detail = {k: v if isinstance(v, list) else [v] for k, v in detail.items()}
-        members = [u for m in members for u in [m, *(detail.get(items[m[3]], []) if m[2] == n else [])] if u]
+                detail.setdefault(items[i], [by_pos[n, i]])
+        # The best item's sentences run in order: its detail up to three sentences on brings those between.
+        if best_item in detail and detail[best_item][0][3] - firsts_of[best_item] <= 3:
+            first, last = firsts_of[best_item], detail[best_item][0][3]
+            detail[best_item] = [by_pos[n, i] for i in range(first + 1, last + 1) if (n, i) in by_pos]
+        members = [u for m in members for u in [m, *(detail.get(items[m[3]], []) if m[2] == n else [])]]
         of = {p.n: p for p in context.passages}
         members = [u for m in members for u in [m, *self.sub_items(m, of[m[2]].items, of[m[2]].depths, by_pos)]]
         members = list({(u[2], u[3]): u for u in members}.values())  # a sub-list's lead may be a detail too
@@ -123,42 +126,6 @@ class Lists:
             return []
         opening = re.match(r"(?:other|additional|further|more)\s+(\w+)", after[4].strip(), re.I)
         return [after] if opening and set(tokens(opening.group(1))) & set(tokens(lead[4])) else []
-    @staticmethod
-    def continued_items(passage, context: Context, level: int, by_pos) -> list:
-        """A list that runs to the end of its chunk may go on in the next chunk of its section ("Things to
-        Avoid": "- Sleeps", "- Reading from disk" in one chunk, "- Calling third-party APIs" in the next).
-        When that next chunk was retrieved too, its leading items at the list's level are the rest of the
-        list, each cited to its own passage; [] otherwise."""
-        hit = passage.hit
-        nxt = next((p for p in context.passages if p.hit.source == hit.source and p.hit.section == hit.section
-                    and 0 <= p.hit.start - hit.end <= 2 and p.items and p.items[0] >= 0), None)
-        if nxt is None:
-            return []
-        out, i = [], 0
-        while i < len(nxt.items) and nxt.items[i] >= 0:
-            if nxt.depths[i] == level and (i == 0 or nxt.items[i] != nxt.items[i - 1]) and (nxt.n, i) in by_pos:
-                out.append(by_pos[nxt.n, i])
-            i += 1
-        return out
-
-    @staticmethod
-    def begun_items(passage, context: Context, level: int, by_pos) -> tuple[list, tuple | None]:
-        """The start of a list that this chunk opens in the middle of: the previous chunk of its section
-        (retrieved too) ends in list items ("The recommended structure is as follows:", "- Place each
-        component ...", then this chunk's "- Include in each module ..."). Its items at the list's level
-        and its lead-in (or None); ([], None) when there is no such chunk."""
-        hit = passage.hit
-        before = next((p for p in context.passages if p.hit.source == hit.source and p.hit.section == hit.section
-                       and 0 <= hit.start - p.hit.end <= 2 and p.items and p.items[-1] >= 0), None)
-        if before is None:
-            return [], None
-        start = len(before.items) - 1
-        while start > 0 and before.items[start - 1] >= 0:
-            start -= 1
-        out = [by_pos[before.n, i] for i in range(start, len(before.items)) if before.depths[i] == level
-               and (i == start or before.items[i] != before.items[i - 1]) and (before.n, i) in by_pos]
-        lead = by_pos.get((before.n, start - 1)) if start > 0 and before.units[start - 1].rstrip().endswith(":") else None
-        return out, lead
 
     def named_list(self, scored, context: Context, kind: str | None) -> list:
         """A set question ("Which dependency and container scanning tools ...?") is answered by the list
@@ -295,3 +262,37 @@ class Lists:
             picked[:] = [p for p in picked if (p[2], p[3]) not in keys]
             picked[at:at] = block
             return
+
+
+def _run_start(items, pos: int) -> int:
+    """The first position of the run of list units that `pos` is in."""
+    while pos > 0 and items[pos - 1] >= 0:
+        pos -= 1
+    return pos
+
+
+def _run_end(items, pos: int) -> int:
+    """The last position of the run of list units that starts at `pos`."""
+    while pos + 1 < len(items) and items[pos + 1] >= 0:
+        pos += 1
+    return pos
+
+
+def _item_firsts(passage, start: int, end: int, level: int, by_pos) -> list:
+    """The first sentence of each item at `level` between `start` and `end` of a passage, quotable ones."""
+    items, depths = passage.items, passage.depths
+    return [by_pos[passage.n, i] for i in range(start, end + 1) if 0 <= items[i] and depths[i] == level
+            and (i == start or items[i] != items[i - 1]) and (passage.n, i) in by_pos]
+
+
+def _neighbour(passage, context: Context, after: bool):
+    """The retrieved chunk right after (or before) this one in its section, when a list runs across the
+    cut ("Things to Avoid": "- Sleeps", "- Reading from disk" here, "- Calling third-party APIs" there):
+    it opens (ends) with a list item. None when there is no such chunk."""
+    hit = passage.hit
+    for p in context.passages:
+        gap = p.hit.start - hit.end if after else hit.start - p.hit.end
+        if p.hit.source == hit.source and p.hit.section == hit.section and 0 <= gap <= 2 and p.items \
+                and p.items[0 if after else -1] >= 0:
+            return p
+    return None

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from assistant.context import Context
 from assistant.domain import DomainProfile
-from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _PLACEHOLDER, _TOPIC, _WHY_DO, REASONS, _about, _criterion, _defines,
-                               _defines_side, _introduces_list, _label_names, _subject, _title_like, asked_kind,
+from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _PLACEHOLDER, _TOPIC, _WHY_DO, REASONS,
+                               _about, _criterion, _defines, _defines_side, _introduces_list, _label_names, _subject, _title_like, asked_kind,
                                asks_for_questions, compared_sides)
 from assistant.safety import looks_like_injection
 from assistant.text import key_terms, tokens
@@ -131,21 +131,21 @@ class Scoring:
                     score += w.titled
                 if asks_who and any(key_terms(m.group(0), self.profile) - known_names for m in _AGENT.finditer(unit)):
                     score += w.names_someone  # the kind of thing asked for: someone, not a description
+                # A set question's best evidence may be the lead-in of its list ("The proposed process
+                # consists of:"): it never goes alone (with_items), so it is judged as its list.
+                leads_set = _introduces_list(unit, passage.items, pos)
                 # An item is one of a list of "tools" when its lead-in or section says so; its own words
                 # ("Establish what tools will be used") do not make its list one of tools.
                 # An item's label is its own evidence: "Hot Site: Maintain ..." is one of the sites.
                 if kind and (kind in (section_terms | (intro if is_item else unit_terms))
                              or (is_item and _label_names(unit, kind))):
                     score += w.kind  # "Which tools ...": a unit naming tools, or an item of a list of them
-                elif asks_why and REASONS & (intro if is_item else unit_terms) \
-                        and (is_item or _introduces_list(unit, passage.items, pos)):
+                elif asks_why and REASONS & (intro if is_item else unit_terms) and (is_item or leads_set):
                     score += w.kind  # "Why ...?": a list of advantages or reasons, or its lead-in
                 # A list question is answered by names; any other by statements, not a title ("Pull
-                # Request Template") or a label standing alone.
-                short = (len(unit_terms) < 3 or len(unit.split()) < 2 or _title_like(unit)) and not (is_item and kind is not None)
-                # A set question's best evidence may be the lead-in of its list ("The proposed process
-                # consists of:"): it never goes alone (with_items), so it is judged as its list.
-                leads_set = _introduces_list(unit, passage.items, pos)
+                # Request Template"), a label standing alone, or one word (inline code whose ticks are gone).
+                short = (len(unit_terms) < 3 or len(unit.split()) < 2 or _title_like(unit)) \
+                    and not (is_item and kind is not None)
                 if (unit.rstrip().endswith(":") and not leads_set) or short or signpost.search(unit):
                     score += w.lead_in
                 elif _ANAPHOR.match(unit) and not is_item:

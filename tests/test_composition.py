@@ -612,7 +612,7 @@ def test_a_lead_in_its_paragraph_brings_is_not_quoted_twice():
     scored = sorted([(s, s - 0.3, 1, i, u) for i, (s, u) in enumerate(zip(scores, units))], key=lambda u: -u[0])
     passage = SimpleNamespace(n=1, items=items, depths=(0,) * 5, unit_vectors=None,
                               hit=SimpleNamespace(kind="list", section="Monitoring"))
-    context = SimpleNamespace(passages=[passage], part_vectors=(),
+    context = SimpleNamespace(passages=[passage], part_vectors=(), part_questions=(),
                               retrieval=SimpleNamespace(query="Why not rely on real user monitoring alone?"))
     picked = ExtractiveAnswerer().select(scored, context, wants_quantity=False)
     texts = [u[4] for u in picked]
@@ -633,7 +633,7 @@ def test_an_items_first_sentence_that_says_little_brings_the_next():
     passage = SimpleNamespace(n=1, items=items, depths=(0,) * 4, unit_vectors=None,
                               hit=SimpleNamespace(kind="list", section="Alerting"))
     retrieval = SimpleNamespace(query="How should we handle alert fatigue?")
-    context = SimpleNamespace(passages=[passage], part_vectors=(), retrieval=retrieval)
+    context = SimpleNamespace(passages=[passage], part_vectors=(), part_questions=(), retrieval=retrieval)
     picked = [u[4] for u in ExtractiveAnswerer().select(scored, context, wants_quantity=False)]
     assert picked[:2] == units[:2], picked
     # A first sentence that says something of its own is the item's point.
@@ -671,7 +671,7 @@ def test_a_heading_alone_is_no_point_but_its_list_still_brings_it():
     scored = sorted([(s, s - 0.3, 1, i, u) for i, (s, u) in enumerate(zip(scores, units))], key=lambda u: -u[0])
     passage = SimpleNamespace(n=1, items=items, depths=(0,) * 5, unit_vectors=None,
                               hit=SimpleNamespace(kind="list", section="Processing"))
-    context = SimpleNamespace(passages=[passage], part_vectors=(), retrieval=SimpleNamespace(query="How do they differ?"))
+    context = SimpleNamespace(passages=[passage], part_vectors=(), part_questions=(), retrieval=SimpleNamespace(query="How do they differ?"))
     picked = [u[4] for u in ExtractiveAnswerer().select(scored, context, wants_quantity=False)]
     assert "Batch vs. Stream" not in picked and units[0] in picked, picked
     led = [u[4] for u in ExtractiveAnswerer().select([(1.3, 1.0, 1, 2, units[2])] + scored, context, wants_quantity=False)]
