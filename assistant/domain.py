@@ -101,6 +101,11 @@ class DomainProfile:
     def has_quantity(self) -> re.Pattern:
         return re.compile(self.quantity_evidence, re.I)
 
+    def states_amount(self, text: str) -> bool:
+        """The text states a quantity that is no year standing alone: "As of late 2025, ..." dates what it
+        says; it gives no price, count or duration (a question asking when takes any quantity)."""
+        return any(not re.fullmatch(r"(?:19|20)\d\d", m.group(0)) for m in self.has_quantity.finditer(text))
+
     @cached_property
     def _subjects(self) -> re.Pattern | None:
         terms = "|".join(re.escape(t) for t in self.subject_terms)

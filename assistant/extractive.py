@@ -15,7 +15,7 @@ from assistant.lists import Lists
 from assistant.safety import looks_like_injection
 from assistant.scoring import ExtractiveWeights, Scoring
 from assistant.text import key_terms, tokens
-from assistant.verify import WHO
+from assistant.verify import WHEN, WHO
 
 
 class ExtractiveAnswerer(Scoring, Lists, Composition):
@@ -125,7 +125,8 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             scored, context, kind, why=bool(_WHY.match(question))))
         if listed and context.part_questions:
             listed = self.other_parts(scored, context, listed)
-        picked = listed or self.select(scored, context, wants_quantity, kind, compared_sides(question))
+        picked = listed or self.select(scored, context, wants_quantity, kind, compared_sides(question),
+                                      wants_date=bool(WHEN.match(question)))
         if not picked:
             return Draft(refused=True, reason="no sentence of the passages answers this kind of question")
         if not listed:
@@ -168,10 +169,11 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
         return listed
 
     def select(self, scored, context: Context, wants_quantity: bool, kind: str | None = None,
-               sides: tuple[frozenset[str], frozenset[str]] | None = None) -> list:
+               sides: tuple[frozenset[str], frozenset[str]] | None = None, wants_date: bool = False) -> list:
         """The units to quote: the best within a margin, whole list items, a list's siblings when the
         best match is a list item, and a picked sentence's anaphoric follower. `kind`: what a set
-        question asks for (asked_kind), `sides`: what a comparison compares (compared_sides)."""
+        question asks for (asked_kind), `sides`: what a comparison compares (compared_sides). With
+        `wants_quantity` only units stating one are quoted; a year counts only when `wants_date`."""
         wants_list = kind is not None
         if self.w.same_passage:
             # One passage that answers reads better than fragments of five: its units get a lift.
@@ -183,10 +185,12 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
         items = {p.n: p.items for p in context.passages}
         by_unit = {(item[2], item[3]): item for item in scored}
         asked = set(tokens(context.retrieval.query))
+        # "How much does X cost?" needs an amount; "When was X released?" a date, which a year is.
+        states_quantity = self.profile.has_quantity.search if wants_date else self.profile.states_amount
 
         def take(item) -> bool:
             score, sim, n, pos, unit = item
-            if len(picked) >= self.max_sentences or (wants_quantity and not self.profile.has_quantity.search(unit)):
+            if len(picked) >= self.max_sentences or (wants_quantity and not states_quantity(unit)):
                 return False
             if not wants_list and _title_like(unit):
                 return False  # a heading or title alone ("Batch vs. Stream") is no point; a list it is in brings it

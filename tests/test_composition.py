@@ -1293,3 +1293,31 @@ def test_a_list_answers_best_item_brings_its_sentences_in_order():
                               hit=SimpleNamespace(section="Hurdles", source="h.md", start=0, end=200))
     listed = [u[4] for u in ExtractiveAnswerer().list_answer(scored, SimpleNamespace(passages=[passage]), kind="hurdl")]
     assert listed[:4] == units[:4], listed
+
+
+@pytest.mark.parametrize("wants_date, quoted", [
+    (False, ["Seats are billed at 19 dollars a month."]),  # "How much does it cost?": an amount
+    (True, ["As of late 2025, teams use the assistant for:", "Seats are billed at 19 dollars a month."]),
+])
+def test_a_year_alone_is_no_amount_but_is_a_date(wants_date, quoted):
+    """"As of late 2025, ..." dates its sentence: it answers "When ...?", not "How much does X cost?"."""
+    from types import SimpleNamespace
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["As of late 2025, teams use the assistant for:", "Code completion.", "Seats are billed at 19 dollars a month."]
+    scored = [(1.0, 0.7, 1, 0, units[0]), (0.9, 0.6, 1, 2, units[2]), (0.8, 0.5, 1, 1, units[1])]
+    passage = SimpleNamespace(n=1, items=(-1, 0, -1), depths=(0, 0, 0), unit_vectors=None,
+                              hit=SimpleNamespace(kind="text", section="Pricing"))
+    context = SimpleNamespace(passages=[passage], part_vectors=(), part_questions=(),
+                              retrieval=SimpleNamespace(query="How much does a seat cost?"))
+    picked = ExtractiveAnswerer().select(scored, context, wants_quantity=True, wants_date=wants_date)
+    assert [u[4] for u in picked if u[4] != "Code completion."] == quoted
+
+
+def test_an_amount_is_told_from_a_year():
+    from assistant.domain import DomainProfile
+
+    states = DomainProfile().states_amount
+    assert states("Seats cost $19 a month.") and states("It runs for 2 weeks.") and states("Since 2019 it costs 40 euros.")
+    assert not states("As of late 2025, teams use it for completion.") and not states("No figures here.")
