@@ -52,6 +52,12 @@ class DomainProfile:
                                          # "You can find more information on VFS for Git in the ... document."
                                          r"\b(you|we|readers?) (can|may|will|could) (find|read|learn|get) "
                                          r"(more|additional|further) (information|info|details|guidance|documentation|about)\b",
+                                         # "You can read this playbook's article on X for more information on ...",
+                                         # "... as well as this section in the article linked above have more details"
+                                         r"\b(read|see|check|refer to|consult|visit)\b[^.;]{0,120}\bfor (more|additional|further) "
+                                         r"(information|info|details)\b",
+                                         r"\b(has|have|contains?|provides?|gives?|offers?) (more|additional|further) "
+                                         r"(information|info|details)\b",
                                          # "More information can be found in Pull Requests - Size Guidance."
                                          r"^\W*(more|additional|further) (information|info|details|guidance|documentation) "
                                          r"(can be|is|are) (found|available)\b",

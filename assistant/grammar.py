@@ -14,6 +14,14 @@ _WHY = re.compile(r"^\W*why\b", re.I)
 _WHY_DO = re.compile(r"^\W*why\s+(?:(?:should|would|do|must|might|could|can|shall)\s+(?:we|i|you|one|teams?|"
                      r"a team|our team|my team)|bother|use|adopt|choose|pick|go with)\b", re.I)
 REASONS = frozenset({"advantag", "benefit", "reason", "pros"})
+# "When is a trade study not worth doing?", "In what situation would ...?": a condition, which a unit states
+# with a conditional clause ("... should be avoided if there is a clear solution choice"); "When was it
+# published?" asks for a date (a quantity), not a condition.
+_WHEN_COND = re.compile(r"^\W*(?:when\s+(?:should|is|are|do|does|would|can|must|might|could|"
+                        r"shall|will|to)\b|(?:in|under)\s+what\s+(?:situations?|cases?|circumstances?|conditions?)\b)",
+                        re.I)
+# A bare "when" opens too many sentences that state no condition ("When choosing to implement X, ...").
+CONDITION = re.compile(r"\b(?:if|whenever|unless|any ?time|as soon as|in case|only (?:when|after|if))\b", re.I)
 # "What is a release train?", "What are feature flags?": a question asking what a term is; answered first by
 # the sentence that says so ("A release train is a fixed schedule that ...").
 _DEFINE = re.compile(r"^\W*what(?:\s+is|\s+are|'s)\s+(?:an?\s+|the\s+)?([^?,;:]{1,60}?)\s*\??\s*$", re.I)

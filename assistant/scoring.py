@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from assistant.context import Context
 from assistant.domain import DomainProfile
-from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _PLACEHOLDER, _TOPIC, _WHY_DO, REASONS,
-                               _about, _criterion, _defines, _defines_side, _introduces_list, _label_names, _subject, _title_like, asked_kind,
-                               asks_for_questions, compared_sides)
+from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _PLACEHOLDER, _TOPIC, _WHEN_COND,
+                               _WHY_DO, CONDITION, REASONS, _about, _criterion, _defines, _defines_side,
+                               _introduces_list, _label_names, _subject, _title_like, asked_kind, asks_for_questions,
+                               compared_sides)
 from assistant.safety import looks_like_injection
 from assistant.text import key_terms, tokens
 from assistant.verify import WHO
@@ -67,6 +68,8 @@ class Scoring:
         kind = asked_kind(question)
         asks_why = bool(_WHY_DO.match(question)) and kind is None
         asks_who = bool(WHO.search(question))
+        # One question asking when: in a two-part question a condition would outrank the other part's answer.
+        asks_when = bool(_WHEN_COND.match(question)) and not context.part_questions
         known_names = key_terms(question, self.profile) | set(self.profile.subject_terms)
         term = _DEFINE.match(question) or _TOPIC.match(question)
         # "What is a span in a distributed trace?": the term is "span"; the rest says where it lives.
@@ -142,6 +145,8 @@ class Scoring:
                     score += w.kind  # "Which tools ...": a unit naming tools, or an item of a list of them
                 elif asks_why and REASONS & (intro if is_item else unit_terms) and (is_item or leads_set):
                     score += w.kind  # "Why ...?": a list of advantages or reasons, or its lead-in
+                elif asks_when and CONDITION.search(unit) and not unit.rstrip().endswith(":"):
+                    score += w.kind  # "When is X not worth doing?": a sentence stating a condition
                 # A list question is answered by names; any other by statements, not a title ("Pull
                 # Request Template"), a label standing alone, or one word (inline code whose ticks are gone).
                 short = (len(unit_terms) < 3 or len(unit.split()) < 2 or _title_like(unit)) \

@@ -227,6 +227,20 @@ ETIQUETTE = """# Review Etiquette
 - Link the work item the change belongs to.
 """
 
+# A "when" question whose condition ("... skipped if ...") is not the sentence most like the question.
+SPIKES = """# Design Spikes
+
+## Running a Spike
+
+Time box a design spike so that the team avoids investing too much effort in any one option. Pick two to
+four candidate options worth investigating.
+
+## When to Use
+
+Spikes help throughout the project as new decision points appear. A design spike should be avoided if the
+team already knows the answer. Each spike takes days of effort from two engineers.
+"""
+
 @pytest.fixture(scope="module")
 def composed(tmp_path_factory, embedder):
     return assistant_with(tmp_path_factory.mktemp("composed"), embedder,
@@ -234,7 +248,7 @@ def composed(tmp_path_factory, embedder):
                            "template.md": TEMPLATE, "identity.md": IDENTITY, "process.md": PROCESS,
                            "hurdles.md": HURDLES, "runbooks.md": RUNBOOKS,
                            "fixtures.md": PITFALLS, "errors.md": ERRORS,
-                           "trains.md": TRAINS, "etiquette.md": ETIQUETTE})
+                           "trains.md": TRAINS, "etiquette.md": ETIQUETTE, "spikes.md": SPIKES})
 
 
 @pytest.fixture(scope="module")
@@ -1044,6 +1058,9 @@ def test_a_parent_listing_its_members_answers_rather_than_the_sections_retrieved
     ("You can find more information on the vault operator in the Secret Stores document.", True),
     ("We can read more than one secret per call.", False),
     ("More information can be found in Secret Stores - Rotation.", True),
+    ("You can read the team's article on fault injection for more information on writing hypotheses.", True),
+    ("The tools below as well as the article linked above have more details on the platforms.", True),
+    ("Reading the logs for more than a day costs more.", False),
     ("More details are available in the rotation guide.", True),
     ("More information is written to the audit log on each rotation.", False),
     ("The table below provides an overview of the differences between the stores.", True),
@@ -1168,6 +1185,26 @@ def test_a_why_should_we_question_is_answered_by_the_list_of_advantages(composed
         assert reason in answer.text, answer.text
 
 
+@pytest.mark.slow
+def test_a_when_question_leads_with_the_sentence_stating_a_condition(composed):
+    answer = composed.ask("When is a design spike not worth doing?")
+    assert not answer.refused
+    assert answer.text.startswith("A design spike should be avoided if the team already knows the answer."), answer.text
+
+
+@pytest.mark.parametrize("question, asks_condition", [
+    ("When is a trade study not worth doing?", True),
+    ("When should we switch to a scrum of scrums?", True),
+    ("In what situation would we pick the second approach?", True),
+    ("When was the article published?", False),  # a date, not a condition
+    ("What happens when a build fails?", False),
+])
+def test_a_when_question_asking_for_a_condition_is_told_apart(question, asks_condition):
+    from assistant.grammar import _WHEN_COND
+
+    assert bool(_WHEN_COND.match(question)) is asks_condition
+
+
 @pytest.mark.parametrize("question, wants_reasons", [
     ("Why would we define our own error types?", True),
     ("Why should our team adopt trunk-based development?", True),
@@ -1254,7 +1291,7 @@ def test_a_unit_of_one_word_is_no_statement():
     passage = SimpleNamespace(n=1, units=units, unit_vectors=vectors, items=(-1, -1), depths=(0, 0),
                               hit=SimpleNamespace(section="Versions", title="Versioning", kind="text"))
     context = SimpleNamespace(passages=[passage], query_vector=np.array([1.0, 0.0], dtype=np.float32),
-                              retrieval=SimpleNamespace(query=QUESTION))
+                              retrieval=SimpleNamespace(query=QUESTION), part_vectors=(), part_questions=())
     scored = ExtractiveAnswerer().score_units(QUESTION, context)
     assert scored[0][4] == units[1], scored
 
