@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from assistant.answerer import Draft
 from assistant.context import Context
 from assistant.domain import DomainProfile
-from assistant.grammar import _CONTRAST, _NAMES, _PRONOUN, _introduces_list, _title_like
+from assistant.grammar import ADVICE, _CONTRAST, _NAMES, _PRONOUN, _introduces_list, _title_like
 from assistant.text import key_terms, tokens
 
 # "Post the above in a shared channel", "All of the above apply": the list before the sentence is what it says.
@@ -214,6 +214,28 @@ class Composition:
             if (n, pos) not in chosen and items[n][pos] < 0 and sim >= self.min_similarity \
                     and kind in tokens(text) and self.lists_members(text, known, kind):
                 return [unit, *picked]
+        return picked
+
+    def advice_first(self, scored, picked, context: Context) -> list:
+        """A question asking what to do ("Should we keep encrypted secrets in the repo or point to an
+        external vault? Why?") is answered first by the sentence recommending something ("TLDR: Referencing
+        secrets in an external key vault is the recommended approach."), with the sentence after it when that
+        one leans on it ("It is easier to orchestrate secret rotation ..."), when it scores within `margin`
+        of the best unit, whatever else the answer quotes."""
+        items = {p.n: p.items for p in context.passages}
+        by_unit = {(u[2], u[3]): u for u in scored}
+        for unit in scored:
+            score, sim, n, pos, text = unit
+            if score < scored[0][0] - self.w.margin:
+                return picked
+            if items[n][pos] < 0 and sim >= self.min_similarity and ADVICE.search(text) \
+                    and not text.rstrip().endswith(":"):
+                lead = [unit]
+                follower = by_unit.get((n, pos + 1))
+                if follower and items[n][pos + 1] < 0 and _PRONOUN.match(follower[4]):
+                    lead.append(follower)
+                moved = {(u[2], u[3]) for u in lead}
+                return [*lead, *(p for p in picked if (p[2], p[3]) not in moved)]
         return picked
 
     def lists_members(self, text: str, known: set[str], kind: str = "") -> bool:

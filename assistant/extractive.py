@@ -10,7 +10,7 @@ from assistant.composition import Composition
 from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
-from assistant.grammar import _ANAPHOR, _DEFINE, _WHY, _about, _name_parts, _title_like, asked_kind, compared_sides
+from assistant.grammar import _ANAPHOR, _ASKS_ADVICE, _DEFINE, _WHY, _about, _name_parts, _title_like, asked_kind, compared_sides
 from assistant.lists import Lists
 from assistant.safety import looks_like_injection
 from assistant.scoring import ExtractiveWeights, Scoring
@@ -137,6 +137,8 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             picked.sort(key=lambda p: (first[p[2]], p[3]))
         if kind:
             picked = self.enumeration_first(question, scored, picked, kind, context)
+        elif _ASKS_ADVICE.search(question):
+            picked = self.advice_first(scored, picked, context)
         return self.compose(picked, context, split_cells=kind is not None)
 
     def open_parts(self, picked: list, units, context: Context):

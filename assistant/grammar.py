@@ -22,6 +22,13 @@ _WHEN_COND = re.compile(r"^\W*(?:when\s+(?:should|is|are|do|does|would|can|must|
                         re.I)
 # A bare "when" opens too many sentences that state no condition ("When choosing to implement X, ...").
 CONDITION = re.compile(r"\b(?:if|whenever|unless|any ?time|as soon as|in case|only (?:when|after|if))\b", re.I)
+# "Should we keep encrypted secrets in the repo or point to an external vault?", "Does the team prefer A or
+# B?", "Is it better to ...?": advice, which a unit gives by recommending ("TLDR: Referencing secrets in an
+# external key vault is the recommended approach.").
+_ASKS_ADVICE = re.compile(r"(?:^|[?,;]\s*)\W*(?:should|shall|must)\s+(?:we|i|you|one|teams?|our team|my team)\b|"
+                          r"\b(?:recommend\w*|prefer\w*|is it better|which is better|advis\w+)\b", re.I)
+ADVICE = re.compile(r"\b(?:recommend(?:ed|s|ation)?|preferred|prefer(?:s|able)?|advis(?:e|ed|able)|suggest(?:s|ed)?|"
+                    r"best (?:option|approach|choice|way|practice)|tl;?dr)\b", re.I)
 # "What is a release train?", "What are feature flags?": a question asking what a term is; answered first by
 # the sentence that says so ("A release train is a fixed schedule that ...").
 _DEFINE = re.compile(r"^\W*what(?:\s+is|\s+are|'s)\s+(?:an?\s+|the\s+)?([^?,;:]{1,60}?)\s*\??\s*$", re.I)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from assistant.context import Context
 from assistant.domain import DomainProfile
-from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _PLACEHOLDER, _TOPIC, _WHEN_COND,
-                               _WHY_DO, CONDITION, REASONS, _about, _criterion, _defines, _defines_side,
-                               _introduces_list, _label_names, _subject, _title_like, asked_kind, asks_for_questions,
-                               compared_sides)
+from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_ADVICE, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _PLACEHOLDER, _TOPIC,
+                               _WHEN_COND, _WHY_DO, ADVICE, CONDITION, REASONS, _about, _criterion, _defines,
+                               _defines_side, _introduces_list, _label_names, _subject, _title_like, asked_kind,
+                               asks_for_questions, compared_sides)
 from assistant.safety import looks_like_injection
 from assistant.text import key_terms, tokens
 from assistant.verify import WHO
@@ -43,6 +43,7 @@ class ExtractiveWeights:
     defines: float = 0.15  # "What is X?": a sentence saying what X is ("X is a methodology that ...")
     states_difference: float = 0.15  # a comparison: a unit stating a difference ("whereas", "unlike") about a side
     part_margin: float = 0.05  # a question's part counts as answered by a pick this close to its best unit
+    advises: float = 0.15  # a question asking what to do: a unit recommending something ("X is the recommended ...")
     titled: float = 0.15  # "What is X?": a unit of the document whose title is X
     echo: float = -0.3  # a unit all of whose words the question already says
     enumerates: float = 0.30  # a sentence listing the set asked for by name leads when within this of the best
@@ -69,6 +70,7 @@ class Scoring:
         asks_why = bool(_WHY_DO.match(question)) and kind is None
         asks_who = bool(WHO.search(question))
         # One question asking when: in a two-part question a condition would outrank the other part's answer.
+        asks_advice = bool(_ASKS_ADVICE.search(question)) and kind is None
         asks_when = bool(_WHEN_COND.match(question)) and not context.part_questions
         known_names = key_terms(question, self.profile) | set(self.profile.subject_terms)
         term = _DEFINE.match(question) or _TOPIC.match(question)
@@ -147,6 +149,8 @@ class Scoring:
                     score += w.kind  # "Why ...?": a list of advantages or reasons, or its lead-in
                 elif asks_when and CONDITION.search(unit) and not unit.rstrip().endswith(":"):
                     score += w.kind  # "When is X not worth doing?": a sentence stating a condition
+                if asks_advice and ADVICE.search(unit) and not unit.rstrip().endswith(":"):
+                    score += w.advises  # "Should we keep X or Y?": the sentence recommending one
                 # A list question is answered by names; any other by statements, not a title ("Pull
                 # Request Template"), a label standing alone, or one word (inline code whose ticks are gone).
                 short = (len(unit_terms) < 3 or len(unit.split()) < 2 or _title_like(unit)) \

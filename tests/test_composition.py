@@ -241,6 +241,28 @@ Spikes help throughout the project as new decision points appear. A design spike
 team already knows the answer. Each spike takes days of effort from two engineers.
 """
 
+# A choice question: the sentence recommending one option scores below a list about the other.
+CONFIG_SECRETS = """# Config Secrets
+
+## Approaches
+
+Teams need a safe way to handle secrets in a configuration repository. There are two ways:
+
+- Encrypted secrets in the configuration repository
+- References to secrets kept in an external vault
+
+In short: referencing secrets in an external vault is the recommended approach. It makes rotation easier and
+scales to many clusters.
+
+## Encrypted Secrets
+
+All the encryption tools share the following:
+
+- Secret changes are made in the configuration repository, which gives full traceability.
+- Encrypted secrets can be rotated by changing the repository, without touching the cluster.
+- Encrypted secrets in the repository work in fully disconnected setups.
+"""
+
 @pytest.fixture(scope="module")
 def composed(tmp_path_factory, embedder):
     return assistant_with(tmp_path_factory.mktemp("composed"), embedder,
@@ -248,7 +270,8 @@ def composed(tmp_path_factory, embedder):
                            "template.md": TEMPLATE, "identity.md": IDENTITY, "process.md": PROCESS,
                            "hurdles.md": HURDLES, "runbooks.md": RUNBOOKS,
                            "fixtures.md": PITFALLS, "errors.md": ERRORS,
-                           "trains.md": TRAINS, "etiquette.md": ETIQUETTE, "spikes.md": SPIKES})
+                           "trains.md": TRAINS, "etiquette.md": ETIQUETTE, "spikes.md": SPIKES,
+                           "config-secrets.md": CONFIG_SECRETS})
 
 
 @pytest.fixture(scope="module")
@@ -1190,6 +1213,16 @@ def test_a_when_question_leads_with_the_sentence_stating_a_condition(composed):
     answer = composed.ask("When is a design spike not worth doing?")
     assert not answer.refused
     assert answer.text.startswith("A design spike should be avoided if the team already knows the answer."), answer.text
+
+
+@pytest.mark.slow
+def test_a_question_asking_what_to_do_leads_with_the_recommendation(composed):
+    answer = composed.ask("Should we keep encrypted secrets in the configuration repository or reference an "
+                          "external vault? Why?")
+    assert not answer.refused
+    assert answer.text.startswith("In short: referencing secrets in an external vault is the recommended approach."), \
+        answer.text
+    assert "It makes rotation easier" in answer.text, answer.text  # the sentence leaning on it comes along
 
 
 @pytest.mark.parametrize("question, asks_condition", [
