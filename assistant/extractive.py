@@ -119,6 +119,7 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             scored = self.someone_first(question, scored)
         wants_quantity = bool(self.profile.asks_quantity.search(question))
         kind = asked_kind(question)
+        scored = self.list_naming_all(question, scored, context)
         if not wants_quantity and (sections := self.sibling_sections(scored, context, kind)):
             return self.compose_sections(sections, context)
         listed = [] if wants_quantity else (self.named_list(scored, context, kind) or self.list_answer(

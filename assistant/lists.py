@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 _NUMBERED = re.compile(r"^(\w+(?:\s\w+)?\s+\d+)\s*[:.\-–]\s*(.+)$")
 
 
+# A question naming three or more members of a set: "the major, minor or patch version", "logging, metrics
+# and tracing".
+_NAMES_MEMBERS = re.compile(r"\b([\w-]+),\s+([\w-]+),?\s+(?:([\w-]+),?\s+)?(?:and|or)\s+([\w-]+)\b", re.I)
+
+
 class Lists:
     """The list rules of ExtractiveAnswerer, which mixes them in beside Composition (whose `sub_items`
     they use): the list the best match belongs to, the list whose heading names the set asked for,
@@ -116,6 +121,40 @@ class Lists:
         # The lead-in, unless it was left out as a non-answer ("Resources:") or an injection.
         lead = by_pos.get((n, start - 1)) if start > 0 and passage.units[start - 1].rstrip().endswith(":") else earlier_lead
         return ([lead] if lead else []) + members + self.more_of_the_set(lead, by_pos.get((n, end + 1)), items)
+
+    def list_naming_all(self, question: str, scored, context: Context) -> list:
+        """A question naming the members it asks about ("bumps the major, minor or patch version?") is
+        answered by the list whose items name them all ("Major version when ...", "Minor version when ...",
+        "Patch version when ..."), not by a list naming some ("Major Version", "Minor Version", "Build /
+        Revision"): when the best match's list does not name them all and another list's item scores within
+        `margin` of the best, that item goes first. `scored` is returned reordered, or as it was."""
+        named = [set(tokens(g)) for m in _NAMES_MEMBERS.finditer(question) for g in m.groups() if g]
+        named = [t for t in named if t]
+        if len(named) < 3 or not scored:
+            return scored
+        of = {p.n: p for p in context.passages}
+
+        def names_all(n: int, pos: int) -> bool | None:
+            items, depth = of[n].items, of[n].depths
+            if pos >= len(items) or items[pos] < 0:
+                return None
+            start = end = pos
+            while start > 0 and items[start - 1] >= 0 and depth[start - 1] >= depth[pos]:
+                start -= 1
+            while end + 1 < len(items) and items[end + 1] >= 0 and depth[end + 1] >= depth[pos]:
+                end += 1
+            words = set(tokens(" ".join(of[n].units[start:end + 1])))
+            return all(t & words for t in named)
+
+        top = scored[0]
+        if names_all(top[2], top[3] + 1 if top[4].rstrip().endswith(":") else top[3]):
+            return scored  # the best match's list (or the list its lead-in introduces) names them all
+        for unit in scored[1:]:
+            if unit[0] < top[0] - self.w.margin:
+                break
+            if names_all(unit[2], unit[3]):
+                return [unit, *(u for u in scored if u is not unit)]
+        return scored
 
     @staticmethod
     def more_of_the_set(lead, after, items) -> list:

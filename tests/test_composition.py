@@ -263,6 +263,26 @@ All the encryption tools share the following:
 - Encrypted secrets in the repository work in fully disconnected setups.
 """
 
+# Two lists about the same numbers; the question names three members, which only the second names all of.
+NUMBERS = """# Component Numbers
+
+## Interface Changes
+
+Updating the major or minor number of a component signals a change to its interface:
+
+- Major number: a breaking change
+- Minor number: a compatible minor change
+- Build number: no interface change, only a new build
+
+## Numbering Rules
+
+Given a component number, increase it based on the following rules:
+
+- Major number when you make incompatible interface changes,
+- Minor number when you add features in a compatible manner, and
+- Patch number when you make compatible bug fixes.
+"""
+
 @pytest.fixture(scope="module")
 def composed(tmp_path_factory, embedder):
     return assistant_with(tmp_path_factory.mktemp("composed"), embedder,
@@ -271,7 +291,7 @@ def composed(tmp_path_factory, embedder):
                            "hurdles.md": HURDLES, "runbooks.md": RUNBOOKS,
                            "fixtures.md": PITFALLS, "errors.md": ERRORS,
                            "trains.md": TRAINS, "etiquette.md": ETIQUETTE, "spikes.md": SPIKES,
-                           "config-secrets.md": CONFIG_SECRETS})
+                           "config-secrets.md": CONFIG_SECRETS, "numbers.md": NUMBERS})
 
 
 @pytest.fixture(scope="module")
@@ -1223,6 +1243,14 @@ def test_a_question_asking_what_to_do_leads_with_the_recommendation(composed):
     assert answer.text.startswith("In short: referencing secrets in an external vault is the recommended approach."), \
         answer.text
     assert "It makes rotation easier" in answer.text, answer.text  # the sentence leaning on it comes along
+
+
+@pytest.mark.slow
+def test_a_question_naming_the_members_gets_the_list_that_names_them_all(composed):
+    answer = composed.ask("How do I decide whether a change bumps the major, minor or patch number of a component?")
+    assert not answer.refused
+    for item in ("- Major number when you make", "- Minor number when you add", "- Patch number when you make"):
+        assert item in answer.text, answer.text
 
 
 @pytest.mark.parametrize("question, asks_condition", [
