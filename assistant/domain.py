@@ -96,8 +96,9 @@ class DomainProfile:
         return re.compile("|".join(f"(?:{p})" for p in self.pointer_patterns), re.I)
 
     def is_reference_section(self, section: str) -> bool:
-        parts = [p.strip().lower() for p in section.split(" > ")]
-        return any(p in self.reference_sections for p in parts)
+        """The section lists references: its own heading says so ("Resources", "See also"). A section under
+        one that a heading of its own names ("Resources > Tools") says what it holds: tools, described."""
+        return section.rpartition(" > ")[2].strip().lower() in self.reference_sections
 
     @cached_property
     def asks_quantity(self) -> re.Pattern:

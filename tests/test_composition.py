@@ -1092,6 +1092,16 @@ def test_a_parent_listing_its_members_answers_rather_than_the_sections_retrieved
     assert "Rollback runbooks" in answer.text, answer.text
 
 
+@pytest.mark.parametrize("section, reference", [
+    ("Resources", True),
+    ("Deployment > See also", True),
+    ("Resources > Tools", False),  # a heading of its own says what the section holds: tools, described
+    ("Tools", False),
+])
+def test_a_section_is_references_when_its_own_heading_says_so(section, reference):
+    assert DomainProfile().is_reference_section(section) is reference
+
+
 @pytest.mark.parametrize("unit, pointer", [
     ("Docs on using the provider with a key vault here.", True),
     ("See the install guide for details.", True),
