@@ -134,12 +134,14 @@ class AnswerChain:
 
     def condense(self, state: ChainState) -> ChainState:
         history = list(state.history[-self.history_turns:]) if self.history_turns else []
-        query = self.answerer.condense(state.question, history) if history else state.question
+        # "... drags on. What does the playbook suggest?" is searched for what the sentence before says.
+        query = self.answerer.condense(state.question, history) if history else \
+            self.profile.without_bare_request(state.question)
         return replace(state, history=tuple(history), query=query or state.question)
 
     def retrieve(self, state: ChainState) -> ChainState:
         context = self._context(state.question, state.query)
-        if state.query != state.question and not leans_on_history(state.question):
+        if state.history and state.query != state.question and not leans_on_history(state.question):
             # Only its shortness made this a follow-up: "Who wrote the article?" after a question on
             # Kubernetes stands alone, "Challenges?" does not. The query whose passages match it better wins.
             alone = self._context(state.question, state.question)

@@ -19,6 +19,7 @@ from functools import cached_property
 from pathlib import Path
 
 from assistant.errors import UserError
+from assistant.text import tokens
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,12 @@ class DomainProfile:
                                          # the table or picture is the content, and it is not in the answer
                                          r"\b(the|this) (table|figure|diagram|image|chart|graph|picture) (below|above)\b",
                                          r"^\W*(table|figure|fig\.) \d+\s*[.:]")
+    # What a question calls the corpus, and the verbs asking what it says: a closing question made of these
+    # alone ("We've grown past a dozen people. What does the playbook suggest?") asks about the sentence before.
+    document_words: tuple[str, ...] = ("playbook", "article", "blog", "post", "document", "documentation", "docs",
+                                       "guide", "guidance", "handbook", "corpus", "sources", "you")
+    request_words: tuple[str, ...] = ("suggest", "recommend", "say", "advise", "propose", "think", "tell",
+                                      "mention", "cover", "do", "thoughts", "ideas", "advice", "tips", "here")
     # Sections that list links and references, never answers.
     reference_sections: tuple[str, ...] = ("resources", "references", "see also", "further reading", "links",
                                            "learn more", "additional resources", "more information", "reading")
@@ -94,6 +101,16 @@ class DomainProfile:
     @cached_property
     def pointer(self) -> re.Pattern:
         return re.compile("|".join(f"(?:{p})" for p in self.pointer_patterns), re.I)
+
+    def without_bare_request(self, question: str) -> str:
+        """The question without a closing question that asks only what the corpus says ("... drags on. What
+        does the playbook suggest?" -> "... drags on."): its words would match passages about the corpus
+        itself ("To reduce the number of mistakes ..." in the playbook's own introduction)."""
+        pieces = re.split(r"(?<=[.!?])\s+(?=\S)", question.strip())
+        if len(pieces) < 2 or not pieces[-1].endswith("?"):
+            return question
+        asked = set(tokens(pieces[-1])) - set(tokens(" ".join(self.document_words + self.request_words)))
+        return question if asked else " ".join(pieces[:-1])
 
     def is_reference_section(self, section: str) -> bool:
         """The section lists references: its own heading says so ("Resources", "See also"). A section under

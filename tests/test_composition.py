@@ -1092,6 +1092,24 @@ def test_a_parent_listing_its_members_answers_rather_than_the_sections_retrieved
     assert "Rollback runbooks" in answer.text, answer.text
 
 
+@pytest.mark.parametrize("question, query", [
+    ("Our stand-up drags on. What does the playbook suggest?", "Our stand-up drags on."),
+    ("We ship big releases. Any tips?", "We ship big releases."),
+    ("We want to test on real traffic. How does the guide suggest doing that?", "We want to test on real traffic."),
+    ("Our stand-up drags on. How do we shorten it?", None),  # the closing question asks something
+    ("What does the playbook suggest?", None),  # nothing before it to ask about
+])
+def test_a_closing_question_asking_only_what_the_corpus_says_is_left_out_of_the_query(question, query):
+    assert DomainProfile().without_bare_request(question) == (query or question)
+
+
+@pytest.mark.slow
+def test_the_query_searched_is_the_statement_before_a_bare_request(composed):
+    answer = composed.ask("We keep shipping huge releases that are hard to roll back. What does the guide suggest?")
+    assert answer.query == "We keep shipping huge releases that are hard to roll back."
+    assert "small increments" in answer.text, answer.text
+
+
 @pytest.mark.parametrize("section, reference", [
     ("Resources", True),
     ("Deployment > See also", True),
