@@ -25,6 +25,10 @@ _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 # The delimiter row: GitHub reads "| -- | -- |" as one too (a row of dashes alone carries nothing anyway).
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
 _TRAILING_DASH = re.compile(r"\s+[-–—]$")  # "The advantages of using custom exceptions are -": a colon's place
+# "At the basic hardware level, there are four areas to consider.", "Below are some tools which may help.":
+# a sentence announcing a set, right above a list, is its lead-in whatever its stop.
+_ANNOUNCES = re.compile(r"\b(?:there|here|below)\s+(?:are|is)\s+(?:\w+\s+){0,2}?(?:some|several|a few|a number of|many|"
+                        r"various|a couple of|two|three|four|five|six|seven|eight|nine|ten|\d+)\b[^.!?]*\.$", re.I)
 _QUOTE = re.compile(r"^(?:[ \t]{0,3}>[ \t]?)+")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _BOLD_LABEL = re.compile(r"^\s*\*\*([^*:]+)\*\*\s*$")  # "**Goals**": no colon, so no lead-in of its own
@@ -186,7 +190,8 @@ def _colon_lead_ins(blocks: list[Block]) -> None:
     code review items"), or a list item's last sentence above its sub-items, introduces it, as if it
     ended with the colon its author left out: it gets one, so that it is read, and quoted, as the list's
     lead-in. So does one that ends on a dash where the colon would be ("The advantages of using custom
-    exceptions are -")."""
+    exceptions are -"), and one announcing a set ("There are a number of basic components that are required
+    to carry out a load test.")."""
     for block, after in zip(blocks, blocks[1:]):
         # An item's last sentence may lead into its sub-list the same way ("... follow these principles").
         # A label item ("- VS Code Extensions") is read as one already (Composition.sub_items).
@@ -200,6 +205,9 @@ def _colon_lead_ins(blocks: list[Block]) -> None:
             elif _TRAILING_DASH.search(block.units[-1]) and _TRAILING_DASH.search(block.text.rstrip()):
                 block.text = _TRAILING_DASH.sub(":", block.text.rstrip())
                 block.units[-1] = _TRAILING_DASH.sub(":", block.units[-1])
+            elif block.kind == "para" and _ANNOUNCES.search(block.units[-1]) and block.text.rstrip().endswith("."):
+                block.text = block.text.rstrip()[:-1] + ":"
+                block.units[-1] = block.units[-1].rstrip()[:-1] + ":"
 
 
 def is_lead_in(block: Block) -> bool:

@@ -135,8 +135,9 @@ class AnswerChain:
     def condense(self, state: ChainState) -> ChainState:
         history = list(state.history[-self.history_turns:]) if self.history_turns else []
         # "... drags on. What does the playbook suggest?" is searched for what the sentence before says.
-        query = self.answerer.condense(state.question, history) if history else \
-            self.profile.without_bare_request(state.question)
+        # So is an earlier turn's: its closing request would bring the corpus's own introduction back.
+        query = self.answerer.condense(state.question, [self.profile.without_bare_request(h) for h in history]) \
+            if history else self.profile.without_bare_request(state.question)
         return replace(state, history=tuple(history), query=query or state.question)
 
     def retrieve(self, state: ChainState) -> ChainState:

@@ -93,6 +93,11 @@ class Scoring:
             # "What is observability?": the document titled "Observability" is where it is explained,
             # not a checklist's "Observability" section in another document.
             titled = bool(defined) and set(tokens(passage.hit.title)) == set(defined)
+            # "What should the deliverable of a technical spike look like?": the section headed "Deliverable"
+            # opens by saying what the question asks; its heading is a word of the question, not the title's.
+            heading_terms = set(tokens(passage.hit.section.split(" > ")[-1]))
+            named_section = bool(heading_terms) and heading_terms <= q_terms \
+                and not heading_terms <= set(tokens(passage.hit.title))
             heading = passage.hit.section.split(" > ")[-1].strip().lower()
             # "Blue-green vs canary": a section headed by one side opens by saying what that side is.
             headed = bool(sides) and any(_about(side, other, set(tokens(heading))) for side, other in (sides, sides[::-1]))
@@ -132,6 +137,8 @@ class Scoring:
                         and not signpost.search(unit):
                     score += w.states_difference  # "mocks do behavioral verification, whereas ..."
 
+                if named_section and pos == 0 and not is_item and kind is None and not sides:
+                    score += w.titled
                 if titled:
                     score += w.titled
                 if asks_who and any(key_terms(m.group(0), self.profile) - known_names for m in _AGENT.finditer(unit)):

@@ -309,6 +309,15 @@ def test_a_sentence_without_its_colon_above_a_list_is_its_lead_in():
     assert not any(u.endswith(",:") for u in units)  # a sentence running on into its list is no lead-in
 
 
+def test_a_sentence_announcing_a_set_above_a_list_is_its_lead_in():
+    units = units_of("# Load\n\n## Parts\n\nA load test needs planning. There are a number of basic components that "
+                     "are required to run one.\n\n- A load generator.\n- A target.\n\n## Notes\n\nThere are some "
+                     "caveats.\n\nThey are below.\n\nWe keep two lists.\n\n- one a line.\n")
+    assert "There are a number of basic components that are required to run one:" in units
+    assert "There are some caveats." in units  # a paragraph follows it, not a list
+    assert "We keep two lists." in units  # it says nothing is listed next
+
+
 def test_a_sentence_ending_on_a_dash_above_a_list_is_its_lead_in():
     units = units_of("# Errors\n\n## Custom\n\nOften we need our own types. The advantages of using custom errors "
                      "are -\n\n- Name the business case.\n- Carry the data context.\n\n## Ranges\n\n"

@@ -1108,6 +1108,10 @@ def test_the_query_searched_is_the_statement_before_a_bare_request(composed):
     answer = composed.ask("We keep shipping huge releases that are hard to roll back. What does the guide suggest?")
     assert answer.query == "We keep shipping huge releases that are hard to roll back."
     assert "small increments" in answer.text, answer.text
+    # An earlier turn's closing request is left out of a follow-up's query as well.
+    followup = composed.ask("Any tooling for that?", ["We keep shipping huge releases that are hard to roll back. "
+                                                      "What does the guide suggest?"])
+    assert "suggest" not in followup.query and "huge releases" in followup.query, followup.query
 
 
 @pytest.mark.parametrize("section, reference", [
@@ -1383,6 +1387,28 @@ def test_a_unit_of_one_word_is_no_statement():
                               retrieval=SimpleNamespace(query=QUESTION), part_vectors=(), part_questions=())
     scored = ExtractiveAnswerer().score_units(QUESTION, context)
     assert scored[0][4] == units[1], scored
+
+
+def test_the_section_a_question_names_by_its_heading_opens_the_answer():
+    """"What should the deliverable of a technical spike look like?": the first sentence under the heading
+    "Deliverable" answers, though the document's opening sentence on spikes is more like the question."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    QUESTION = "What should the deliverable of a technical spike look like?"
+    opening = SimpleNamespace(n=1, units=("A distinction can be made between technical spikes and functional spikes.",),
+                              unit_vectors=np.array([[0.75, 0.661]], dtype=np.float32), items=(-1,), depths=(0,),
+                              hit=SimpleNamespace(section="Technical Spike", title="Technical Spike", kind="text"))
+    section = SimpleNamespace(n=2, units=("Generally the deliverable from a technical spike is a document.",),
+                              unit_vectors=np.array([[0.62, 0.785]], dtype=np.float32), items=(-1,), depths=(0,),
+                              hit=SimpleNamespace(section="Deliverable", title="Technical Spike", kind="text"))
+    context = SimpleNamespace(passages=[opening, section], query_vector=np.array([1.0, 0.0], dtype=np.float32),
+                              retrieval=SimpleNamespace(query=QUESTION), part_vectors=(), part_questions=())
+    scored = ExtractiveAnswerer().score_units(QUESTION, context)
+    assert scored[0][4] == section.units[0], scored
 
 
 
