@@ -79,15 +79,17 @@ def blocks(sentences) -> list[tuple[bool, list[list]]]:
     list item's sentences, or all the sentences of one paragraph."""
     out: list[tuple[bool, list[list]]] = []
     last_item = None
+    last_paragraph = None
     for s in sentences:
-        if out and out[-1][0] == s.bullet:
+        # Prose drafted as two paragraphs (two passages, or a model's own breaks) stays two.
+        if out and out[-1][0] == s.bullet and (s.bullet or s.paragraph == last_paragraph):
             if s.bullet and s.item != last_item:
                 out[-1][1].append([s])
             else:
                 out[-1][1][-1].append(s)
         else:
             out.append((s.bullet, [[s]]))
-        last_item = s.item
+        last_item, last_paragraph = s.item, s.paragraph
     return out
 
 

@@ -295,11 +295,11 @@ class Composition:
                 known[text] = vectors[n][pos]
                 continue
             item = items[n][pos] if len(items[n]) > pos else -1
-            key = (n, item) if item >= 0 else "prose"
+            key = (n, item) if item >= 0 else ("prose", n)
             if lines and key == previous:
                 lines[-1] += f" {text} [{n}]"
             else:
-                lines.append(f"{text} [{n}]" if key == "prose" else f"{'  ' * depths[n][pos]}- {text} [{n}]")
+                lines.append(f"{text} [{n}]" if item < 0 else f"{'  ' * depths[n][pos]}- {text} [{n}]")
             previous = key
             known[text] = vectors[n][pos]
         return Draft(text="\n".join(lines), known_vectors=known)

@@ -43,12 +43,12 @@ def leaks(sentence: str, secret: str, n: int = 6) -> bool:
 
 def parse_sentences(text: str) -> list[tuple[str, tuple[int, ...]]]:
     """Answer text -> (sentence without markers, cited numbers). Markers may trail the full stop."""
-    return [(sentence, numbers) for sentence, numbers, _, _ in parse_lines(text)]
+    return [(sentence, numbers) for sentence, numbers, _, _, _ in parse_lines(text)]
 
 
-def parse_lines(text: str) -> list[tuple[str, tuple[int, ...], int, int]]:
+def parse_lines(text: str) -> list[tuple[str, tuple[int, ...], int, int, int]]:
     """Like parse_sentences, plus the Markdown list item ("- ...") each sentence belongs to (its line
-    number), or -1 for a sentence of a paragraph, and the item's nesting (two spaces a level)."""
+    number), or -1 for a sentence of a paragraph, the item's nesting (two spaces a level), and its line."""
     out = []
     # Move "[n]" that follows a sentence's full stop onto that sentence before splitting.
     # Not across a line break: "[1]" opening the next line belongs to that line's sentence.
@@ -63,7 +63,7 @@ def parse_lines(text: str) -> list[tuple[str, tuple[int, ...], int, int]]:
             numbers = tuple(int(n) for group in MARKER.findall(sentence) for n in group.split(","))
             bare = TRAILING.sub("", sentence).strip()
             if re.search(r"\w", bare):
-                out.append((bare, numbers, number if bullet else -1, depth))
+                out.append((bare, numbers, number if bullet else -1, depth, number))
     return out
 
 
@@ -111,12 +111,12 @@ def verify(text: str, context: Context, embed, min_score: float = 0.5,
     parsed = parse_lines(text)
     passages = context.by_number()
     known = known or {}
-    missing = [s for s, _, _, _ in parsed if s not in known]
+    missing = [s for s, _, _, _, _ in parsed if s not in known]
     vectors = dict(known)
     if missing:
         vectors.update(zip(missing, embed(missing)))
     checks, removed, invalid, moved, relevance = [], 0, 0, 0, -1.0
-    for sentence, numbers, item, depth in parsed:
+    for sentence, numbers, item, depth, line in parsed:
         valid = [n for n in dict.fromkeys(numbers) if n in passages]
         invalid += len(numbers) - len([n for n in numbers if n in passages])
         supporting, best = [], 0.0
@@ -138,7 +138,7 @@ def verify(text: str, context: Context, embed, min_score: float = 0.5,
         if supported and len(context.query_vector) == len(vectors.get(sentence, ())):
             relevance = max(relevance, float(np.dot(vectors[sentence], context.query_vector)))
         checks.append(SentenceCheck(text=sentence, citations=tuple(supporting or valid), supported=supported,
-                                    score=best, bullet=item >= 0, item=item, depth=depth))
+                                    score=best, bullet=item >= 0, item=item, depth=depth, paragraph=line))
     return Verified(tuple(checks), removed, invalid, moved, relevance if relevance > -1.0 else 1.0)
 
 

@@ -194,9 +194,23 @@ def test_parse_lines_reads_each_items_nesting():
     from assistant.verify import parse_lines
 
     parsed = parse_lines("Options: [1]\n\n- Standby Sites: [1]\n  - Hot Standby is running. [2]\n- Backups. [1]")
-    assert [(text, item >= 0, depth) for text, _, item, depth in parsed] == [
+    assert [(text, item >= 0, depth) for text, _, item, depth, _ in parsed] == [
         ("Options:", False, 0), ("Standby Sites:", True, 0), ("Hot Standby is running.", True, 1),
         ("Backups.", True, 0)]
+
+
+def test_prose_drafted_as_two_paragraphs_stays_two():
+    """Two passages' prose (a comparison's two sides) or a model's own paragraph break: the answer shows
+    two paragraphs, while the sentences of one line stay one paragraph."""
+    from assistant.chain import markdown
+    from assistant.types import SentenceCheck
+    from assistant.verify import parse_lines
+
+    draft = "Blue runs two copies. [1] One takes traffic. [1]\nCanary goes to a subset. [2]\n\n- Roll back fast. [2]"
+    sentences = [SentenceCheck(text=text, citations=numbers, supported=True, score=1.0, bullet=item >= 0, item=item,
+                               depth=depth, paragraph=line) for text, numbers, item, depth, line in parse_lines(draft)]
+    assert markdown(sentences) == ("Blue runs two copies. [1] One takes traffic. [1]\n\n"
+                                   "Canary goes to a subset. [2]\n\n- Roll back fast. [2]")
 
 
 def test_a_passage_heading_supports_the_label_it_gives_a_sentence():
