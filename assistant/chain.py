@@ -138,9 +138,15 @@ class AnswerChain:
         history = list(state.history[-self.history_turns:]) if self.history_turns else []
         # "... drags on. What does the playbook suggest?" is searched for what the sentence before says.
         # So is an earlier turn's: its closing request would bring the corpus's own introduction back.
-        query = self.answerer.condense(state.question, [self.profile.without_bare_request(h) for h in history]) \
-            if history else self.profile.without_bare_request(state.question)
+        query = self.answerer.condense(state.question, [self._plain(h) for h in history]) \
+            if history else self._plain(state.question)
         return replace(state, history=tuple(history), query=query or state.question)
+
+    def _plain(self, question: str) -> str:
+        """What a question asks of the corpus, without naming the corpus: "... What does the playbook
+        suggest?" -> "...", "Which tools does the playbook recommend for X?" -> "Which tools does it recommend
+        for X?" (DomainProfile)."""
+        return self.profile.without_document_reference(self.profile.without_bare_request(question))
 
     def retrieve(self, state: ChainState) -> ChainState:
         context = self._context(state.question, state.query)

@@ -72,6 +72,11 @@ class DomainProfile:
                                        "guide", "guidance", "handbook", "corpus", "sources", "you")
     request_words: tuple[str, ...] = ("suggest", "recommend", "say", "advise", "propose", "think", "tell",
                                       "mention", "cover", "do", "thoughts", "ideas", "advice", "tips", "here")
+    # Verbs by which a question makes the corpus the one who says something ("What does the playbook suggest?").
+    saying_words: tuple[str, ...] = ("say", "says", "suggest", "suggests", "recommend", "recommends", "mention",
+                                     "mentions", "describe", "describes", "cover", "covers", "list", "lists",
+                                     "give", "gives", "warn", "warns", "advise", "advises", "propose", "proposes",
+                                     "explain", "explains", "offer", "offers", "tell", "tells", "define", "defines")
     # Sections that list links and references, never answers.
     reference_sections: tuple[str, ...] = ("resources", "references", "see also", "further reading", "links",
                                            "learn more", "additional resources", "more information", "reading")
@@ -111,6 +116,19 @@ class DomainProfile:
             return question
         asked = set(tokens(pieces[-1])) - set(tokens(" ".join(self.document_words + self.request_words)))
         return question if asked else " ".join(pieces[:-1])
+
+    def without_document_reference(self, question: str) -> str:
+        """The question with the corpus named as the one who says something left out ("What does the
+        playbook suggest to keep ..." -> "What does it suggest to keep ...", "according to the article"):
+        the name matches passages about playbooks and articles, not what this one says. The corpus as the
+        thing asked about stays ("Who wrote the article?", "Why did the playbook team pick MkDocs?")."""
+        names = "|".join(re.escape(w) for w in self.document_words if w != "you")
+        said = "|".join(re.escape(w) for w in self.saying_words)
+        out = re.sub(rf",?\s*\b(?:according to|in|from|within) (?:the|this|our|your) (?:{names})\b(?=\s*[,?.!]|\s*$)", "",
+                     question, flags=re.I)
+        out = re.sub(rf"\b(?:the|this|our|your) (?:{names}) (?=(?:{said})\b)", "it ", out, flags=re.I)
+        out = out.strip(" ,")
+        return out[:1].upper() + out[1:] if tokens(out) else question
 
     def is_reference_section(self, section: str) -> bool:
         """The section lists references: its own heading says so ("Resources", "See also"). A section under
