@@ -84,6 +84,13 @@ def asked_kind(question: str) -> str | None:
     noun to match), None when the question asks for no set. Grammar, not a phrase list: the first
     plural noun after what/which, before the verb."""
     m = re.match(r"^\W*(?:what|which)\s+(?:(?:are|were)\s+(?:the\s+|some\s+|all\s+)?)?(.*)", question, re.I)
+    # "We need customer data. Instead of working on production data, what approaches should we use?": the
+    # question asked is its last clause, when that one asks what or which.
+    # After a comma only "what" opens a question: ", which runs nightly" is a relative clause. After a colon
+    # it asks about what precedes ("Direct-write vs agent-based: what are the trade-offs?"), no set.
+    last = re.search(r"(?:[.?!;]\s+|,\s+(?=what\b))((?:what|which)\s[^.?!]*\?)\s*$", question, re.I)
+    if not m and last:
+        return asked_kind(last.group(1))
     if not m:
         # "List the branching strategies ...", "Name three tools for ...": a set asked for by a command.
         command = re.match(r"^\W*(?:please\s+)?(?:list|name|enumerate|give me|show me)\s+(?:the\s+|all\s+(?:the\s+)?|"

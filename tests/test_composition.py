@@ -311,6 +311,11 @@ def tooling(tmp_path_factory, embedder):
     ("What makes a staging environment production-like?", None),
     ("What is a span?", None),
     ("How do we keep releases small?", None),
+    # The question asked is the last sentence or clause, after a statement of context.
+    ("We need customer data. Instead of working on production data, what approaches should we use?", "approach"),
+    ("A bad deployment hammered our services. Which patterns protect against that?", "pattern"),
+    ("Our pipeline, which runs tests nightly, fails?", None),  # a relative clause asks nothing
+    ("Direct-write vs agent-based logging: what are the trade-offs?", None),  # about the two sides, no set
 ])
 def test_asked_kind_reads_the_plural_noun_asked_for(question, kind):
     assert asked_kind(question) == kind
