@@ -235,16 +235,20 @@ class Storage(Retention):
         Past buckets no longer change, so one conditional upsert of the current one decides atomically."""
         if per_minute <= 0:
             return True, 0.0
-        now = time.time() if now is None else now
-        start = int(now // BUCKET_S) * BUCKET_S
         c = m.rate_counters
-
-        def inside(bucket: int) -> float:  # share of a bucket's hits still within the last minute
-            return min(1.0, (bucket + BUCKET_S - (now - WINDOW_S)) / BUCKET_S)
-
         with self._begin() as conn:
+            # The clock is read once the transaction holds its lock (SQLite's BEGIN IMMEDIATE), so that
+            # requests are counted in the order they decide; and a bucket later than this request's own
+            # (another process whose clock, or request, ran ahead, across a 10 s boundary) counts whole:
+            # leaving it out admitted one request over the budget.
+            now = time.time() if now is None else now
+            start = int(now // BUCKET_S) * BUCKET_S
+
+            def inside(bucket: int) -> float:  # share of a bucket's hits still within the last minute
+                return min(1.0, (bucket + BUCKET_S - (now - WINDOW_S)) / BUCKET_S)
+
             counts = dict(conn.execute(select(c.c.window_start, c.c.count).where(
-                c.c.key == key, c.c.window_start >= start - WINDOW_S, c.c.window_start < start)).all())
+                c.c.key == key, c.c.window_start >= start - WINDOW_S, c.c.window_start != start)).all())
             cap = per_minute - sum(n * inside(b) for b, n in counts.items())  # room left in this bucket
             stmt = self._upsert(c).values(key=key, window_start=start, count=1)
             got = conn.execute(stmt.on_conflict_do_update(

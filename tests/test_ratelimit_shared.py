@@ -52,6 +52,16 @@ def test_many_threads_in_two_workers_never_exceed_the_budget(two_workers):
     assert sum(results) == 40
 
 
+def test_a_request_whose_clock_is_behind_another_bucket_still_counts_it(two_workers):
+    """Across a 10 s boundary, a request that read the clock just before it (or a process whose clock is
+    behind) decides after one that counted in the next bucket: that bucket is within its minute too."""
+    one, two = two_workers
+    boundary = (time.time() // 10 + 1) * 10
+    assert one.allow("k", 2, now=boundary + 0.1)[0] and one.allow("k", 2, now=boundary + 0.2)[0]
+    allowed, wait = two.allow("k", 2, now=boundary - 0.1)
+    assert not allowed and wait >= 1  # the third in a minute, whichever bucket its clock puts it in
+
+
 def test_a_database_that_fails_falls_back_to_this_process_and_says_so(caplog):
     calls = []
 
