@@ -50,6 +50,10 @@ class ExtractiveWeights:
     named_list: float = 0.30  # the list whose heading names the set asked for answers when within this of the best
 
 
+_VERSUS = re.compile(r"\s(?:vs\.?|versus)\s", re.I)
+_CONTRASTS = frozenset({"differ", "comparison", "contrast", "tradeoff", "trade"})
+
+
 class Scoring:
     """The scoring rules of ExtractiveAnswerer, which mixes them in: one score per unit, the bonuses and
     penalties of ExtractiveWeights on top of its similarity to the query."""
@@ -160,8 +164,9 @@ class Scoring:
                     score += w.advises  # "Should we keep X or Y?": the sentence recommending one
                 # A list question is answered by names; any other by statements, not a title ("Pull
                 # Request Template"), a label standing alone, or one word (inline code whose ticks are gone).
+                # ... but "Batch vs. Stream" names a comparison, not a member of any set but differences.
                 short = (len(unit_terms) < 3 or len(unit.split()) < 2 or _title_like(unit)) \
-                    and not (is_item and kind is not None)
+                    and not (is_item and kind is not None and not (_VERSUS.search(unit) and kind not in _CONTRASTS))
                 if (unit.rstrip().endswith(":") and not leads_set) or short or signpost.search(unit):
                     score += w.lead_in
                 elif _ANAPHOR.match(unit) and not is_item:

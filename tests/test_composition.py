@@ -1409,6 +1409,27 @@ def test_a_unit_of_one_word_is_no_statement():
     assert scored[0][4] == units[1], scored
 
 
+def test_a_comparison_label_is_no_member_of_a_set_but_differences():
+    """"MLOps vs. DevOps", an item of a list of headings, was quoted for "What other difficulties does the
+    article point out?": a set answer takes title-like items ("- Load Testing"), but an "X vs. Y" label names
+    a comparison, a member only of a set of differences."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    def score(question: str) -> float:
+        passage = SimpleNamespace(n=1, units=("Batch vs. Stream", "Online vs. Offline"), items=(0, 1), depths=(0, 0),
+                                  unit_vectors=np.array([[1.0, 0.0], [1.0, 0.0]], dtype=np.float32),
+                                  hit=SimpleNamespace(section="Notes", title="Data", kind="list"))
+        context = SimpleNamespace(passages=[passage], query_vector=np.array([1.0, 0.0], dtype=np.float32),
+                                  retrieval=SimpleNamespace(query=question), part_vectors=(), part_questions=())
+        return next(s[0] for s in ExtractiveAnswerer().score_units(question, context) if s[3] == 0)
+
+    assert score("Which challenges does the guide list?") < score("Which differences does the guide list?") - 0.2
+
+
 def test_the_section_a_question_names_by_its_heading_opens_the_answer():
     """"What should the deliverable of a technical spike look like?": the first sentence under the heading
     "Deliverable" answers, though the document's opening sentence on spikes is more like the question."""
