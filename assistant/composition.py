@@ -15,6 +15,10 @@ from assistant.text import key_terms, tokens
 _REFERS_ABOVE = re.compile(r"\b(?:the|of the|all the) above\b(?!\s+(?:section|heading|example|diagram|image|figure|table|code))", re.I)
 _ENUMERATION = re.compile(r"\b(?:such as|including|like|from|e\.g\.,?)\s+([^.;:()]+)", re.I)
 _ENUMERATION_BREAK = re.compile(r"\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|to)\s+")
+# "Key features of ModelOps include model versioning, model deployment automation, ...": a sentence naming a
+# set of the subject by another word than the question's ("capabilities"), then its members.
+_SET_OF = re.compile(r"\b([A-Za-z-]+s)\s+of\s+([^,.;:]{1,40}?)\s+(?:include|includes|are|comprise|consist of)\s+"
+                     r"([^.;:()]+)", re.I)
 
 if TYPE_CHECKING:
     from assistant.scoring import ExtractiveWeights
@@ -207,12 +211,16 @@ class Composition:
         items = {p.n: p.items for p in context.passages}
         chosen = {(p[2], p[3]) for p in picked}
         known = key_terms(question, self.profile) | set(self.profile.subject_terms)
+        # A set named by another word ("Key features of X include ...") stands for the one asked about
+        # ("capabilities") only when the passages never use the question's word: else "features" are not "tools".
+        renamed = not any(kind in tokens(u[4]) for u in scored)
         for unit in scored:
             score, sim, n, pos, text = unit
             if score < scored[0][0] - self.w.enumerates:
                 return picked
             if (n, pos) not in chosen and items[n][pos] < 0 and sim >= self.min_similarity \
-                    and kind in tokens(text) and self.lists_members(text, known, kind):
+                    and (kind in tokens(text) and self.lists_members(text, known, kind)
+                         or renamed and self.lists_set_of(text, question)):
                 return [unit, *picked]
         return picked
 
@@ -237,6 +245,19 @@ class Composition:
                 moved = {(u[2], u[3]) for u in lead}
                 return [*lead, *(p for p in picked if (p[2], p[3]) not in moved)]
         return picked
+
+    def lists_set_of(self, text: str, question: str) -> bool:
+        """The sentence names a set of what the question is about and lists three or more of its members:
+        "Key features of ModelOps include model versioning, model deployment automation, continuous model
+        monitoring, and model governance." for "What are the core capabilities that define ModelOps?"."""
+        asked = set(tokens(question))
+        for m in _SET_OF.finditer(text):
+            if not set(tokens(m.group(2))) & asked:
+                continue
+            parts = [p for p in _ENUMERATION_BREAK.split(m.group(3)) if p.strip()]
+            if len(parts) >= 3 and all(1 <= len(p.split()) <= 4 for p in parts):
+                return True
+        return False
 
     def lists_members(self, text: str, known: set[str], kind: str = "") -> bool:
         """The sentence lists two or more names the question does not already use (and that are not the

@@ -1409,6 +1409,38 @@ def test_a_unit_of_one_word_is_no_statement():
     assert scored[0][4] == units[1], scored
 
 
+@pytest.mark.parametrize("text, lists", [
+    ("Key features of Release Trains include fixed dates, shared gates, a train lead, and a release notes page.", True),
+    ("Key features of Release Trains are speed and safety.", False),  # two members
+    ("Key features of Canaries include fixed dates, shared gates and a lead.", False),  # another subject
+    ("Release Trains include many long sentences that go on and on, and more of them, and others.", False),
+])
+def test_a_sentence_naming_a_set_of_the_subject_and_its_members_is_told_apart(text, lists):
+    from assistant.extractive import ExtractiveAnswerer
+
+    assert ExtractiveAnswerer().lists_set_of(text, "What are the core capabilities of release trains?") is lists
+
+
+def test_a_set_named_by_another_word_leads_only_when_the_passages_never_use_the_question_s_word():
+    """"Key features of X include ..." answers "What are the core capabilities of X?" (no passage says
+    capabilities) but not "Which tools are listed for X?" when a passage lists "Key Tools of X"."""
+    from types import SimpleNamespace
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    enumerating = "Key features of Release Trains include fixed dates, shared gates, a train lead, and release notes."
+    context = SimpleNamespace(passages=[SimpleNamespace(n=1, items=(-1, 0))])
+    other = (0.9, 0.7, 1, 1, "Key Tools of Release Trains: Jenkins")
+    picked = [(1.0, 0.8, 1, 1, "Release trains help teams ship together.")]
+    scored = [picked[0], (0.95, 0.7, 1, 0, enumerating)]
+    answerer = ExtractiveAnswerer()
+    first = answerer.enumeration_first("What are the core capabilities of release trains?", scored, picked,
+                                       "capabl", context)
+    assert first[0][4] == enumerating
+    assert answerer.enumeration_first("Which tools are listed for release trains?", scored + [other], picked,
+                                      "tool", context) == picked
+
+
 def test_a_comparison_label_is_no_member_of_a_set_but_differences():
     """"MLOps vs. DevOps", an item of a list of headings, was quoted for "What other difficulties does the
     article point out?": a set answer takes title-like items ("- Load Testing"), but an "X vs. Y" label names
