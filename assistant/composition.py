@@ -15,8 +15,8 @@ from assistant.text import key_terms, tokens
 _REFERS_ABOVE = re.compile(r"\b(?:the|of the|all the) above\b(?!\s+(?:section|heading|example|diagram|image|figure|table|code))", re.I)
 _ENUMERATION = re.compile(r"\b(?:such as|including|like|from|e\.g\.,?)\s+([^.;:()]+)", re.I)
 _ENUMERATION_BREAK = re.compile(r"\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|to)\s+")
-# "Key features of ModelOps include model versioning, model deployment automation, ...": a sentence naming a
-# set of the subject by another word than the question's ("capabilities"), then its members.
+# "Key features of Release Trains include fixed dates, shared gates, ...": a sentence naming a set of the
+# subject by another word than the question's ("capabilities"), then its members.
 _SET_OF = re.compile(r"\b([A-Za-z-]+s)\s+of\s+([^,.;:]{1,40}?)\s+(?:include|includes|are|comprise|consist of)\s+"
                      r"([^.;:()]+)", re.I)
 
@@ -248,8 +248,8 @@ class Composition:
 
     def lists_set_of(self, text: str, question: str) -> bool:
         """The sentence names a set of what the question is about and lists three or more of its members:
-        "Key features of ModelOps include model versioning, model deployment automation, continuous model
-        monitoring, and model governance." for "What are the core capabilities that define ModelOps?"."""
+        "Key features of Release Trains include fixed dates, shared gates, a train lead, and release notes."
+        for "What are the core capabilities of release trains?"."""
         asked = set(tokens(question))
         for m in _SET_OF.finditer(text):
             if not set(tokens(m.group(2))) & asked:
