@@ -46,6 +46,9 @@ _NAMES = re.compile(r"\b[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)*\s*(?:,|\band\b|\bor\b)\
 _PRONOUN = re.compile(r"^(?:(?:when|if|once|after|before|while|although|though|because|since|unless|however|"
                       r"additionally|also|moreover|furthermore|in addition|as a result|for example)\b[^,.;:]{0,80},\s*)?"
                       r"(it|its|they|their|them|he|she|his|her)\b", re.I)
+# "With this setting only newly introduced issues are flagged": a phrase pointing back at what the sentence
+# before set up ("... using the --new-from-rev COMMITID."), which it needs to be understood.
+_POINTS_BACK = re.compile(r"^(?:with|in|by|for|under|using|after|through)\s+(?:this|these|those|such)\s+[a-z]", re.I)
 # A contrast leans on what it contrasts with, said in the sentence before: "Canary releases, on the other
 # hand, ...", "In contrast, ...", "However, ...".
 _CONTRAST = re.compile(r"^(?:(?:however|in contrast|by contrast|conversely|on the other hand)\b|"

@@ -1441,6 +1441,22 @@ def test_a_set_named_by_another_word_leads_only_when_the_passages_never_use_the_
                                       "tool", context) == picked
 
 
+def test_a_sentence_pointing_back_brings_the_one_it_points_at():
+    """"With this setting only newly introduced issues are flagged" needs "... using the --new-from-rev
+    COMMITID." before it; "With care, ..." points at nothing."""
+    from assistant.composition import Composition
+
+    units = ["The linter can be introduced to a large codebase using the --new-from-rev flag.",
+             "With this setting only newly introduced issues are flagged.", "With care, teams adopt it."]
+    by_unit = {(1, i): (0.5, 0.5, 1, i, u) for i, u in enumerate(units)}
+    picked = [by_unit[1, 1]]
+    Composition.antecedents(picked, by_unit, {1: (-1, -1, -1)})
+    assert [p[4] for p in picked] == units[:2]
+    picked = [by_unit[1, 2]]
+    Composition.antecedents(picked, by_unit, {1: (-1, -1, -1)})
+    assert [p[4] for p in picked] == units[2:]
+
+
 def test_a_comparison_label_is_no_member_of_a_set_but_differences():
     """"MLOps vs. DevOps", an item of a list of headings, was quoted for "What other difficulties does the
     article point out?": a set answer takes title-like items ("- Load Testing"), but an "X vs. Y" label names
