@@ -9,11 +9,12 @@ from assistant.answerer import Draft
 from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.grammar import ADVICE, _CONTRAST, _NAMES, _POINTS_BACK, _PRONOUN, _introduces_list, _title_like
-from assistant.text import key_terms, tokens
+from assistant.text import STOPWORDS, key_terms, tokens
 
 # "Post the above in a shared channel", "All of the above apply": the list before the sentence is what it says.
 _REFERS_ABOVE = re.compile(r"\b(?:the|of the|all the) above\b(?!\s+(?:section|heading|example|diagram|image|figure|table|code))", re.I)
 _ENUMERATION = re.compile(r"\b(?:such as|including|like|from|e\.g\.,?)\s+([^.;:()]+)", re.I)
+_ANNOUNCING = frozenset({"following", "follows", "below", "include", "includes", "like", "example", "examples"})
 _ENUMERATION_BREAK = re.compile(r"\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|to)\s+")
 # "Key features of Release Trains include fixed dates, shared gates, ...": a sentence naming a set of the
 # subject by another word than the question's ("capabilities"), then its members.
@@ -304,8 +305,21 @@ class Composition:
         # Table cells ("Focus of Approach A: ...", "Key Tools of Approach B: ...") read as a list, one a line,
         # not run together as if they were the sentences of a paragraph.
         cells = sum(p[2] in tables for p in picked) >= 2
+        def is_item(p) -> bool:
+            return len(items[p[2]]) > p[3] and items[p[2]][p[3]] >= 0
+
+        # A lead-in whose list is not quoted (a code block followed it) is left hanging: one that announces
+        # only ("... which is structured as:") is left out, one that says something ("Before merging topic
+        # into main, we rebase topic with the main branch:") ends as a statement.
+        hanging = {(p[2], p[3]) for i, p in enumerate(picked) if p[4].rstrip().endswith(":") and not is_item(p)
+                   and p[2] not in tables and (i + 1 == len(picked) or not is_item(picked[i + 1]))}
         for _, _, n, pos, unit in picked:
             text = unit.strip()
+            if (n, pos) in hanging:
+                last = (re.findall(r"[\w-]+", text) or [""])[-1].lower()
+                if last in STOPWORDS or last in _ANNOUNCING:
+                    continue
+                text = text.rstrip(": ") + "."
             if split_cells and n in tables and (names := _cell_names(text)):
                 lines += [f"{text.partition(': ')[0]}: [{n}]"] + [f"- {name} [{n}]" for name in names]
                 previous = "cell"

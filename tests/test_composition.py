@@ -1457,6 +1457,26 @@ def test_a_sentence_pointing_back_brings_the_one_it_points_at():
     assert [p[4] for p in picked] == units[2:]
 
 
+def test_a_lead_in_whose_list_is_not_quoted_is_not_left_hanging():
+    """A code block, not a list, followed these lead-ins: one that only announces is left out, one that
+    says something ends as a statement; a lead-in followed by its items keeps its colon."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ("Teams agree on a convention at the start.", "One popular convention is structured as:",
+             "Before merging, we rebase the topic branch on main:", "Titles follow these rules:", "Keep them short.")
+    passage = SimpleNamespace(n=1, units=units, items=(-1, -1, -1, -1, 0), depths=(0,) * 5,
+                              unit_vectors=np.eye(5, dtype=np.float32), hit=SimpleNamespace(kind="text"))
+    picked = [(1.0, 0.5, 1, i, u) for i, u in enumerate(units)]
+    text = ExtractiveAnswerer().compose(picked, SimpleNamespace(passages=[passage])).text
+    assert "structured as" not in text
+    assert "Before merging, we rebase the topic branch on main. [1]" in text
+    assert "Titles follow these rules: [1]\n- Keep them short. [1]" in text
+
+
 def test_a_comparison_label_is_no_member_of_a_set_but_differences():
     """"MLOps vs. DevOps", an item of a list of headings, was quoted for "What other difficulties does the
     article point out?": a set answer takes title-like items ("- Load Testing"), but an "X vs. Y" label names
