@@ -58,11 +58,7 @@ class Lists:
                 top -= 1
             if top > 0 and kind in tokens(passage.units[top - 1]) and passage.units[top - 1].rstrip().endswith(":"):
                 pos = top
-        level, start, end = depth[pos], pos, pos
-        while is_item(start - 1) and depth[start - 1] >= level:
-            start -= 1
-        while is_item(end + 1) and depth[end + 1] >= level:
-            end += 1
+        level, (start, end) = depth[pos], _list_bounds(items, depth, pos)
         by_pos = {(item[2], item[3]): item for item in scored}
         members = _item_firsts(passage, start, end, level, by_pos)
         # A list the chunker split goes on in the section's next chunk, or began in the one before (with its
@@ -134,15 +130,11 @@ class Lists:
             return scored
         of = {p.n: p for p in context.passages}
 
-        def names_all(n: int, pos: int) -> bool | None:
-            items, depth = of[n].items, of[n].depths
+        def names_all(n: int, pos: int) -> bool:
+            items = of[n].items
             if pos >= len(items) or items[pos] < 0:
-                return None
-            start = end = pos
-            while start > 0 and items[start - 1] >= 0 and depth[start - 1] >= depth[pos]:
-                start -= 1
-            while end + 1 < len(items) and items[end + 1] >= 0 and depth[end + 1] >= depth[pos]:
-                end += 1
+                return False
+            start, end = _list_bounds(items, of[n].depths, pos)
             words = set(tokens(" ".join(of[n].units[start:end + 1])))
             return all(t & words for t in named)
 
@@ -301,6 +293,17 @@ class Lists:
             picked[:] = [p for p in picked if (p[2], p[3]) not in keys]
             picked[at:at] = block
             return
+
+
+def _list_bounds(items, depths, pos: int) -> tuple[int, int]:
+    """The first and last position of the list that the item at `pos` belongs to: its siblings and their
+    sub-items (a sub-list, "  - Hot Site", ends at its parent's level)."""
+    start = end = pos
+    while start > 0 and items[start - 1] >= 0 and depths[start - 1] >= depths[pos]:
+        start -= 1
+    while end + 1 < len(items) and items[end + 1] >= 0 and depths[end + 1] >= depths[pos]:
+        end += 1
+    return start, end
 
 
 def _run_start(items, pos: int) -> int:
