@@ -114,20 +114,28 @@ class DomainProfile:
         pieces = re.split(r"(?<=[.!?])\s+(?=\S)", question.strip())
         if len(pieces) < 2 or not pieces[-1].endswith("?"):
             return question
-        asked = set(tokens(pieces[-1])) - set(tokens(" ".join(self.document_words + self.request_words)))
-        return question if asked else " ".join(pieces[:-1])
+        return question if set(tokens(pieces[-1])) - self._request_terms else " ".join(pieces[:-1])
+
+    @cached_property
+    def _request_terms(self) -> frozenset[str]:
+        return frozenset(tokens(" ".join(self.document_words + self.request_words)))
+
+    @cached_property
+    def _corpus_named(self) -> tuple[re.Pattern, re.Pattern]:
+        """("according to the article", "the playbook" before a verb of saying), for without_document_reference."""
+        names = "|".join(re.escape(w) for w in self.document_words if w != "you")
+        said = "|".join(re.escape(w) for w in self.saying_words)
+        return (re.compile(rf",?\s*\b(?:according to|in|from|within) (?:the|this|our|your) (?:{names})\b"
+                           rf"(?=\s*[,?.!]|\s*$)", re.I),
+                re.compile(rf"\b(?:the|this|our|your) (?:{names}) (?=(?:{said})\b)", re.I))
 
     def without_document_reference(self, question: str) -> str:
         """The question with the corpus named as the one who says something left out ("What does the
         playbook suggest to keep ..." -> "What does it suggest to keep ...", "according to the article"):
         the name matches passages about playbooks and articles, not what this one says. The corpus as the
         thing asked about stays ("Who wrote the article?", "Why did the playbook team pick MkDocs?")."""
-        names = "|".join(re.escape(w) for w in self.document_words if w != "you")
-        said = "|".join(re.escape(w) for w in self.saying_words)
-        out = re.sub(rf",?\s*\b(?:according to|in|from|within) (?:the|this|our|your) (?:{names})\b(?=\s*[,?.!]|\s*$)", "",
-                     question, flags=re.I)
-        out = re.sub(rf"\b(?:the|this|our|your) (?:{names}) (?=(?:{said})\b)", "it ", out, flags=re.I)
-        out = out.strip(" ,")
+        where, speaker = self._corpus_named
+        out = speaker.sub("it ", where.sub("", question)).strip(" ,")
         return out[:1].upper() + out[1:] if tokens(out) else question
 
     def is_reference_section(self, section: str) -> bool:
