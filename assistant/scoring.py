@@ -45,6 +45,7 @@ class ExtractiveWeights:
     part_margin: float = 0.05  # a question's part counts as answered by a pick this close to its best unit
     advises: float = 0.15  # a question asking what to do: a unit recommending something ("X is the recommended ...")
     titled: float = 0.15  # "What is X?": a unit of the document whose title is X
+    named_section: float = 0.15  # the first sentence under a heading the question names ("## Deliverable")
     echo: float = -0.3  # a unit all of whose words the question already says
     enumerates: float = 0.30  # a sentence listing the set asked for by name leads when within this of the best
     named_list: float = 0.30  # the list whose heading names the set asked for answers when within this of the best
@@ -73,8 +74,8 @@ class Scoring:
         kind = asked_kind(question)
         asks_why = bool(_WHY_DO.match(question)) and kind is None
         asks_who = bool(WHO.search(question))
-        # One question asking when: in a two-part question a condition would outrank the other part's answer.
         asks_advice = bool(_ASKS_ADVICE.search(question)) and kind is None
+        # One question asking when: in a two-part question a condition would outrank the other part's answer.
         asks_when = bool(_WHEN_COND.match(question)) and not context.part_questions
         known_names = key_terms(question, self.profile) | set(self.profile.subject_terms)
         term = _DEFINE.match(question) or _TOPIC.match(question)
@@ -99,12 +100,12 @@ class Scoring:
             titled = bool(defined) and set(tokens(passage.hit.title)) == set(defined)
             # "What should the deliverable of a technical spike look like?": the section headed "Deliverable"
             # opens by saying what the question asks; its heading is a word of the question, not the title's.
-            heading_terms = set(tokens(passage.hit.section.split(" > ")[-1]))
+            heading = passage.hit.section.split(" > ")[-1].strip().lower()
+            heading_terms = set(tokens(heading))
             named_section = bool(heading_terms) and heading_terms <= q_terms \
                 and not heading_terms <= set(tokens(passage.hit.title))
-            heading = passage.hit.section.split(" > ")[-1].strip().lower()
             # "Blue-green vs canary": a section headed by one side opens by saying what that side is.
-            headed = bool(sides) and any(_about(side, other, set(tokens(heading))) for side, other in (sides, sides[::-1]))
+            headed = bool(sides) and any(_about(side, other, heading_terms) for side, other in (sides, sides[::-1]))
             intro: set[str] = set()  # the words of the sentence that introduces the current list
             links = False  # ... and whether it introduces links ("Product Group Links provided for ...:")
             for pos, (unit, sim) in enumerate(zip(passage.units, sims)):
@@ -142,7 +143,7 @@ class Scoring:
                     score += w.states_difference  # "mocks do behavioral verification, whereas ..."
 
                 if named_section and pos == 0 and not is_item and kind is None and not sides:
-                    score += w.titled
+                    score += w.named_section
                 if titled:
                     score += w.titled
                 if asks_who and any(key_terms(m.group(0), self.profile) - known_names for m in _AGENT.finditer(unit)):
