@@ -215,15 +215,21 @@ class Composition:
         # A set named by another word ("Key features of X include ...") stands for the one asked about
         # ("capabilities") only when the passages never use the question's word: else "features" are not "tools".
         renamed = not any(kind in tokens(u[4]) for u in scored)
+        unit = self.leading(scored, self.w.enumerates, items, lambda n, pos, text: (n, pos) not in chosen and (
+            kind in tokens(text) and self.lists_members(text, known, kind)
+            or renamed and self.lists_set_of(text, question)))
+        return [unit, *picked] if unit else picked
+
+    def leading(self, scored, margin: float, items, accepts):
+        """The best prose unit within `margin` of the best unit, quotable (`min_similarity`), that
+        `accepts(n, pos, text)`: the sentence to lead an answer with; None when there is none."""
         for unit in scored:
             score, sim, n, pos, text = unit
-            if score < scored[0][0] - self.w.enumerates:
-                return picked
-            if (n, pos) not in chosen and items[n][pos] < 0 and sim >= self.min_similarity \
-                    and (kind in tokens(text) and self.lists_members(text, known, kind)
-                         or renamed and self.lists_set_of(text, question)):
-                return [unit, *picked]
-        return picked
+            if score < scored[0][0] - margin:
+                return None
+            if items[n][pos] < 0 and sim >= self.min_similarity and accepts(n, pos, text):
+                return unit
+        return None
 
     def advice_first(self, scored, picked, context: Context) -> list:
         """A question asking what to do ("Should we keep encrypted secrets in the repo or point to an
@@ -232,20 +238,17 @@ class Composition:
         one leans on it ("It is easier to orchestrate secret rotation ..."), when it scores within `margin`
         of the best unit, whatever else the answer quotes."""
         items = {p.n: p.items for p in context.passages}
-        by_unit = {(u[2], u[3]): u for u in scored}
-        for unit in scored:
-            score, sim, n, pos, text = unit
-            if score < scored[0][0] - self.w.margin:
-                return picked
-            if items[n][pos] < 0 and sim >= self.min_similarity and ADVICE.search(text) \
-                    and not text.rstrip().endswith(":"):
-                lead = [unit]
-                follower = by_unit.get((n, pos + 1))
-                if follower and items[n][pos + 1] < 0 and _PRONOUN.match(follower[4]):
-                    lead.append(follower)
-                moved = {(u[2], u[3]) for u in lead}
-                return [*lead, *(p for p in picked if (p[2], p[3]) not in moved)]
-        return picked
+        unit = self.leading(scored, self.w.margin, items,
+                            lambda n, pos, text: bool(ADVICE.search(text)) and not text.rstrip().endswith(":"))
+        if unit is None:
+            return picked
+        _, _, n, pos, _ = unit
+        lead = [unit]
+        follower = next((u for u in scored if (u[2], u[3]) == (n, pos + 1)), None)
+        if follower and items[n][pos + 1] < 0 and _PRONOUN.match(follower[4]):
+            lead.append(follower)
+        moved = {(u[2], u[3]) for u in lead}
+        return [*lead, *(p for p in picked if (p[2], p[3]) not in moved)]
 
     def lists_set_of(self, text: str, question: str) -> bool:
         """The sentence names a set of what the question is about and lists three or more of its members:
@@ -305,6 +308,7 @@ class Composition:
         # Table cells ("Focus of Approach A: ...", "Key Tools of Approach B: ...") read as a list, one a line,
         # not run together as if they were the sentences of a paragraph.
         cells = sum(p[2] in tables for p in picked) >= 2
+
         def is_item(p) -> bool:
             return len(items[p[2]]) > p[3] and items[p[2]][p[3]] >= 0
 
