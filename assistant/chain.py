@@ -14,7 +14,7 @@ from assistant.answerer import Answerer, Draft
 from assistant.citations import markers
 from assistant.context import REFUSAL, Context, build_context
 from assistant.domain import DomainProfile
-from assistant.followup import leans_on_history
+from assistant.followup import leans_on_history, with_earlier_words
 from assistant.grammar import question_parts
 from assistant.text import tokens
 from assistant.types import Answer, Citation
@@ -156,6 +156,18 @@ class AnswerChain:
             alone = self._context(state.question, state.question)
             if _best_similarity(alone) > _best_similarity(context):
                 return replace(state, query=state.question, context=alone)
+        elif state.history and leans_on_history(state.question):
+            # A follow-up goes on where the turn before it was answered. When the query built from that
+            # turn's names finds none of the documents the turn itself did, its other words are the subject
+            # (they always find more of them: they are that turn's words, so only a query gone astray is replaced).
+            earlier = self._plain(state.history[-1])
+            query = with_earlier_words(state.question, earlier)
+            if query != state.query:
+                before = [h.source for h in self.retriever.retrieve(earlier, query=earlier).hits[:3]]
+                if not _shared(context, before):
+                    other = self._context(state.question, query)
+                    if _shared(other, before):
+                        return replace(state, query=query, context=other)
         return replace(state, context=context)
 
     def _context(self, question: str, query: str) -> Context:
@@ -293,6 +305,11 @@ class AnswerChain:
 
 # A question about a document itself rather than its subject: who wrote or published it, and when.
 _ABOUT_A_DOCUMENT = re.compile(r"\b(author\w*|wrote|written|publish\w*|dated?)\b", re.I)
+
+
+def _shared(context: Context, sources: list[str]) -> int:
+    """How many of its first three passages come from `sources` (documents an earlier turn was answered from)."""
+    return sum(p.hit.source in sources for p in context.passages[:3])
 
 
 def _best_similarity(context: Context) -> float:

@@ -215,8 +215,13 @@ class Composition:
         # A set named by another word ("Key features of X include ...") stands for the one asked about
         # ("capabilities") only when the passages never use the question's word: else "features" are not "tools".
         renamed = not any(kind in tokens(u[4]) for u in scored)
+        # A sentence naming members must be of a passage ranked, by retrieval, no lower than the best unit's:
+        # "Some popular tools for this approach are Bitnami Sealed Secrets, Mozilla SOPS" names tools, but for
+        # encrypting, not for "Which tools detect secrets committed to our repo?". A set named by another word
+        # says itself whose set it is ("Key features of release trains include ...").
+        best = scored[0][2] if scored else 0
         unit = self.leading(scored, self.w.enumerates, items, lambda n, pos, text: (n, pos) not in chosen and (
-            kind in tokens(text) and self.lists_members(text, known, kind)
+            n <= best and kind in tokens(text) and self.lists_members(text, known, kind)
             or renamed and self.lists_set_of(text, question)))
         return [unit, *picked] if unit else picked
 

@@ -81,7 +81,9 @@ class DomainProfile:
     reference_sections: tuple[str, ...] = ("resources", "references", "see also", "further reading", "links",
                                            "learn more", "additional resources", "more information", "reading")
     # A question asking for a quantity, and the evidence a sentence needs to answer one.
-    quantity_question: str = (r"^\W*(how (much|many|long|old|fast)|what year|when (was|did|were))\b|\bin what year\b|"
+    # "In the blog post, how many ...": the question may open after a clause that sets its scene.
+    quantity_question: str = (r"(?:^|[,;:]\s*)\W*(how (much|many|long|old|fast)|what year|when (was|did|were))\b|"
+                              r"\bin what year\b|"
                               r"\b(price|pricing|cost of|how much does|percentage|salary|salaries|revenue|"
                               r"version number|latest version|(maximum|minimum|max|min) (number|amount|size|length|count))\b|"
                               # "What is (a) canary release?" asks what a kind of release is, not which one
@@ -114,7 +116,8 @@ class DomainProfile:
         pieces = re.split(r"(?<=[.!?])\s+(?=\S)", question.strip())
         if len(pieces) < 2 or not pieces[-1].endswith("?"):
             return question
-        return question if set(tokens(pieces[-1])) - self._request_terms else " ".join(pieces[:-1])
+        other = [t for t in tokens(pieces[-1]) if not _close(t, self._request_terms)]
+        return question if other else " ".join(pieces[:-1])
 
     @cached_property
     def _request_terms(self) -> frozenset[str]:
@@ -124,10 +127,9 @@ class DomainProfile:
     def _corpus_named(self) -> tuple[re.Pattern, re.Pattern]:
         """("according to the article", "the playbook" before a verb of saying), for without_document_reference."""
         names = "|".join(re.escape(w) for w in self.document_words if w != "you")
-        said = "|".join(re.escape(w) for w in self.saying_words)
         return (re.compile(rf",?\s*\b(?:according to|in|from|within) (?:the|this|our|your) (?:{names})\b"
                            rf"(?=\s*[,?.!]|\s*$)", re.I),
-                re.compile(rf"\b(?:the|this|our|your) (?:{names}) (?=(?:{said})\b)", re.I))
+                re.compile(rf"\b(?:the|this|our|your) (?:{names}) (?=([a-z]+)\b)", re.I))
 
     def without_document_reference(self, question: str) -> str:
         """The question with the corpus named as the one who says something left out ("What does the
@@ -135,7 +137,9 @@ class DomainProfile:
         the name matches passages about playbooks and articles, not what this one says. The corpus as the
         thing asked about stays ("Who wrote the article?", "Why did the playbook team pick MkDocs?")."""
         where, speaker = self._corpus_named
-        out = speaker.sub("it ", where.sub("", question)).strip(" ,")
+        said = frozenset(self.saying_words)
+        out = speaker.sub(lambda m: "it " if _close(m.group(1).lower(), said) else m.group(0),
+                          where.sub("", question)).strip(" ,")
         return out[:1].upper() + out[1:] if tokens(out) else question
 
     def is_reference_section(self, section: str) -> bool:
@@ -190,3 +194,10 @@ def load_profile(path: Path | None) -> DomainProfile:
         except re.error as exc:
             raise UserError(f"{path}: bad pattern {pattern!r}: {exc}") from None
     return profile
+
+
+def _close(word: str, known: frozenset[str]) -> bool:
+    """The word is one of `known`, or a typing slip of one ("recomend", "sugest"): people type fast."""
+    import difflib
+
+    return word in known or (len(word) > 4 and bool(difflib.get_close_matches(word, known, n=1, cutoff=0.85)))

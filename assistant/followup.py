@@ -76,3 +76,12 @@ def expand_followup(question: str, history: list[str], turns: int, profile: Doma
     if subject:
         return f"{question} ({' '.join(subject)})"
     return question if named else f"{question} ({earlier})"
+
+
+def with_earlier_words(question: str, earlier: str) -> str:
+    """The follow-up searched with every content word of the turn before it, not only the names that turn
+    uses: after "we keep our secrets as azure pipeline variables. what's wrong with that?", "So what do they
+    suggest instead?" is about pipeline variables, which a subject name alone ("Azure") loses."""
+    said = {w.lower() for w in _words(question)}
+    rest = [w for w in _topic(earlier) if w.lower() not in said]
+    return f"{question} ({' '.join(rest)})" if rest else question

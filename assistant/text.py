@@ -72,8 +72,10 @@ def visible(name: str) -> str:
 
 _ABBREV = r"(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bFig\.)(?<!\bNo\.)(?<!\bDr\.)(?<!\bMr\.)"
 # An abbreviation ends no sentence ("e.g. Flux"), unless a parenthesis closes right after it: "(Ex:
-# GDPR etc.) Read more ..." is two sentences ("etc.) [1]": an answer's marker ends none).
-_SENTENCE_END = re.compile(r"(?:" + _ABBREV + r"(?<=[.!?])|(?<=[.!?])(?=\)\s+[A-Z]))([\"”’)]?)\s+(?=[\"“(\[]?[A-Z0-9])")
+# GDPR etc.) Read more ..." is two sentences ("etc.) [1]": an answer's marker ends none). A lower-case
+# tool name starts one after a full word or an answer's marker ("... other solutions. golangci-lint can ...").
+_SENTENCE_END = re.compile(r"(?:" + _ABBREV + r"(?<=[.!?])|(?<=[.!?])(?=\)\s+[A-Z]))([\"”’)]?)\s+"
+                           r"(?=[\"“(\[]?[A-Z0-9]|(?:(?<=[a-z]{4}\.\s)|(?<=\d\]\.\s))[a-z][a-z0-9]*[-_][a-z0-9])")
 
 
 def _open_quote(text: str) -> bool:

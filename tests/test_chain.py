@@ -68,3 +68,35 @@ def test_steps_are_langchain_runnables_and_swappable(shipped):
     assert isinstance(chain.answerer, Answerer)
     answer = chain.invoke("What is DataOps?")
     assert answer.answerer == "first-sentence" and len(answer.sentences) == 1 and answer.citations
+
+
+def test_a_follow_up_whose_subject_name_goes_astray_is_searched_with_the_earlier_turns_words(tmp_path):
+    """After "we keep our secrets as azure devops pipeline variables. whats wrong with that?", "So what do
+    they suggest doing instead?" is about pipeline variables: searched for the subject name alone ("devops"),
+    it finds another document than the earlier turn did, and the earlier turn's words take over. A query
+    that finds the earlier turn's documents is kept as it was."""
+    from assistant.app import Assistant
+    from tests.conftest import make_settings
+    from tests.fakes import HashEmbedder
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    facts = {"benefits": "faster delivery", "teams": "shared on-call rotas", "culture": "blameless reviews",
+             "metrics": "lead time charts", "tools": "build servers", "history": "agile roots"}
+    for name, fact in facts.items():
+        (corpus / f"devops-{name}.md").write_text(
+            f"# DevOps {name}\n\nDevOps {name} bring {fact}. DevOps teams suggest doing {fact} instead of "
+            f"anything else.\n")
+    (corpus / "secrets.md").write_text(
+        "# Secrets per branch\n\n## Limits\n\nKeeping secrets in pipeline variables is wrong: pipeline variables "
+        "live outside the code.\n\n## Drift\n\nSecrets kept as pipeline variables drift from the code that uses "
+        "them.\n\n## Solution\n\nInstead of pipeline variables, keep an encrypted file of the secrets next to "
+        "the code and decrypt it with a shared key.\n")
+    assistant = Assistant.from_settings(make_settings(tmp_path, corpus), embedder=HashEmbedder())
+    assistant.ensure_index(progress=False)
+    earlier = "we keep all our secrets as azure devops pipeline variables right now. whats actually wrong with that?"
+    answer = assistant.ask("So what do they suggest doing instead?", history=[earlier])
+    assert "pipeline variables" in answer.query, answer.query
+    assert answer.citations and answer.citations[0].source == "secrets.md", answer.text
+    kept = assistant.ask("And what do they suggest?", history=["What are the benefits of DevOps?"])
+    assert kept.query == "And what do they suggest? (DevOps)"

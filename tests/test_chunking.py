@@ -97,6 +97,16 @@ def test_split_sentences_keeps_abbreviations_and_fragments():
         "Would one setup suit everyone?", "Maybe not.", "Containers make that possible."]
 
 
+def test_a_lower_case_tool_name_after_a_full_stop_starts_a_sentence():
+    assert split_sentences("It has benefits over other solutions. golangci-lint can run linters in parallel.") == [
+        "It has benefits over other solutions.", "golangci-lint can run linters in parallel."]
+    assert split_sentences("It scans the current state.\ndetect-secrets employs a baseline file.") == [
+        "It scans the current state.", "detect-secrets employs a baseline file."]
+    # Lower case after an abbreviation or a plain word goes on: "e.g. flake-8", "etc. and more".
+    assert len(split_sentences("Use a linter of your choice, e.g. flake-8 or black, in the build.")) == 1
+    assert len(split_sentences("Linters, formatters, etc. and other tools run in the build.")) == 1
+
+
 def test_reading_lists_are_shown_but_never_citable():
     text = ("# Tools\n\n## GitOps\n\nSome popular GitOps frameworks for Kubernetes:\n\n"
             "- [Flux V2](https://fluxcd.io)\n- [Argo CD](https://argo-cd.readthedocs.io)\n\n"

@@ -31,6 +31,9 @@ def test_parse_sentences_and_markers():
     # A parenthesis closing on an abbreviation, then the marker: one sentence, its marker kept.
     assert parse_sentences("New needs arise (data, time etc.). [1] Fail fast. [1]") == [
         ("New needs arise (data, time etc.).", (1,)), ("Fail fast.", (1,))]
+    # A sentence opening with a lower-case tool name after a cited one is a sentence of its own.
+    assert parse_sentences("It scans the current state. [1] detect-secrets keeps a baseline. [2]") == [
+        ("It scans the current state.", (1,)), ("detect-secrets keeps a baseline.", (2,))]
 
 
 def test_supported_sentence_is_kept():
