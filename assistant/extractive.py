@@ -11,7 +11,7 @@ from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
 from assistant.grammar import _ANAPHOR, _ASKS_ADVICE, _DEFINE, _WHY, _about, _name_parts, _title_like, asked_kind, compared_sides
-from assistant.lists import Lists
+from assistant.lists import Lists, one_sided
 from assistant.safety import looks_like_injection
 from assistant.scoring import ExtractiveWeights, Scoring
 from assistant.text import key_terms, tokens
@@ -124,9 +124,12 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             return self.compose_sections(sections, context)
         listed = [] if wants_quantity else (self.named_list(scored, context, kind) or self.list_answer(
             scored, context, kind, why=bool(_WHY.match(question))))
+        sides = compared_sides(question)
+        if listed and sides and kind is None and one_sided(listed, sides):
+            listed = []  # a comparison is answered by what sets the two apart, not a list of one's parts
         if listed and context.part_questions:
             listed = self.other_parts(scored, context, listed)
-        picked = listed or self.select(scored, context, wants_quantity, kind, compared_sides(question),
+        picked = listed or self.select(scored, context, wants_quantity, kind, sides,
                                       wants_date=bool(WHEN.match(question)))
         if not picked:
             return Draft(refused=True, reason="no sentence of the passages answers this kind of question")

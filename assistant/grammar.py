@@ -55,8 +55,9 @@ _CONTRAST = re.compile(r"^(?:(?:however|in contrast|by contrast|conversely|on th
                        r"[^,.;:]{1,60},\s+(?:on the other hand|in contrast|by contrast|however)\b)", re.I)
 # A sentence that states a difference: what a comparison question asks for.
 # "X, on the other hand, ..." says only one side (the other is in the sentence before: _CONTRAST).
+# ", while the project itself should include ...": a clause set against the one before it.
 _DIFFERENCE = re.compile(r"\b(?:differences?|differs?|whereas|unlike|in contrast to|by contrast to|instead of|rather than|"
-                         r"as opposed to|compared (?:to|with))\b", re.I)
+                         r"as opposed to|compared (?:to|with))\b|,\s+while\s+(?:the|a|an|its|their|our|it|they|we)\b", re.I)
 _ASKS_TABLE = re.compile(r"\b(table|compar\w*)\b", re.I)
 # Who did something, as English says it: "written by Tonye Harry", "as described by Michael Nygard",
 # "Michael Nygard proposed ...". Any capitalised word would also take "Configuration Management".
@@ -89,9 +90,11 @@ def asked_kind(question: str) -> str | None:
     m = re.match(r"^\W*(?:what|which)\s+(?:(?:are|were)\s+(?:the\s+|some\s+|all\s+)?)?(.*)", question, re.I)
     # "We need customer data. Instead of working on production data, what approaches should we use?": the
     # question asked is its last clause, when that one asks what or which.
-    # After a comma only "what" opens a question: ", which runs nightly" is a relative clause. After a colon
-    # it asks about what precedes ("Direct-write vs agent-based: what are the trade-offs?"), no set.
-    last = re.search(r"(?:[.?!;]\s+|,\s+(?=what\b))((?:what|which)\s[^.?!]*\?)\s*$", question, re.I)
+    # After a comma "what" opens a question, and "which" with a noun and an auxiliary ("If we add a mesh, which
+    # metrics do we get?"): ", which runs nightly" is a relative clause. After a colon it asks about what
+    # precedes ("Direct-write vs agent-based: what are the trade-offs?"), no set.
+    last = re.search(r"(?:[.?!;]\s+|,\s+(?=what\b|which\s+[\w-]+(?:\s+[\w-]+)?\s+(?:do|does|did|are|is|were|was|"
+                     r"can|could|should|would|will|must|might)\b))((?:what|which)\s[^.?!]*\?)\s*$", question, re.I)
     if not m and last:
         return asked_kind(last.group(1))
     if not m:

@@ -23,6 +23,14 @@ _NUMBERED = re.compile(r"^(\w+(?:\s\w+)?\s+\d+)\s*[:.\-–]\s*(.+)$")
 _NAMES_MEMBERS = re.compile(r"\b([\w-]+),\s+([\w-]+),?\s+(?:([\w-]+),?\s+)?(?:and|or)\s+([\w-]+)\b", re.I)
 
 
+def one_sided(listed, sides: tuple[frozenset[str], frozenset[str]]) -> bool:
+    """The list's units never name one of the two things a question compares: "- Introduction", "- Getting
+    started", "- Structure: folders, projects" list one side's parts ("the docs in each repo" against "the
+    project's documentation") and say nothing of how they differ."""
+    words = set().union(*(tokens(u[4]) for u in listed))
+    return not all(side & words for side in sides)
+
+
 class Lists:
     """The list rules of ExtractiveAnswerer, which mixes them in beside Composition (whose `sub_items`
     they use): the list the best match belongs to, the list whose heading names the set asked for,
@@ -39,6 +47,7 @@ class Lists:
         wants_list = kind is not None
         if not scored:
             return []
+        scored = self.kind_led_first(scored, context, kind)
         _, _, n, pos, _ = scored[0]
         passage = next(p for p in context.passages if p.n == n)
         items, depth = passage.items, passage.depths
@@ -157,6 +166,41 @@ class Lists:
             return []
         opening = re.match(r"(?:other|additional|further|more)\s+(\w+)", after[4].strip(), re.I)
         return [after] if opening and set(tokens(opening.group(1))) & set(tokens(lead[4])) else []
+
+    def kind_led_first(self, scored, context: Context, kind: str | None) -> list:
+        """`scored`, led by the lead-in of a list that names the set asked for and another word of the question
+        ("Based on your capacity, you now have the options:" for "The team capacity doesn't fit the scope.
+        What options do we have?"), at its item's score, when one of its items ties (within `kind_tie`) with a
+        best unit whose own list's lead-in does not name it: of two lists matching alike, the one saying it is
+        that set answers, as if its lead-in had matched."""
+        if not kind:
+            return scored
+        passages = {p.n: p for p in context.passages}
+        by_pos = {(u[2], u[3]): u for u in scored}
+        # And one more of the question's words: "Some other tools may be:" names tools, but no tools for what.
+        asked = set(tokens(context.retrieval.query)) - {kind}
+
+        def lead_naming_kind(unit) -> int | None:
+            p, pos = passages[unit[2]], unit[3]
+            if not (0 <= pos < len(p.items)) or p.items[pos] < 0:
+                return None
+            start = pos
+            while start > 0 and p.items[start - 1] >= 0:
+                start -= 1
+            lead = start - 1
+            said = set(tokens(p.units[lead])) if lead >= 0 else set()
+            named = p.units[lead].rstrip().endswith(":") and kind in said and bool(said & asked) if lead >= 0 else False
+            return lead if named and (unit[2], lead) in by_pos else None
+
+        if lead_naming_kind(scored[0]) is not None:
+            return scored
+        for unit in scored[1:]:
+            if unit[0] < scored[0][0] - self.w.kind_tie:
+                break
+            if (lead := lead_naming_kind(unit)) is not None:
+                first = (unit[0], unit[1], unit[2], lead, by_pos[unit[2], lead][4])
+                return [first, *(u for u in scored if (u[2], u[3]) != (unit[2], lead))]
+        return scored
 
     def named_list(self, scored, context: Context, kind: str | None) -> list:
         """A set question ("Which dependency and container scanning tools ...?") is answered by the list

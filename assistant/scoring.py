@@ -48,6 +48,7 @@ class ExtractiveWeights:
     named_section: float = 0.15  # the first sentence under a heading the question names ("## Deliverable")
     echo: float = -0.3  # a unit all of whose words the question already says
     enumerates: float = 0.30  # a sentence listing the set asked for by name leads when within this of the best
+    kind_tie: float = 0.05  # a list whose lead-in names the set asked for answers when this close to the best unit
     named_list: float = 0.30  # the list whose heading names the set asked for answers when within this of the best
 
 

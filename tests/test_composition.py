@@ -315,6 +315,8 @@ def tooling(tmp_path_factory, embedder):
     ("We need customer data. Instead of working on production data, what approaches should we use?", "approach"),
     ("A bad deployment hammered our services. Which patterns protect against that?", "pattern"),
     ("Our pipeline, which runs tests nightly, fails?", None),  # a relative clause asks nothing
+    ("If we add a service mesh, which metrics do we get for free?", "metric"),  # "which" + noun + auxiliary
+    ("We run a job, which runs nightly?", None),
     ("Direct-write vs agent-based logging: what are the trade-offs?", None),  # about the two sides, no set
 ])
 def test_asked_kind_reads_the_plural_noun_asked_for(question, kind):
@@ -793,6 +795,36 @@ def test_the_sentence_after_a_list_that_adds_to_its_set_comes_with_it(after, com
     listed = [u[4] for u in ExtractiveAnswerer().list_answer(scored, SimpleNamespace(passages=[passage]), kind="hurdl")]
     assert listed[:4] == units[:4], listed
     assert (after in listed) is comes, listed
+
+def test_a_list_whose_lead_in_names_the_set_asked_for_answers_when_it_ties_with_another():
+    """"The scope doesn't fit. What options do we have?": the t-shirt sizing list matches as well as the
+    one its lead-in calls the options; that one is the answer. Far behind, it is not."""
+    from types import SimpleNamespace
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    sizing = ["The team uses t-shirt sizes for the scope.", "Small fits a sprint.", "Large is split."]
+    options = ["Based on your capacity, you now have the options:", "Ask for more people.",
+               "Reduce the scope to the MVP.", "Ask for more time."]
+    first = SimpleNamespace(n=1, units=sizing, items=(0, 1, 2), depths=(0,) * 3,
+                            hit=SimpleNamespace(section="Estimates", source="plan.md", start=0, end=90))
+    second = SimpleNamespace(n=2, units=options, items=(-1, 0, 1, 2), depths=(0,) * 4,
+                             hit=SimpleNamespace(section="Approach", source="plan.md", start=100, end=200))
+    question = SimpleNamespace(query="Our capacity does not fit the scope. What options do we have?")
+    context = SimpleNamespace(passages=[first, second], retrieval=question)
+
+    def answer(gap: float, lead: str = options[0]) -> list[str]:
+        second.units = [lead, *options[1:]]
+        scored = [(0.64, 0.5, 1, 0, sizing[0]), (0.64 - gap, 0.47, 2, 2, options[2]), (0.6, 0.48, 1, 1, sizing[1]),
+                  (0.58, 0.45, 1, 2, sizing[2]), (0.47, 0.28, 2, 0, lead), (0.4, 0.3, 2, 1, options[1]),
+                  (0.4, 0.3, 2, 3, options[3])]
+        return [u[4] for u in ExtractiveAnswerer().list_answer(scored, context, kind="option")]
+
+    assert answer(0.01) == options
+    assert answer(0.2)[0] == sizing[0]
+    # "Some other options may be:" names the set, but for nothing the question asks about.
+    assert answer(0.01, "Some other options may be:")[0] == sizing[0]
+
 
 def test_items_labelled_as_the_set_asked_for_come_together_under_their_parent():
     """"What kinds of failover sites ...?": one picked "Hot Site: ..." item brings its siblings whose
@@ -1593,3 +1625,25 @@ def test_an_amount_is_told_from_a_year():
     states = DomainProfile().states_amount
     assert states("Seats cost $19 a month.") and states("It runs for 2 weeks.") and states("Since 2019 it costs 40 euros.")
     assert not states("As of late 2025, teams use it for completion.") and not states("No figures here.")
+
+
+def test_a_list_naming_only_one_compared_side_does_not_answer_a_comparison():
+    from assistant.grammar import compared_sides
+    from assistant.lists import one_sided
+
+    sides = compared_sides("What's the difference between the docs in each repo and the project documentation?")
+    parts = [(0.8, 0.7, 1, i, u) for i, u in enumerate(["Introduction", "Getting started", "Structure: folders, projects"])]
+    assert one_sided(parts, sides)
+    both = [(0.8, 0.7, 1, 0, "Repo docs cover setup."), (0.7, 0.6, 1, 1, "Project documentation covers the team.")]
+    assert not one_sided(both, sides)
+
+
+@pytest.mark.parametrize("sentence, states", [
+    ("Every repository keeps its own docs, while the project keeps the shared ones.", True),
+    ("Mocks verify behaviour, whereas stubs verify state.", True),
+    ("Run the linter while you wait for the build.", False),  # "while" as "during"
+])
+def test_a_clause_set_against_the_one_before_states_a_difference(sentence, states):
+    from assistant.grammar import _DIFFERENCE
+
+    assert bool(_DIFFERENCE.search(sentence)) is states
