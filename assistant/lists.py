@@ -177,8 +177,6 @@ class Lists:
             return scored
         passages = {p.n: p for p in context.passages}
         by_pos = {(u[2], u[3]): u for u in scored}
-        # And one more of the question's words: "Some other tools may be:" names tools, but no tools for what.
-        asked = set(tokens(context.retrieval.query)) - {kind}
 
         def lead_naming_kind(unit) -> int | None:
             p, pos = passages[unit[2]], unit[3]
@@ -188,16 +186,18 @@ class Lists:
             while start > 0 and p.items[start - 1] >= 0:
                 start -= 1
             lead = start - 1
-            said = set(tokens(p.units[lead])) if lead >= 0 else set()
-            named = p.units[lead].rstrip().endswith(":") and kind in said and bool(said & asked) if lead >= 0 else False
+            named = lead >= 0 and p.units[lead].rstrip().endswith(":") and kind in tokens(p.units[lead])
             return lead if named and (unit[2], lead) in by_pos else None
 
         if lead_naming_kind(scored[0]) is not None:
             return scored
+        # The other list's lead-in also names one more of the question's words: "Some other tools may be:"
+        # names tools, but no tools for what.
         for unit in scored[1:]:
             if unit[0] < scored[0][0] - self.w.kind_tie:
                 break
-            if (lead := lead_naming_kind(unit)) is not None:
+            if (lead := lead_naming_kind(unit)) is not None \
+                    and (set(tokens(context.retrieval.query)) - {kind}) & set(tokens(by_pos[unit[2], lead][4])):
                 first = (unit[0], unit[1], unit[2], lead, by_pos[unit[2], lead][4])
                 return [first, *(u for u in scored if (u[2], u[3]) != (unit[2], lead))]
         return scored
