@@ -160,10 +160,14 @@ def _about(side: frozenset[str], other: frozenset[str], terms: set[str]) -> bool
     return share >= 0.5 and share > len(other & terms) / len(other)
 
 
+# "X is ...", "X refers to ...", and a glossary's "X: The delay between a request and its response."
+_DEFINING = re.compile(r"\s+(?:is|are|refers to|means|stands for)\s+|:\s+(?=(?:the|a|an)\s)", re.I)
+
+
 def _defines(unit: str, term: list[str]) -> bool:
     """The unit says what `term` (its stems) is: it opens with the term, then "is", "are", "refers to"
-    or "means" follows within a few words."""
-    head = re.split(r"\s+(?:is|are|refers to|means|stands for)\s+", unit, maxsplit=1)
+    or "means" follows within a few words (or a colon and an article: "Latency: The delay ...")."""
+    head = _DEFINING.split(unit, maxsplit=1)
     # "Canary releasing, on the other hand, is ..." defines it; "Blue-green and canary releasing are" neither.
     return len(head) == 2 and tokens(head[0])[:len(term)] == term and len(head[0].split()) <= len(term) + 4
 
@@ -173,7 +177,7 @@ def _defines_side(unit: str, side: frozenset[str]) -> bool:
     metrics means that ..." (its opening words, before "is" or "means", are that side's words)."""
     if m := re.match(r"^(?:in the case of|with|for)\s+([^,]{1,60}),", unit, re.I):
         return side <= set(tokens(m.group(1)))  # "In the case of pull metrics, each component publishes ..."
-    head = re.split(r"\s+(?:is|are|refers to|means|stands for)\s+", unit, maxsplit=1)
+    head = _DEFINING.split(unit, maxsplit=1)
     return len(head) == 2 and len(head[0].split()) <= len(side) + 4 and side <= set(tokens(head[0]))
 
 

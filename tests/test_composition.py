@@ -1053,6 +1053,9 @@ def test_a_comparison_opens_each_side_with_its_section_lead(doubles):
     ("In the case of an outage, pull metrics show a gap.", {"pull"}, False),
     ("During application releases, the new version is deployed to blue.", {"blue", "green"}, False),
     ("The team that owns the blue and green stacks is the platform team.", {"blue", "green"}, False),
+    # A glossary item: the term, a colon, then what it is.
+    ("Latency: The delay or time lag between a request and its response.", {"latenc"}, True),
+    ("Performance of Common Metrics: - Latency: under 500 ms.", {"latenc"}, False),
 ])
 def test_a_sentence_defining_one_compared_side_is_recognised(unit, side, defines):
     assert _defines_side(unit, frozenset(side)) is defines
