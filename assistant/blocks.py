@@ -18,6 +18,8 @@ _MAX_EXAMPLE_LINES, _MAX_EXAMPLE_CHARS = 3, 200
 # A paragraph that is nothing but a picture: its alt text ("Top Down Integration Testing") is a caption,
 # shown with its chunk, never an answer sentence.
 _IMAGE_ONLY = re.compile(r"(?:\s*!\[[^\]]*\]\([^)]*\))+\s*")
+# ... unless the alt text names nothing ("![image](...)"): then there is no caption to show.
+_NO_CAPTION = re.compile(r"(?:\s*(?:image|img|picture|pic|photo|screenshot|screen shot|figure|alt text)\s*)+", re.I)
 # "For more information on commit message conventions, see:": what follows is reading, not content.
 _POINTS_AWAY = re.compile(r"\b(see|read|reading|references?|resources)\s*:\s*$", re.I)
 _LINK_ONLY = re.compile(r"\[[^\]]+\]\([^)]*\)[\s.,;:]*")
@@ -176,6 +178,8 @@ def parse_blocks(doc: Document) -> list[Block]:
             j += 1
         raw = " ".join(s.strip() for s in lines[i:j])
         body = plain(raw)
+        if _IMAGE_ONLY.fullmatch(raw) and _NO_CAPTION.fullmatch(body):
+            body = ""
         if body:
             blocks.append(Block("para", body, [] if _IMAGE_ONLY.fullmatch(raw) else split_sentences(body), start,
                                  offsets[j - 1] + len(lines[j - 1]), section()))

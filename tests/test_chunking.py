@@ -186,6 +186,10 @@ def test_a_picture_alone_is_shown_but_never_citable():
     assert "Top Down Integration Testing" in chunk.text  # the reader still sees the caption ...
     assert not any(u.strip() == "Top Down Integration Testing" for u in chunk.units)  # ... it is no answer
     assert any(u.startswith("Stubs stand in") for u in chunk.units)  # a picture inside prose keeps its sentence
+    # Alt text that names nothing is no caption: the reader is not shown a line saying "image".
+    [chunk] = chunk_document(Document(source="i.md", title="Integration", text=text.replace(
+        "Top Down Integration Testing]", "image]")))
+    assert "image" not in chunk.text.lower().split()
 
 
 def test_introduced_links_are_content_only_when_they_name_things():
