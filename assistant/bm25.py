@@ -69,6 +69,11 @@ class SparseBM25:
         i = self.vocab.get(term)
         return int(self.df[i]) if i is not None else 0
 
+    def holding(self, term: str) -> np.ndarray:
+        """The chunks (row numbers) a stemmed term occurs in."""
+        i = self.vocab.get(term)
+        return self.indices[self.indptr[i]:self.indptr[i + 1]] if i is not None else self.indices[:0]
+
     def get_scores(self, terms: list[str]) -> np.ndarray:
         scores = np.zeros(self.size, np.float32)
         for t in terms:  # a repeated query term counts again, as in rank_bm25

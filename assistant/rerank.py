@@ -24,6 +24,8 @@ class RerankWeights:
     chunk: float = 0.5  # x whole-chunk cosine similarity
     coverage: float = 0.3  # x share of the query's words in the chunk or its section path
     bm25: float = 0.1  # x BM25 score / the best BM25 score of the query
+    rare_df: int = 2  # chunks holding a query word that at most this many chunks use join the pool (0: none) ...
+    rare: float = 0.2  # ... and gain this x the share of such words they hold
 
 
 @dataclass(frozen=True)
@@ -37,14 +39,17 @@ class Evidence:
     terms: frozenset[str]
 
 
-def rerank(query_terms: set[str], candidates: list[Evidence], weights: RerankWeights) -> list[tuple[str, float]]:
-    """(chunk id, score), best first; ties keep the candidates' given (fused) order."""
+def rerank(query_terms: set[str], candidates: list[Evidence], weights: RerankWeights,
+           rare_terms: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
+    """(chunk id, score), best first; ties keep the candidates' given (fused) order. `rare_terms`: the
+    query's words that almost no chunk of the corpus uses ("JIT"): holding them is evidence of its own."""
     top_bm25 = max((c.bm25 for c in candidates), default=0.0) or 1.0
     scored = []
     for c in candidates:
         coverage = len(query_terms & c.terms) / len(query_terms) if query_terms else 0.0
+        rare = len(rare_terms & c.terms) / len(rare_terms) if rare_terms else 0.0
         scored.append((c.chunk_id, weights.unit * c.unit + weights.chunk * c.chunk
-                       + weights.coverage * coverage + weights.bm25 * c.bm25 / top_bm25))
+                       + weights.coverage * coverage + weights.bm25 * c.bm25 / top_bm25 + weights.rare * rare))
     return sorted(scored, key=lambda pair: -pair[1])
 
 

@@ -189,6 +189,19 @@ class HybridRetriever:
         top = top[np.argsort(-scores[top])]
         return [(ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
+    def rare(self, query: str) -> list[str]:
+        """The chunks holding a word of the query that almost no other chunk uses ("JIT environment"):
+        the name is the evidence, however little the rest of the chunk resembles the question."""
+        bm25, ids = self._lexical
+        if bm25 is None or not self.rerank.rare_df:
+            return []
+        out: list[str] = []
+        for term in dict.fromkeys(tokens(query)):
+            rows = bm25.holding(term)
+            if 0 < len(rows) <= self.rerank.rare_df:
+                out += [ids[i] for i in rows if ids[i] in self.known]
+        return list(dict.fromkeys(out))
+
     def retrieve(self, question: str, query: str | None = None, k: int | None = None) -> Retrieval:
         """Best-first hits for `query` (defaults to the question), with the query vector kept."""
         try:
@@ -220,6 +233,7 @@ class HybridRetriever:
         dense_score, bm25_score = dict(dense), dict(sparse)
         order = sorted(fused, key=lambda c: (-fused[c], -dense_score.get(c, -1.0)))
         pool = order[:max(k, self.rerank.pool)]
+        pool += [cid for cid in self.rare(query) if cid not in pool]
         missing = [cid for cid in pool if cid not in stored]
         stored.update({h.id: h for h in self.store.get_chunks(self.generation, missing)})
         pool = [cid for cid in pool if cid in stored]
@@ -242,4 +256,6 @@ class HybridRetriever:
         floor_unit, floor_dense = min(units.values(), default=0.0), min(dense.values(), default=0.0)
         evidence = [Evidence(cid, units.get(cid, floor_unit), dense.get(cid, floor_dense), bm25.get(cid, 0.0),
                              frozenset(tokens(f"{stored[cid].section} {stored[cid].text}"))) for cid in pool]
-        return rerank(set(tokens(query)), evidence, self.rerank)
+        bm25 = self._lexical[0]
+        rare = frozenset(t for t in tokens(query) if bm25 is not None and 0 < bm25.chunks_with(t) <= self.rerank.rare_df)
+        return rerank(set(tokens(query)), evidence, self.rerank, rare)

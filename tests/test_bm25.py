@@ -34,3 +34,9 @@ def test_scores_match_rank_bm25_on_random_corpora():
         assert np.allclose(SparseBM25(corpus).get_scores(query), BM25Okapi(corpus).get_scores(query), atol=1e-4)
 
     check()
+
+
+def test_the_chunks_holding_a_term_are_those_its_document_frequency_counts():
+    bm25 = SparseBM25([tokens(d) for d in DOCS])
+    assert sorted(bm25.holding("jenkin").tolist()) == [0, 4] and bm25.chunks_with("jenkin") == 2
+    assert bm25.holding("unknown").tolist() == [] and bm25.chunks_with("unknown") == 0

@@ -495,3 +495,25 @@ def test_wiring_limits_numpy_blas_threads_as_set(tmp_path):
         limit_blas_threads(0)  # 0 leaves the library's threads as they are
         assert blas() <= {1}
     assert blas() == before
+
+
+def test_chunks_holding_a_word_almost_no_chunk_uses_join_the_reranked_pool(tmp_path):
+    """"Why is there a JIT environment in the middle step?": the one chunk saying "JIT" is reranked (and gains
+    for holding it) even when neither dense nor BM25 lists rank it high enough to be fused into the pool."""
+    from dataclasses import replace
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("staging", "testing", "preview"):
+        (corpus / f"{name}.md").write_text(f"# The {name} environment\n\nThe {name} environment hosts {name} jobs.\n")
+    (corpus / "lowcode.md").write_text("# Low-code delivery\n\n## Step 2\n\nUse a JIT environment to import the "
+                                       "unmanaged solution and export it as managed.\n")
+    assistant = Assistant.from_settings(make_settings(tmp_path, corpus), embedder=HashEmbedder())
+    assistant.ensure_index(progress=False)
+    retriever = assistant.chain.retriever
+    retriever.refresh()
+    [jit] = [h.id for h in retriever.lookup(retriever.ids) if "JIT" in h.text]
+    assert retriever.rare("Why a JIT environment in step 2?") == [jit]  # "jit" and "step": one chunk, once
+    assert retriever.rare("Which environment hosts jobs?") == []  # words most chunks use
+    retriever.rerank = replace(retriever.rerank, rare_df=0)
+    assert retriever.rare("Why a JIT environment in step 2?") == []

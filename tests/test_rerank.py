@@ -55,3 +55,12 @@ def test_a_longer_chunk_after_a_short_one_it_contains_is_kept():
              "empty": frozenset()}
     ranked = [("short", 0.9), ("long", 0.8), ("empty", 0.1)]
     assert without_repeats(ranked, terms) == ranked
+
+
+def test_holding_a_word_almost_no_chunk_uses_is_evidence_of_its_own():
+    """"Why is there a JIT environment in the middle step?": the one chunk saying "JIT" resembles the question
+    less than the chunks about environments in general, and still answers it."""
+    general, specific = ev("general", unit=0.55, terms={"environ", "step"}), ev("jit", unit=0.4, terms={"jit", "environ"})
+    assert [c for c, _ in rerank({"jit", "environ", "step"}, [general, specific], RerankWeights())][0] == "general"
+    ranked = rerank({"jit", "environ", "step"}, [general, specific], RerankWeights(), frozenset({"jit"}))
+    assert [c for c, _ in ranked][0] == "jit"
