@@ -91,8 +91,11 @@ class DomainProfile:
                               r"((\S+ ){0,2}(version|release)|"
                               # "What is the recommended Kubernetes version ...": a version further on
                               r"(\S+ ){3,4}version)s?\b"
-                              # ... but "which version control system" asks for no number
-                              r"(?!\s+(control|management|notes|strategy|pipeline|branch|candidate|process|cadence))")
+                              # ... but "which version control system", "what release techniques" ask for no number
+                              r"(?!\s+(control|management|notes|strateg\w*|pipelines?|branch\w*|candidates?|process\w*|"
+                              r"cadence|techniques?|practices?|types?|methods?|approach\w*|patterns?|trains?|schedules?|"
+                              r"tools?|planning|flows?|workflows?|gates?|cycles?|options?|steps?|stages?|polic\w+|rules?|"
+                              r"guidance)\b)")
     quantity_evidence: str = (r"(?<![A-Za-z])\d+(?:[.,]\d+)*(?![A-Za-z])|[$€£%]|\b(percent|dollars?|euros?|hours?|"
                               r"days?|weeks?|years?|months?|free of charge|minutes?)\b")
 

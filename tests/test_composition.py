@@ -422,6 +422,10 @@ def test_a_version_question_asks_for_a_number():
     assert asks("In the blog post, how many data scientists does a team need?")
     assert asks("For the CD setup, how much do the per-user licences cost?")
     assert not asks("What is MLOps, and how does it differ from DevOps?")
+    # "release" naming the kind of technique asked for is no release to number.
+    assert not asks("What release techniques does the guidance cover for reducing downtime?")
+    assert not asks("Which release strategies suit a mobile app?")
+    assert asks("Which release added the moved block?")
 
 
 @pytest.mark.slow
