@@ -56,18 +56,25 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
         term = _DEFINE.match(question)
         if not term:
             return ""
-        subject = term.group(1)
+        # "What is the recommended commit message format?": a word judging the thing is no part of its name.
+        subject = re.sub(r"^(?:(?:recommended|suggested|preferred|best|right|correct|proper|ideal|typical|usual|"
+                         r"standard|default|common|main|general|good)\s+)+", "", term.group(1), flags=re.I)
         words = tokens(subject)
         # A term alone ("mutation testing"), not a relation ("the main use cases of a practice").
         if not 2 <= len(words) <= 4 or len(subject.split()) > 4 or re.search(
                 r"\s(?:in|of|for|within|on|at|when|from|between|and|or|to|with|vs)\s", f" {subject} "):
             return ""
+        # Of three words or more, the last may be said apart ("commit message format": the passage on commit
+        # messages calls it their structure, but says "format" too): the words before it name the thing.
+        phrase = words if len(words) < 3 else words[:-1]
         for p in context.passages:
             text = tokens(f"{p.hit.title} . {p.hit.section} . {p.hit.text}")
+            if phrase is not words and words[-1] not in text:
+                continue
             # In order, a word or two apart at most: "the Shift-Left approach of testing" says "shift-left testing".
-            for start in (i for i, t in enumerate(text) if t == words[0]):
+            for start in (i for i, t in enumerate(text) if t == phrase[0]):
                 at = start
-                for word in words[1:]:
+                for word in phrase[1:]:
                     at = next((j for j in range(at + 1, min(at + 4, len(text))) if text[j] == word), -1)
                     if at < 0:
                         break
