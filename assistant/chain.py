@@ -14,7 +14,7 @@ from assistant.answerer import Answerer, Draft
 from assistant.citations import markers
 from assistant.context import REFUSAL, Context, build_context
 from assistant.domain import DomainProfile
-from assistant.followup import leans_on_history, with_earlier_words
+from assistant.followup import leans_on_history, names_in, with_earlier_words
 from assistant.grammar import question_parts
 from assistant.text import tokens
 from assistant.types import Answer, Citation
@@ -161,9 +161,15 @@ class AnswerChain:
             # turn's names finds none of the documents the turn itself did, its other words are the subject
             # (they always find more of them: they are that turn's words, so only a query gone astray is replaced).
             earlier = self._plain(state.history[-1])
+            found = self.retriever.retrieve(earlier, query=earlier).hits
+            if found and not names_in(earlier, self.profile):
+                # The turn before named nothing ("We want to try a new version on real traffic. How?"): what it
+                # was about is what answered it, the document its best passage is from ("Shadow Testing").
+                titled = f"{state.question} ({found[0].title})"
+                return replace(state, query=titled, context=self._context(state.question, titled))
             query = with_earlier_words(state.question, earlier)
             if query != state.query:
-                before = [h.source for h in self.retriever.retrieve(earlier, query=earlier).hits[:3]]
+                before = [h.source for h in found[:3]]
                 if not _shared(context, before):
                     other = self._context(state.question, query)
                     if _shared(other, before):

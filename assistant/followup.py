@@ -85,3 +85,8 @@ def with_earlier_words(question: str, earlier: str) -> str:
     said = {w.lower() for w in _words(question)}
     rest = [w for w in _topic(earlier) if w.lower() not in said]
     return f"{question} ({' '.join(rest)})" if rest else question
+
+
+def names_in(turn: str, profile: DomainProfile) -> list[str]:
+    """The names a turn uses (capitalised names, identifiers, the profile's subjects)."""
+    return _names(turn, profile)

@@ -100,3 +100,26 @@ def test_a_follow_up_whose_subject_name_goes_astray_is_searched_with_the_earlier
     assert answer.citations and answer.citations[0].source == "secrets.md", answer.text
     kept = assistant.ask("And what do they suggest?", history=["What are the benefits of DevOps?"])
     assert kept.query == "And what do they suggest? (DevOps)"
+
+
+def test_a_follow_up_to_a_turn_naming_nothing_is_searched_with_the_title_that_answered_it(tmp_path):
+    """"We want to try a new version on real traffic without users seeing it. How?" names nothing; it was
+    answered from "Shadow Testing", which "Is there tooling for that?" is about, not the fake-service tools."""
+    from assistant.app import Assistant
+    from tests.conftest import make_settings
+    from tests.fakes import HashEmbedder
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "shadow.md").write_text(
+        "# Shadow Testing\n\nA new version gets a copy of the real traffic; users never see its responses.\n\n"
+        "## Tools\n\nThere are some tools to implement shadow testing. The best known is Diffy, from Twitter.\n")
+    (corpus / "fakes.md").write_text(
+        "# Fake Services\n\nJson-Server is a tool to fake a REST service. The tool needs no real backend, and "
+        "tooling like it serves test traffic.\n")
+    assistant = Assistant.from_settings(make_settings(tmp_path, corpus), embedder=HashEmbedder())
+    assistant.ensure_index(progress=False)
+    earlier = "We want to try a new version on real traffic without users ever seeing its responses. How?"
+    answer = assistant.ask("Is there tooling for that?", history=[earlier])
+    assert answer.query == "Is there tooling for that? (Shadow Testing)", answer.query
+    assert answer.citations and answer.citations[0].source == "shadow.md", answer.text
