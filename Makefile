@@ -35,7 +35,7 @@ chat: install
 GATE := --min-fact-recall 0.85 --min-groundedness 0.98 --min-citation-validity 1.0 \
         --min-hit-at-k 0.85 --min-mrr 0.72 --min-refusal-accuracy 0.94 --max-false-refusals 1 \
         --max-non-answer-sentences 1
-PLAYBOOK_GATE := --min-fact-recall 0.81 --min-groundedness 0.98 --min-citation-validity 1.0 \
+PLAYBOOK_GATE := --min-fact-recall 0.82 --min-groundedness 0.98 --min-citation-validity 1.0 \
         --min-hit-at-k 0.95 --min-mrr 0.88 --min-refusal-accuracy 0.94 --max-false-refusals 2 \
         --max-non-answer-sentences 1 --min-list-structure 0.90
 

@@ -180,7 +180,10 @@ class AnswerChain:
         retrieval = self.retriever.retrieve(question, query=query)
         # A follow-up's parts lean on the conversation ("Is there tooling for that, and where did the
         # best-known one come from?"): alone they find nothing of it, so only a question standing alone is split.
-        parts = question_parts(question) if query == question else [question]
+        # Standing alone, its query is the question without the corpus named ("does the playbook give" is "does
+        # it give"): the question is split as asked (that "it" stands for no earlier part), each part then plain.
+        parts = [self._plain(p) for p in question_parts(question)] if query in (question, self._plain(question)) \
+            else [question]
         part_vectors: tuple[np.ndarray, ...] = ()
         if len(parts) > 1 and retrieval.hits:
             # Each question asked brings its own best passage when the whole question's five lack it,

@@ -123,3 +123,23 @@ def test_a_follow_up_to_a_turn_naming_nothing_is_searched_with_the_title_that_an
     answer = assistant.ask("Is there tooling for that?", history=[earlier])
     assert answer.query == "Is there tooling for that? (Shadow Testing)", answer.query
     assert answer.citations and answer.citations[0].source == "shadow.md", answer.text
+
+
+def test_a_question_of_two_parts_naming_the_corpus_is_still_split(tmp_path):
+    """"... and where does the playbook say ADRs go?" is searched without the corpus's name; its parts are
+    still found, each without it (an "it" put in for the playbook stands for no earlier part)."""
+    from assistant.app import Assistant
+    from assistant.chain import ChainState
+    from tests.conftest import make_settings
+    from tests.fakes import HashEmbedder
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "adr.md").write_text("# Decision records\n\nMichael Nygard proposed the ADR format. ADRs go in a "
+                                   "docs/decisions folder of the repository.\n")
+    assistant = Assistant.from_settings(make_settings(tmp_path, corpus), embedder=HashEmbedder())
+    assistant.ensure_index(progress=False)
+    steps = assistant.chain
+    state = steps.retrieve(steps.condense(ChainState(
+        question="Who proposed the ADR format, and where does the playbook say ADRs go?")))
+    assert state.context.part_questions == ("Who proposed the ADR format", "Where does it say ADRs go?")
