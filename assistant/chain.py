@@ -15,7 +15,7 @@ from assistant.citations import markers
 from assistant.context import REFUSAL, Context, build_context
 from assistant.domain import DomainProfile
 from assistant.followup import leans_on_history, names_in, with_earlier_words
-from assistant.grammar import question_parts
+from assistant.grammar import question_parts, scene_and_ask
 from assistant.text import tokens
 from assistant.types import Answer, Citation
 from assistant.verify import Verified, relevance_gap, verify
@@ -203,6 +203,11 @@ class AnswerChain:
             if cards:
                 retrieval = replace(retrieval, hits=retrieval.hits + tuple(cards))
         context = build_context(retrieval, self.retriever.store, self.retriever.generation, self.embedder.dimension)
+        scene, asked = scene_and_ask(question) if query in (question, self._plain(question)) else ("", "")
+        if scene and context.passages:
+            vectors = self.embedder.encode([self._plain(scene), self._plain(asked)])
+            context = replace(context, scene=(np.asarray(vectors[0], dtype=np.float32),
+                                              np.asarray(vectors[1], dtype=np.float32)))
         return replace(context, part_vectors=part_vectors, part_questions=tuple(parts)) if part_vectors else context
 
     def check(self, state: ChainState, answerer: Answerer) -> Verified | None:

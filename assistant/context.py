@@ -45,6 +45,8 @@ class Context:
     # empty for a question that asks one thing (grammar.question_parts).
     part_vectors: tuple[np.ndarray, ...] = ()
     part_questions: tuple[str, ...] = ()  # the questions those vectors embed, in the same order
+    # A question asked after statements setting its scene: (the statements' vector, the question's vector).
+    scene: tuple[np.ndarray, np.ndarray] | None = None
 
     def by_number(self) -> dict[int, Passage]:
         return {p.n: p for p in self.passages}

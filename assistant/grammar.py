@@ -235,6 +235,17 @@ def question_parts(question: str) -> list[str]:
     return parts[:1] + [f"{p} ({subject})" if _PRONOUN_IN.search(p) else p for p in parts[1:]]
 
 
+def scene_and_ask(question: str) -> tuple[str, str]:
+    """(the statements setting a question's scene, the one question asked after them): "Thinking of adding a
+    social question to our stand-ups." and "What makes a question a good one?"; ("", "") when nothing comes
+    before the question, or several questions are asked."""
+    pieces = [p.strip() for p in _PART_BREAK.split(question.strip()) if p and p.strip()]
+    asking = [i for i, p in enumerate(pieces) if p.endswith("?") or _ASKS.match(p)]
+    if len(pieces) < 2 or asking != [len(pieces) - 1] or not tokens(pieces[-1]) or not tokens(" ".join(pieces[:-1])):
+        return "", ""
+    return " ".join(pieces[:-1]), pieces[-1]
+
+
 def asks_for_questions(question: str) -> bool:
     """Questions are the answer: "Which questions should we ask?", and a checklist, which is written
     as questions ("Is the code subject to concurrency issues?")."""

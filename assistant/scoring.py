@@ -46,6 +46,8 @@ class ExtractiveWeights:
     advises: float = 0.15  # a question asking what to do: a unit recommending something ("X is the recommended ...")
     titled: float = 0.15  # "What is X?": a unit of the document whose title is X
     named_section: float = 0.15  # the first sentence under a heading the question names ("## Deliverable")
+    restates: float = -0.15  # a sentence restating the scene a question sets, not what it asks ...
+    restates_gap: float = 0.15  # ... by this much more similar to the scene than to the question asked
     echo: float = -0.3  # a unit all of whose words the question already says
     enumerates: float = 0.30  # a sentence listing the set asked for by name leads when within this of the best
     kind_tie: float = 0.05  # a list whose lead-in names the set asked for answers when this close to the best unit
@@ -94,6 +96,11 @@ class Scoring:
             if not passage.units:
                 continue
             sims = passage.unit_vectors @ context.query_vector
+            # "A bad deployment hammered our services. What does it recommend?": a sentence saying what the scene
+            # says, far more than what is asked, restates the user's situation ("A bad deployment that takes
+            # down a Cache results in hammering downstream services.").
+            restates = (passage.unit_vectors @ context.scene[0] - passage.unit_vectors @ context.scene[1]
+                        > w.restates_gap) if context.scene is not None else None
             section_terms = set(tokens(passage.hit.section))
             reference = self.profile.is_reference_section(passage.hit.section)
             # "What is observability?": the document titled "Observability" is where it is explained,
@@ -127,6 +134,8 @@ class Scoring:
                 lexical = len(q_terms & (unit_terms | section_terms)) / len(q_terms) if q_terms else 0.0
                 score = (float(sim) + w.lexical * lexical
                          + w.rank_prior * (len(context.passages) - rank) / len(context.passages))
+                if restates is not None and restates[pos]:
+                    score += w.restates
                 # "Write good commit messages." tells "How do we write good commit messages?" nothing; an
                 # item named in a set question ("- Load Testing" for "What kinds of tests ...") is a member.
                 if unit_terms and unit_terms <= q_terms and not (is_item and kind is not None):

@@ -689,7 +689,7 @@ def test_a_lead_in_its_paragraph_brings_is_not_quoted_twice():
     scored = sorted([(s, s - 0.3, 1, i, u) for i, (s, u) in enumerate(zip(scores, units))], key=lambda u: -u[0])
     passage = SimpleNamespace(n=1, items=items, depths=(0,) * 5, unit_vectors=None,
                               hit=SimpleNamespace(kind="list", section="Monitoring"))
-    context = SimpleNamespace(passages=[passage], part_vectors=(), part_questions=(),
+    context = SimpleNamespace(passages=[passage], part_vectors=(), part_questions=(), scene=None,
                               retrieval=SimpleNamespace(query="Why not rely on real user monitoring alone?"))
     picked = ExtractiveAnswerer().select(scored, context, wants_quantity=False)
     texts = [u[4] for u in picked]
@@ -710,7 +710,7 @@ def test_an_items_first_sentence_that_says_little_brings_the_next():
     passage = SimpleNamespace(n=1, items=items, depths=(0,) * 4, unit_vectors=None,
                               hit=SimpleNamespace(kind="list", section="Alerting"))
     retrieval = SimpleNamespace(query="How should we handle alert fatigue?")
-    context = SimpleNamespace(passages=[passage], part_vectors=(), part_questions=(), retrieval=retrieval)
+    context = SimpleNamespace(passages=[passage], part_vectors=(), part_questions=(), scene=None, retrieval=retrieval)
     picked = [u[4] for u in ExtractiveAnswerer().select(scored, context, wants_quantity=False)]
     assert picked[:2] == units[:2], picked
     # A first sentence that says something of its own is the item's point.
@@ -748,7 +748,7 @@ def test_a_heading_alone_is_no_point_but_its_list_still_brings_it():
     scored = sorted([(s, s - 0.3, 1, i, u) for i, (s, u) in enumerate(zip(scores, units))], key=lambda u: -u[0])
     passage = SimpleNamespace(n=1, items=items, depths=(0,) * 5, unit_vectors=None,
                               hit=SimpleNamespace(kind="list", section="Processing"))
-    context = SimpleNamespace(passages=[passage], part_vectors=(), part_questions=(), retrieval=SimpleNamespace(query="How do they differ?"))
+    context = SimpleNamespace(passages=[passage], part_vectors=(), part_questions=(), scene=None, retrieval=SimpleNamespace(query="How do they differ?"))
     picked = [u[4] for u in ExtractiveAnswerer().select(scored, context, wants_quantity=False)]
     assert "Batch vs. Stream" not in picked and units[0] in picked, picked
     led = [u[4] for u in ExtractiveAnswerer().select([(1.3, 1.0, 1, 2, units[2])] + scored, context, wants_quantity=False)]
@@ -1178,10 +1178,11 @@ def test_the_query_searched_is_the_statement_before_a_bare_request(composed):
     assert composed.ask("Which advantages of small releases does the guide mention?").query == \
         "Which advantages of small releases does it mention?"
     assert "small increments" in answer.text, answer.text
-    # An earlier turn's closing request is left out of a follow-up's query as well.
+    # An earlier turn's closing request is left out of a follow-up's query as well: that turn names nothing,
+    # so the follow-up is searched with the title of the document it was answered from.
     followup = composed.ask("Any tooling for that?", ["We keep shipping huge releases that are hard to roll back. "
                                                       "What does the guide suggest?"])
-    assert "suggest" not in followup.query and "huge releases" in followup.query, followup.query
+    assert followup.query == "Any tooling for that? (Release Practice)", followup.query
 
 
 @pytest.mark.parametrize("section, reference", [
@@ -1454,7 +1455,7 @@ def test_a_unit_of_one_word_is_no_statement():
     passage = SimpleNamespace(n=1, units=units, unit_vectors=vectors, items=(-1, -1), depths=(0, 0),
                               hit=SimpleNamespace(section="Versions", title="Versioning", kind="text"))
     context = SimpleNamespace(passages=[passage], query_vector=np.array([1.0, 0.0], dtype=np.float32),
-                              retrieval=SimpleNamespace(query=QUESTION), part_vectors=(), part_questions=())
+                              retrieval=SimpleNamespace(query=QUESTION), part_vectors=(), part_questions=(), scene=None)
     scored = ExtractiveAnswerer().score_units(QUESTION, context)
     assert scored[0][4] == units[1], scored
 
@@ -1542,7 +1543,7 @@ def test_a_comparison_label_is_no_member_of_a_set_but_differences():
                                   unit_vectors=np.array([[1.0, 0.0], [1.0, 0.0]], dtype=np.float32),
                                   hit=SimpleNamespace(section="Notes", title="Data", kind="list"))
         context = SimpleNamespace(passages=[passage], query_vector=np.array([1.0, 0.0], dtype=np.float32),
-                                  retrieval=SimpleNamespace(query=question), part_vectors=(), part_questions=())
+                                  retrieval=SimpleNamespace(query=question), part_vectors=(), part_questions=(), scene=None)
         return next(s[0] for s in ExtractiveAnswerer().score_units(question, context) if s[3] == 0)
 
     assert score("Which challenges does the guide list?") < score("Which differences does the guide list?") - 0.2
@@ -1565,7 +1566,7 @@ def test_the_section_a_question_names_by_its_heading_opens_the_answer():
                               unit_vectors=np.array([[0.62, 0.785]], dtype=np.float32), items=(-1,), depths=(0,),
                               hit=SimpleNamespace(section="Deliverable", title="Technical Spike", kind="text"))
     context = SimpleNamespace(passages=[opening, section], query_vector=np.array([1.0, 0.0], dtype=np.float32),
-                              retrieval=SimpleNamespace(query=QUESTION), part_vectors=(), part_questions=())
+                              retrieval=SimpleNamespace(query=QUESTION), part_vectors=(), part_questions=(), scene=None)
     scored = ExtractiveAnswerer().score_units(QUESTION, context)
     assert scored[0][4] == section.units[0], scored
 
@@ -1620,7 +1621,7 @@ def test_a_year_alone_is_no_amount_but_is_a_date(wants_date, quoted):
     scored = [(1.0, 0.7, 1, 0, units[0]), (0.9, 0.6, 1, 2, units[2]), (0.8, 0.5, 1, 1, units[1])]
     passage = SimpleNamespace(n=1, items=(-1, 0, -1), depths=(0, 0, 0), unit_vectors=None,
                               hit=SimpleNamespace(kind="text", section="Pricing"))
-    context = SimpleNamespace(passages=[passage], part_vectors=(), part_questions=(),
+    context = SimpleNamespace(passages=[passage], part_vectors=(), part_questions=(), scene=None,
                               retrieval=SimpleNamespace(query="How much does a seat cost?"))
     picked = ExtractiveAnswerer().select(scored, context, wants_quantity=True, wants_date=wants_date)
     assert [u[4] for u in picked if u[4] != "Code completion."] == quoted
@@ -1654,3 +1655,52 @@ def test_a_clause_set_against_the_one_before_states_a_difference(sentence, state
     from assistant.grammar import _DIFFERENCE
 
     assert bool(_DIFFERENCE.search(sentence)) is states
+
+
+@pytest.mark.parametrize("question, scene, asked", [
+    ("We pair program most of the time. Who should review the code then?",
+     "We pair program most of the time", "Who should review the code then?"),
+    ("My training loop is slow; how can I see where the time goes?", "My training loop is slow",
+     "how can I see where the time goes?"),
+    ("What is MLOps?", "", ""),  # nothing before the question
+    ("Who proposed the format, and where do ADRs go?", "", ""),  # two questions, no scene
+])
+def test_the_scene_a_question_sets_is_told_from_what_it_asks(question, scene, asked):
+    from assistant.grammar import scene_and_ask
+
+    assert scene_and_ask(question) == (scene, asked)
+
+
+def test_a_sentence_restating_the_scene_scores_down(tmp_path):
+    """"A bad deployment hammered our downstream services with retries. What does the guide recommend?": the
+    sentence saying what the user just said is no answer; the advice after it is."""
+    from dataclasses import replace
+
+    from assistant.app import Assistant
+    from assistant.chain import ChainState
+    from assistant.scoring import ExtractiveWeights
+    from tests.conftest import make_settings
+    from tests.fakes import HashEmbedder
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "dos.md").write_text(
+        "# Self-inflicted outages\n\nA bad deployment results in clients hammering downstream services with "
+        "retries.\n\nTo protect the services, implement exponential backoff and add load shedding.\n")
+    assistant = Assistant.from_settings(make_settings(tmp_path, corpus), embedder=HashEmbedder())
+    assistant.ensure_index(progress=False)
+    answerer = assistant.chain.answerer
+
+    def drop(question: str) -> float:
+        state = assistant.chain.steps.invoke(ChainState(question=question, history=()))
+        scores = []
+        for weights in (answerer.w, replace(answerer.w, restates=0.0)):
+            answerer.w = weights
+            scored = answerer.score_units(question, state.context)
+            scores.append(next(s[0] for s in scored if s[4].startswith("A bad deployment")))
+        answerer.w = ExtractiveWeights()
+        return scores[1] - scores[0]
+
+    assert drop("A bad deployment has clients hammering our downstream services with retries. How do we protect "
+                "them?") == pytest.approx(-ExtractiveWeights().restates)
+    assert drop("How do we protect downstream services from a bad deployment?") == 0.0  # no scene set
