@@ -77,6 +77,21 @@ def assistant_with(root: Path, embedder, extra: dict[str, str], **overrides):
     return assistant
 
 
+def toy_assistant(root: Path, files: dict[str, str], **overrides):
+    """An indexed Assistant over `files` alone (file name -> text), with the hashed bag-of-words embedder:
+    a few documents that make one rule's case, in a second or two."""
+    from assistant.app import Assistant
+    from tests.fakes import HashEmbedder
+
+    corpus = root / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (corpus / name).write_text(text)
+    assistant = Assistant.from_settings(make_settings(root, corpus, **overrides), embedder=HashEmbedder())
+    assistant.ensure_index(progress=False)
+    return assistant
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

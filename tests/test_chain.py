@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.chain import build_chain
-from tests.conftest import assistant_with
+from tests.conftest import assistant_with, toy_assistant
 
 pytestmark = pytest.mark.slow
 
@@ -75,25 +75,16 @@ def test_a_follow_up_whose_subject_name_goes_astray_is_searched_with_the_earlier
     they suggest doing instead?" is about pipeline variables: searched for the subject name alone ("devops"),
     it finds another document than the earlier turn did, and the earlier turn's words take over. A query
     that finds the earlier turn's documents is kept as it was."""
-    from assistant.app import Assistant
-    from tests.conftest import make_settings
-    from tests.fakes import HashEmbedder
-
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
     facts = {"benefits": "faster delivery", "teams": "shared on-call rotas", "culture": "blameless reviews",
              "metrics": "lead time charts", "tools": "build servers", "history": "agile roots"}
-    for name, fact in facts.items():
-        (corpus / f"devops-{name}.md").write_text(
-            f"# DevOps {name}\n\nDevOps {name} bring {fact}. DevOps teams suggest doing {fact} instead of "
-            f"anything else.\n")
-    (corpus / "secrets.md").write_text(
+    files = {f"devops-{name}.md": f"# DevOps {name}\n\nDevOps {name} bring {fact}. DevOps teams suggest doing "
+                                  f"{fact} instead of anything else.\n" for name, fact in facts.items()}
+    files["secrets.md"] = (
         "# Secrets per branch\n\n## Limits\n\nKeeping secrets in pipeline variables is wrong: pipeline variables "
         "live outside the code.\n\n## Drift\n\nSecrets kept as pipeline variables drift from the code that uses "
         "them.\n\n## Solution\n\nInstead of pipeline variables, keep an encrypted file of the secrets next to "
         "the code and decrypt it with a shared key.\n")
-    assistant = Assistant.from_settings(make_settings(tmp_path, corpus), embedder=HashEmbedder())
-    assistant.ensure_index(progress=False)
+    assistant = toy_assistant(tmp_path, files)
     earlier = "we keep all our secrets as azure devops pipeline variables right now. whats actually wrong with that?"
     answer = assistant.ask("So what do they suggest doing instead?", history=[earlier])
     assert "pipeline variables" in answer.query, answer.query
@@ -105,20 +96,12 @@ def test_a_follow_up_whose_subject_name_goes_astray_is_searched_with_the_earlier
 def test_a_follow_up_to_a_turn_naming_nothing_is_searched_with_the_title_that_answered_it(tmp_path):
     """"We want to try a new version on real traffic without users seeing it. How?" names nothing; it was
     answered from "Shadow Testing", which "Is there tooling for that?" is about, not the fake-service tools."""
-    from assistant.app import Assistant
-    from tests.conftest import make_settings
-    from tests.fakes import HashEmbedder
-
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "shadow.md").write_text(
-        "# Shadow Testing\n\nA new version gets a copy of the real traffic; users never see its responses.\n\n"
-        "## Tools\n\nThere are some tools to implement shadow testing. The best known is Diffy, from Twitter.\n")
-    (corpus / "fakes.md").write_text(
-        "# Fake Services\n\nJson-Server is a tool to fake a REST service. The tool needs no real backend, and "
-        "tooling like it serves test traffic.\n")
-    assistant = Assistant.from_settings(make_settings(tmp_path, corpus), embedder=HashEmbedder())
-    assistant.ensure_index(progress=False)
+    assistant = toy_assistant(tmp_path, {
+        "shadow.md": "# Shadow Testing\n\nA new version gets a copy of the real traffic; users never see its "
+                     "responses.\n\n## Tools\n\nThere are some tools to implement shadow testing. The best known "
+                     "is Diffy, from Twitter.\n",
+        "fakes.md": "# Fake Services\n\nJson-Server is a tool to fake a REST service. The tool needs no real "
+                    "backend, and tooling like it serves test traffic.\n"})
     earlier = "We want to try a new version on real traffic without users ever seeing its responses. How?"
     answer = assistant.ask("Is there tooling for that?", history=[earlier])
     assert answer.query == "Is there tooling for that? (Shadow Testing)", answer.query
@@ -128,17 +111,10 @@ def test_a_follow_up_to_a_turn_naming_nothing_is_searched_with_the_title_that_an
 def test_a_question_of_two_parts_naming_the_corpus_is_still_split(tmp_path):
     """"... and where does the playbook say ADRs go?" is searched without the corpus's name; its parts are
     still found, each without it (an "it" put in for the playbook stands for no earlier part)."""
-    from assistant.app import Assistant
     from assistant.chain import ChainState
-    from tests.conftest import make_settings
-    from tests.fakes import HashEmbedder
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "adr.md").write_text("# Decision records\n\nMichael Nygard proposed the ADR format. ADRs go in a "
-                                   "docs/decisions folder of the repository.\n")
-    assistant = Assistant.from_settings(make_settings(tmp_path, corpus), embedder=HashEmbedder())
-    assistant.ensure_index(progress=False)
+    assistant = toy_assistant(tmp_path, {"adr.md": "# Decision records\n\nMichael Nygard proposed the ADR format. "
+                                                   "ADRs go in a docs/decisions folder of the repository.\n"})
     steps = assistant.chain
     state = steps.retrieve(steps.condense(ChainState(
         question="Who proposed the ADR format, and where does the playbook say ADRs go?")))

@@ -355,41 +355,38 @@ def test_a_question_about_a_topic_as_a_whole_names_the_term(question, term):
     assert (match.group(1) if match else None) == term
 
 
+def lift(assistant, question: str, opening: str, **zeroed: float) -> float:
+    """How much the unit that starts with `opening` gains from the weights named in `zeroed` (each set to 0
+    for the second scoring of the same passages)."""
+    from dataclasses import replace
+
+    from assistant.chain import ChainState
+
+    answerer = assistant.chain.answerer
+    state = assistant.chain.steps.invoke(ChainState(question=question, history=()))
+    kept, scores = answerer.w, []
+    try:
+        for weights in (kept, replace(kept, **zeroed)):
+            answerer.w = weights
+            scores.append(next(s[0] for s in answerer.score_units(question, state.context) if s[4].startswith(opening)))
+    finally:
+        answerer.w = kept
+    return scores[0] - scores[1]
+
+
 def test_a_topic_question_scores_what_the_topic_is_as_a_definition_question_does(tmp_path):
     """"Tell me about canary releases." is answered, like "What is a canary release?", by what one is first:
     the sentence saying so gets the same lift."""
-    from dataclasses import replace
-
-    from assistant.app import Assistant
-    from assistant.chain import ChainState
     from assistant.scoring import ExtractiveWeights
-    from tests.conftest import make_settings
-    from tests.fakes import HashEmbedder
+    from tests.conftest import toy_assistant
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "canary.md").write_text(
+    assistant = toy_assistant(tmp_path, {"canary.md": (
         "# Rollouts\n\n## Canary Rollout\n\nCanary releases need a watch of an hour on the dashboards.\n\n"
-        "## Basics\n\nA canary release is a deployment that sends a small share of traffic to the new version.\n")
-    assistant = Assistant.from_settings(make_settings(tmp_path, corpus), embedder=HashEmbedder())
-    assistant.ensure_index(progress=False)
-
-    answerer = assistant.chain.answerer
-
-    def lift(question: str) -> float:
-        """How much the sentence saying what a canary release is gains from being one."""
-        state = assistant.chain.steps.invoke(ChainState(question=question, history=()))
-        scores = []
-        for weights in (answerer.w, replace(answerer.w, defines=0.0, titled=0.0)):
-            answerer.w = weights
-            scored = answerer.score_units(question, state.context)
-            scores.append(next(s[0] for s in scored if s[4].startswith("A canary release is")))
-        answerer.w = replace(answerer.w, defines=ExtractiveWeights().defines, titled=ExtractiveWeights().titled)
-        return scores[0] - scores[1]
-
-    assert lift("Tell me about canary releases.") == pytest.approx(ExtractiveWeights().defines)
-    assert lift("What are canary releases?") == pytest.approx(ExtractiveWeights().defines)
-    assert lift("How are canary releases watched?") == 0.0
+        "## Basics\n\nA canary release is a deployment that sends a small share of traffic to the new version.\n")})
+    opening, defines = "A canary release is", ExtractiveWeights().defines
+    assert lift(assistant, "Tell me about canary releases.", opening, defines=0.0, titled=0.0) == pytest.approx(defines)
+    assert lift(assistant, "What are canary releases?", opening, defines=0.0, titled=0.0) == pytest.approx(defines)
+    assert lift(assistant, "How are canary releases watched?", opening, defines=0.0, titled=0.0) == 0.0
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -1674,33 +1671,13 @@ def test_the_scene_a_question_sets_is_told_from_what_it_asks(question, scene, as
 def test_a_sentence_restating_the_scene_scores_down(tmp_path):
     """"A bad deployment hammered our downstream services with retries. What does the guide recommend?": the
     sentence saying what the user just said is no answer; the advice after it is."""
-    from dataclasses import replace
-
-    from assistant.app import Assistant
-    from assistant.chain import ChainState
     from assistant.scoring import ExtractiveWeights
-    from tests.conftest import make_settings
-    from tests.fakes import HashEmbedder
+    from tests.conftest import toy_assistant
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "dos.md").write_text(
+    assistant = toy_assistant(tmp_path, {"dos.md": (
         "# Self-inflicted outages\n\nA bad deployment results in clients hammering downstream services with "
-        "retries.\n\nTo protect the services, implement exponential backoff and add load shedding.\n")
-    assistant = Assistant.from_settings(make_settings(tmp_path, corpus), embedder=HashEmbedder())
-    assistant.ensure_index(progress=False)
-    answerer = assistant.chain.answerer
-
-    def drop(question: str) -> float:
-        state = assistant.chain.steps.invoke(ChainState(question=question, history=()))
-        scores = []
-        for weights in (answerer.w, replace(answerer.w, restates=0.0)):
-            answerer.w = weights
-            scored = answerer.score_units(question, state.context)
-            scores.append(next(s[0] for s in scored if s[4].startswith("A bad deployment")))
-        answerer.w = ExtractiveWeights()
-        return scores[1] - scores[0]
-
-    assert drop("A bad deployment has clients hammering our downstream services with retries. How do we protect "
-                "them?") == pytest.approx(-ExtractiveWeights().restates)
-    assert drop("How do we protect downstream services from a bad deployment?") == 0.0  # no scene set
+        "retries.\n\nTo protect the services, implement exponential backoff and add load shedding.\n")})
+    scene = "A bad deployment has clients hammering our downstream services with retries. How do we protect them?"
+    assert lift(assistant, scene, "A bad deployment", restates=0.0) == pytest.approx(ExtractiveWeights().restates)
+    no_scene = "How do we protect downstream services from a bad deployment?"
+    assert lift(assistant, no_scene, "A bad deployment", restates=0.0) == 0.0
