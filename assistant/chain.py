@@ -157,9 +157,7 @@ class AnswerChain:
             if _best_similarity(alone) > _best_similarity(context):
                 return replace(state, query=state.question, context=alone)
         elif state.history and leans_on_history(state.question):
-            # A follow-up goes on where the turn before it was answered. When the query built from that
-            # turn's names finds none of the documents the turn itself did, its other words are the subject
-            # (they always find more of them: they are that turn's words, so only a query gone astray is replaced).
+            # A follow-up goes on where the turn before it was answered.
             earlier = self._plain(state.history[-1])
             found = self.retriever.retrieve(earlier, query=earlier).hits
             if found and not names_in(earlier, self.profile):
@@ -167,6 +165,9 @@ class AnswerChain:
                 # was about is what answered it, the document its best passage is from ("Shadow Testing").
                 titled = f"{state.question} ({found[0].title})"
                 return replace(state, query=titled, context=self._context(state.question, titled))
+            # When the query built from that turn's names finds none of the documents the turn itself did, its
+            # other words are the subject (they always find more of them: they are that turn's words, so only a
+            # query gone astray is replaced).
             query = with_earlier_words(state.question, earlier)
             if query != state.query:
                 before = [h.source for h in found[:3]]

@@ -27,7 +27,7 @@ def _words(turn: str) -> list[str]:
     return re.findall(r"[\w/.-]+", turn)
 
 
-def _names(turn: str, profile: DomainProfile) -> list[str]:
+def names_in(turn: str, profile: DomainProfile) -> list[str]:
     """The names a turn uses (subject terms first), as the turn spells them."""
     found = key_terms(turn, profile)
     ordered = [m for m in profile.subject_terms if m in found] + sorted(t for t in found if t not in profile.subject_terms)
@@ -47,7 +47,7 @@ def conversation_subject(turns: list[str], profile: DomainProfile) -> list[str]:
     for turn in turns:
         if subject and _PRONOUN.search(turn):
             continue
-        if names := _names(turn, profile):
+        if names := names_in(turn, profile):
             subject = names
         elif not leans_on_history(turn) and (topic := _topic(turn)):
             subject = topic
@@ -85,8 +85,3 @@ def with_earlier_words(question: str, earlier: str) -> str:
     said = {w.lower() for w in _words(question)}
     rest = [w for w in _topic(earlier) if w.lower() not in said]
     return f"{question} ({' '.join(rest)})" if rest else question
-
-
-def names_in(turn: str, profile: DomainProfile) -> list[str]:
-    """The names a turn uses (capitalised names, identifiers, the profile's subjects)."""
-    return _names(turn, profile)
