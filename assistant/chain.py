@@ -157,12 +157,15 @@ class AnswerChain:
             if _best_similarity(alone) > _best_similarity(context):
                 return replace(state, query=state.question, context=alone)
         elif state.history and leans_on_history(state.question):
-            # A follow-up goes on where the turn before it was answered.
-            earlier = self._plain(state.history[-1])
-            found = self.retriever.retrieve(earlier, query=earlier).hits
-            if found and not names_in(earlier, self.profile):
-                # The turn before named nothing ("We want to try a new version on real traffic. How?"): what it
-                # was about is what answered it, the document its best passage is from ("Shadow Testing").
+            # A follow-up goes on where the turn before it was answered (that turn's own query: it may have been
+            # a follow-up too).
+            turns = [self._plain(h) for h in state.history]
+            earlier = turns[-1]
+            query = self.fallback.condense(earlier, turns[:-1]) if len(turns) > 1 else earlier
+            found = self.retriever.retrieve(earlier, query=query).hits
+            if found and not any(names_in(turn, self.profile) for turn in turns):
+                # The conversation named nothing ("We want to try a new version on real traffic. How?"): what it
+                # is about is what answered the turn before, the document its best passage is from ("Shadow Testing").
                 titled = f"{state.question} ({found[0].title})"
                 return replace(state, query=titled, context=self._context(state.question, titled))
             # When the query built from that turn's names finds none of the documents the turn itself did, its

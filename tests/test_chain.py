@@ -119,3 +119,14 @@ def test_a_question_of_two_parts_naming_the_corpus_is_still_split(tmp_path):
     state = steps.retrieve(steps.condense(ChainState(
         question="Who proposed the ADR format, and where does the playbook say ADRs go?")))
     assert state.context.part_questions == ("Who proposed the ADR format", "Where does it say ADRs go?")
+
+
+def test_a_follow_up_to_a_follow_up_keeps_the_subject_named_earlier(tmp_path):
+    """"And its challenges?" asked twice after "What are the benefits of ModelOps?": the turn before names
+    nothing, but the conversation does (ModelOps); no document title stands in for it."""
+    assistant = toy_assistant(tmp_path, {
+        "modelops.md": "# ModelOps\n\n## Benefits\n\nModelOps speeds up model delivery.\n\n## Challenges\n\n"
+                       "ModelOps needs governance skills.\n",
+        "hiring.md": "# Challenges of hiring\n\nHiring is hard, and its challenges grow with the team.\n"})
+    answer = assistant.ask("And its challenges?", history=["What are the benefits of ModelOps?", "And its challenges?"])
+    assert answer.query == "And its challenges? (ModelOps)", answer.query
