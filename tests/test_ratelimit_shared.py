@@ -161,3 +161,34 @@ def test_the_in_process_limiter_still_slides():
     assert [limiter.allow("a") for _ in range(3)] == [True, True, False]
     now[0] = 60.0
     assert limiter.allow("a") and limiter.retry_after("a") == 60.0
+
+
+def test_a_sqlite_lock_refused_at_once_is_tried_again_not_counted_from_memory(tmp_path, monkeypatch):
+    """Under load SQLite may refuse a lock without waiting out its busy timeout; counting that request from
+    this process's memory admitted one over the shared budget (41 of 40). It is tried again; any other
+    failure still goes to the caller at once."""
+    import assistant.storage as storage_module
+
+    storage = Storage(make_engine(f"sqlite:///{tmp_path / 'a.db'}"))
+    real, failures = Storage._begin, []
+
+    def flaky(self, **kwargs):
+        if len(failures) < 2:
+            failures.append(1)
+            raise StorageUnavailable("the database at sqlite:///a.db is unavailable: database is locked")
+        return real(self, **kwargs)
+
+    monkeypatch.setattr(storage_module, "LOCK_RETRIES_S", (0.0, 0.0, 0.0))
+    monkeypatch.setattr(Storage, "_begin", flaky)
+    assert storage.allow("k", 1) == (True, 0.0) and len(failures) == 2  # the third try counted it, shared
+    assert storage.allow("k", 1)[0] is False
+    failures.clear()
+
+    def broken(self, **kwargs):
+        failures.append(1)
+        raise StorageUnavailable("the database at sqlite:///a.db is unavailable: disk I/O error")
+
+    monkeypatch.setattr(Storage, "_begin", broken)
+    with pytest.raises(StorageUnavailable):
+        storage.allow("k", 1)
+    assert len(failures) == 1  # no retry for a database that is not merely busy
