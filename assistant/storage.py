@@ -36,7 +36,9 @@ COOLDOWN_S = 5.0
 # connection) is tried again after these waits before the caller hears it could not be saved; bounded,
 # so a user waits at most about a second more. Callers acknowledge only what committed.
 WRITE_RETRIES_S = (0.25, 0.75)
-LOCK_RETRIES_S = (0.05, 0.25, 1.0)  # SQLite: a lock refused at once (not after the busy timeout), tried again
+# SQLite waits out a busy lock itself (its busy timeout), but under load it may refuse one at once; such a
+# write is tried again after these waits.
+LOCK_RETRIES_S = (0.05, 0.25, 1.0)
 
 
 class Storage(Retention):
@@ -95,9 +97,10 @@ class Storage(Retention):
         """`work(conn)` in one transaction. A write that finds the database unreachable is tried again
         after each of `write_retries_s` (past the outage cool-down, which would refuse it at once), then
         the error goes to the caller, who tells the user it was not saved. Inside a cool-down that
-        another call started, it fails at once: the database is known to be down."""
-        retrying = False
-        for wait in (*self.write_retries_s, None):
+        another call started, it fails at once: the database is known to be down. On SQLite only a lock
+        refused at once is tried again (after each of LOCK_RETRIES_S): a busy timeout waits for the rest."""
+        retrying, sqlite = False, self.dialect == "sqlite"
+        for wait in (*(LOCK_RETRIES_S if sqlite else self.write_retries_s), None):
             try:
                 with self._begin(retrying=retrying) as conn:
                     done = work(conn)
@@ -105,7 +108,7 @@ class Storage(Retention):
                     self._down_until = 0.0  # it answers again: other calls need not wait out the cool-down
                 return done
             except StorageUnavailable as exc:
-                if wait is None or (not retrying and exc.cooling):
+                if wait is None or (not retrying and exc.cooling) or (sqlite and "locked" not in str(exc)):
                     raise
                 log.warning("%s failed, retrying in %.2f s: %s", what, wait, exc)
                 time.sleep(wait)
@@ -239,7 +242,7 @@ class Storage(Retention):
         c = m.rate_counters
         given = now
 
-        def work(conn):
+        def decide(conn):
             # The clock is read once the transaction holds its lock (SQLite's BEGIN IMMEDIATE), so that
             # requests are counted in the order they decide; and a bucket later than this request's own
             # (another process whose clock, or request, ran ahead, across a 10 s boundary) counts whole:
@@ -257,18 +260,9 @@ class Storage(Retention):
                                                                           c.c.window_start == start)).scalar() or 0
             return now, start, counts, cap, got, current
 
-        # A lock SQLite gives up on at once, under load, is worth a few short retries: the fallback, this
-        # process's own count, would admit what the shared count refuses (41 of 40 on a starved CI machine).
-        # Any other failure goes to the caller at once, which counts from memory meanwhile.
-        for wait in (*LOCK_RETRIES_S, None):
-            try:
-                with self._begin() as conn:
-                    now, start, counts, cap, got, current = work(conn)
-                break
-            except StorageUnavailable as exc:
-                if wait is None or self.dialect != "sqlite" or "locked" not in str(exc):
-                    raise
-                time.sleep(wait)
+        # A lock SQLite refused at once is tried again (_write): the caller's fallback, this process's own
+        # count, would admit what the shared count refuses (41 of 40 on a starved CI machine).
+        now, start, counts, cap, got, current = self._write(decide, "rate limit check")
         self._sweep()
         if got is not None:
             return True, 0.0
