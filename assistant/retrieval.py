@@ -189,18 +189,19 @@ class HybridRetriever:
         top = top[np.argsort(-scores[top])]
         return [(ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
-    def rare(self, query: str) -> list[str]:
-        """The chunks holding a word of the query that almost no other chunk uses ("JIT environment"):
+    def rare(self, query: str) -> tuple[frozenset[str], list[str]]:
+        """The query's words that almost no chunk uses ("JIT environment"), and the chunks holding them:
         the name is the evidence, however little the rest of the chunk resembles the question."""
         bm25, ids = self._lexical
         if bm25 is None or not self.rerank.rare_df:
-            return []
-        out: list[str] = []
+            return frozenset(), []
+        terms, out = set(), []
         for term in dict.fromkeys(tokens(query)):
             rows = bm25.holding(term)
             if 0 < len(rows) <= self.rerank.rare_df:
+                terms.add(term)
                 out += [ids[i] for i in rows if ids[i] in self.known]
-        return list(dict.fromkeys(out))
+        return frozenset(terms), list(dict.fromkeys(out))
 
     def retrieve(self, question: str, query: str | None = None, k: int | None = None) -> Retrieval:
         """Best-first hits for `query` (defaults to the question), with the query vector kept."""
@@ -233,12 +234,13 @@ class HybridRetriever:
         dense_score, bm25_score = dict(dense), dict(sparse)
         order = sorted(fused, key=lambda c: (-fused[c], -dense_score.get(c, -1.0)))
         pool = order[:max(k, self.rerank.pool)]
-        pool += [cid for cid in self.rare(query) if cid not in pool]
+        rare, holding = self.rare(query)
+        pool += [cid for cid in holding if cid not in pool]
         missing = [cid for cid in pool if cid not in stored]
         stored.update({h.id: h for h in self.store.get_chunks(self.generation, missing)})
         pool = [cid for cid in pool if cid in stored]
         if self.rerank.pool:
-            ranked = self._rerank(query, vector, pool, stored, dict(ranked_dense), dict(units), bm25_score)
+            ranked = self._rerank(query, vector, pool, stored, dict(ranked_dense), dict(units), bm25_score, rare)
         else:
             ranked = [(cid, fused[cid]) for cid in pool]
         ranked = without_repeats(ranked, {cid: frozenset(tokens(stored[cid].text)) for cid, _ in ranked})
@@ -247,7 +249,8 @@ class HybridRetriever:
         return Retrieval(question=question, query=query, hits=hits, query_vector=tuple(float(x) for x in vector))
 
     def _rerank(self, query: str, vector: np.ndarray, pool: list[str], stored: dict[str, Hit],
-                dense: dict[str, float], units: dict[str, float], bm25: dict[str, float]) -> list[tuple[str, float]]:
+                dense: dict[str, float], units: dict[str, float], bm25: dict[str, float],
+                rare: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
         """The pool scored again on each chunk's evidence (assistant/rerank.py). While the corpus is
         searched exactly, every similarity is exact; past that, a chunk the dense lists did not reach
         counts at the lowest similarity they did."""
@@ -256,6 +259,4 @@ class HybridRetriever:
         floor_unit, floor_dense = min(units.values(), default=0.0), min(dense.values(), default=0.0)
         evidence = [Evidence(cid, units.get(cid, floor_unit), dense.get(cid, floor_dense), bm25.get(cid, 0.0),
                              frozenset(tokens(f"{stored[cid].section} {stored[cid].text}"))) for cid in pool]
-        bm25 = self._lexical[0]
-        rare = frozenset(t for t in tokens(query) if bm25 is not None and 0 < bm25.chunks_with(t) <= self.rerank.rare_df)
         return rerank(set(tokens(query)), evidence, self.rerank, rare)

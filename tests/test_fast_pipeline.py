@@ -517,7 +517,8 @@ def test_chunks_holding_a_word_almost_no_chunk_uses_join_the_reranked_pool(tmp_p
     retriever = assistant.chain.retriever
     retriever.refresh()
     [jit] = [h.id for h in retriever.lookup(retriever.ids) if "JIT" in h.text]
-    assert retriever.rare("Why a JIT environment in step 2?") == [jit]  # "jit" and "step": one chunk, once
-    assert retriever.rare("Which environment hosts jobs?") == []  # words most chunks use
+    # "jit" and "step": one chunk, once
+    assert retriever.rare("Why a JIT environment in step 2?") == (frozenset({"jit", "step"}), [jit])
+    assert retriever.rare("Which environment hosts jobs?") == (frozenset(), [])  # words most chunks use
     retriever.rerank = replace(retriever.rerank, rare_df=0)
-    assert retriever.rare("Why a JIT environment in step 2?") == []
+    assert retriever.rare("Why a JIT environment in step 2?") == (frozenset(), [])
