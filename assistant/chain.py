@@ -149,35 +149,38 @@ class AnswerChain:
         return self.profile.without_document_reference(self.profile.without_bare_request(question))
 
     def retrieve(self, state: ChainState) -> ChainState:
+        if state.history and leans_on_history(state.question):
+            return self._follow_up(state)
         context = self._context(state.question, state.query)
-        if state.history and state.query != state.question and not leans_on_history(state.question):
+        if state.history and state.query != state.question:
             # Only its shortness made this a follow-up: "Who wrote the article?" after a question on
             # Kubernetes stands alone, "Challenges?" does not. The query whose passages match it better wins.
             alone = self._context(state.question, state.question)
             if _best_similarity(alone) > _best_similarity(context):
                 return replace(state, query=state.question, context=alone)
-        elif state.history and leans_on_history(state.question):
-            # A follow-up goes on where the turn before it was answered (that turn's own query: it may have been
-            # a follow-up too).
-            turns = [self._plain(h) for h in state.history]
-            earlier = turns[-1]
-            query = self.fallback.condense(earlier, turns[:-1]) if len(turns) > 1 else earlier
-            found = self.retriever.retrieve(earlier, query=query).hits
-            if found and not any(names_in(turn, self.profile) for turn in turns):
-                # The conversation named nothing ("We want to try a new version on real traffic. How?"): what it
-                # is about is what answered the turn before, the document its best passage is from ("Shadow Testing").
-                titled = f"{state.question} ({found[0].title})"
-                return replace(state, query=titled, context=self._context(state.question, titled))
-            # When the query built from that turn's names finds none of the documents the turn itself did, its
-            # other words are the subject (they always find more of them: they are that turn's words, so only a
-            # query gone astray is replaced).
-            query = with_earlier_words(state.question, earlier)
-            if query != state.query:
-                before = [h.source for h in found[:3]]
-                if not _shared(context, before):
-                    other = self._context(state.question, query)
-                    if _shared(other, before):
-                        return replace(state, query=query, context=other)
+        return replace(state, context=context)
+
+    def _follow_up(self, state: ChainState) -> ChainState:
+        """A follow-up goes on where the turn before it was answered (that turn searched with its own query: it
+        may have been a follow-up too)."""
+        turns = [self._plain(h) for h in state.history]
+        earlier = turns[-1]
+        found = self.retriever.retrieve(earlier, query=self.fallback.condense(earlier, turns[:-1])
+                                        if len(turns) > 1 else earlier).hits
+        if found and not any(names_in(turn, self.profile) for turn in turns):
+            # The conversation named nothing ("We want to try a new version on real traffic. How?"): what it
+            # is about is what answered the turn before, the document its best passage is from ("Shadow Testing").
+            titled = f"{state.question} ({found[0].title})"
+            return replace(state, query=titled, context=self._context(state.question, titled))
+        context = self._context(state.question, state.query)
+        # When the query built from the conversation's names finds none of the documents the turn before did,
+        # that turn's other words are the subject (they always find more of them: they are that turn's words,
+        # so only a query gone astray is replaced).
+        query = with_earlier_words(state.question, earlier)
+        if query != state.query and not _shared(context, before := [h.source for h in found[:3]]):
+            other = self._context(state.question, query)
+            if _shared(other, before):
+                return replace(state, query=query, context=other)
         return replace(state, context=context)
 
     def _context(self, question: str, query: str) -> Context:
@@ -186,8 +189,8 @@ class AnswerChain:
         # best-known one come from?"): alone they find nothing of it, so only a question standing alone is split.
         # Standing alone, its query is the question without the corpus named ("does the playbook give" is "does
         # it give"): the question is split as asked (that "it" stands for no earlier part), each part then plain.
-        parts = [self._plain(p) for p in question_parts(question)] if query in (question, self._plain(question)) \
-            else [question]
+        alone = query in (question, self._plain(question))
+        parts = [self._plain(p) for p in question_parts(question)] if alone else [question]
         part_vectors: tuple[np.ndarray, ...] = ()
         if len(parts) > 1 and retrieval.hits:
             # Each question asked brings its own best passage when the whole question's five lack it,
@@ -207,7 +210,7 @@ class AnswerChain:
             if cards:
                 retrieval = replace(retrieval, hits=retrieval.hits + tuple(cards))
         context = build_context(retrieval, self.retriever.store, self.retriever.generation, self.embedder.dimension)
-        scene, asked = scene_and_ask(question) if query in (question, self._plain(question)) else ("", "")
+        scene, asked = scene_and_ask(question) if alone else ("", "")
         if scene and context.passages:
             vectors = self.embedder.encode([self._plain(scene), self._plain(asked)])
             context = replace(context, scene=(np.asarray(vectors[0], dtype=np.float32),
