@@ -33,6 +33,8 @@ _ANNOUNCES = re.compile(r"\b(?:there|here|below)\s+(?:are|is)\s+(?:\w+\s+){0,2}?
                         r"various|a couple of|two|three|four|five|six|seven|eight|nine|ten|\d+)\b[^.!?]*\.$", re.I)
 _QUOTE = re.compile(r"^(?:[ \t]{0,3}>[ \t]?)+")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_BREAK = re.compile(r"^\s{0,3}([-*_])(?:\s*\1){2,}\s*$")
+_MARKDOWN_FENCE = re.compile(r"^\s*(```|~~~)\s*(markdown|md)\s*$", re.I)
 _BOLD_LABEL = re.compile(r"^\s*\*\*([^*:]+)\*\*\s*$")  # "**Goals**": no colon, so no lead-in of its own
 _LABEL_LEVEL = 7  # below every Markdown heading
 # How many items a lead-in announces ("Loki has three main components:").
@@ -68,13 +70,28 @@ class Block:
     depth: int = 0  # a list item's nesting: "- Failover:" 0, its "  - Hot Site: ..." 1
 
 
+def _unwrap_template(lines: list[str]) -> list[str]:
+    """A page that is mostly one fenced Markdown block (a pull request template) is that Markdown: its
+    checklist is the page's content, to be quoted, not code. A short Markdown example inside a page
+    (a sample landing page) stays an example. The fence lines become blank, so spans still fit."""
+    filled = sum(bool(line.strip()) for line in lines)
+    for i, line in enumerate(lines):
+        if not _MARKDOWN_FENCE.match(line):
+            continue
+        end = next((j for j in range(i + 1, len(lines)) if _FENCE.match(lines[j])), None)
+        if end is not None and 2 * sum(bool(ln.strip()) for ln in lines[i + 1:end]) > filled:
+            return [*lines[:i], " " * len(line), *lines[i + 1:end], " " * len(lines[end]), *lines[end + 1:]]
+        break  # only the page's first Markdown block can be the page
+    return lines
+
+
 def parse_blocks(doc: Document) -> list[Block]:
     """Markdown to blocks with character spans and heading paths."""
     blocks: list[Block] = []
     headings: list[tuple[int, str]] = []
     # A block quote ("> Note: ...", "> 1. **Step:** ...") is read as what it quotes: its markers become
     # spaces, so its lists are lists and the character spans still point into the document.
-    lines = [_QUOTE.sub(lambda m: " " * len(m.group(0)), line) for line in doc.text.split("\n")]
+    lines = _unwrap_template([_QUOTE.sub(lambda m: " " * len(m.group(0)), line) for line in doc.text.split("\n")])
     offsets, pos = [], 0
     for line in lines:
         offsets.append(pos)
@@ -89,7 +106,7 @@ def parse_blocks(doc: Document) -> list[Block]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        if not line.strip():
+        if not line.strip() or _BREAK.match(line):  # a rule ("---", "***") only separates; it says nothing
             i += 1
             continue
         start = offsets[i]

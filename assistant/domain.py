@@ -161,8 +161,26 @@ class DomainProfile:
 
     def states_amount(self, text: str) -> bool:
         """The text states a quantity that is no year standing alone: "As of late 2025, ..." dates what it
-        says; it gives no price, count or duration (a question asking when takes any quantity)."""
+        says; it gives no price, count or duration (a question asking when takes any quantity). A date
+        ("Date: 2020-04-08") is no amount either."""
+        text = _DATE.sub(" ", text)
         return any(not re.fullmatch(r"(?:19|20)\d\d", m.group(0)) for m in self.has_quantity.finditer(text))
+
+    def amount_test(self, question: str):
+        """What a sentence must state to answer this quantity question: "How much does X cost?" a price
+        (or that it is free); "How many days ...?" a number of days (or of another time unit), "How many
+        circuits ...?" a number of circuits. A number of something else ("2 jobs", "Date: 2020-04-08") is
+        no answer. Other quantity questions take any amount."""
+        low = question.lower()
+        if _ASKS_PRICE.search(low):
+            return lambda text: bool(_MONEY.search(text))
+        counted = _HOW_MANY.search(low)
+        noun = tokens(counted.group(1).split()[-1]) if counted else []
+        if not noun or noun[0] in _ANY_COUNT:
+            return self.states_amount
+        units = _TIME_UNITS if noun[0] in _TIME_UNITS else noun[0]
+        said = re.compile(rf"(?<![\w.-]){_NUMBER}(?:[\s-]+[\w-]+){{0,2}}?[\s-]+(?:{units})\w*", re.I)
+        return lambda text: bool(said.search(_DATE.sub(" ", text)))
 
     @cached_property
     def _subjects(self) -> re.Pattern | None:
@@ -173,6 +191,20 @@ class DomainProfile:
         """The subject terms a text names (whole words, any case). Scoring calls this per unit: one
         compiled alternation, not a search per term."""
         return set(self._subjects.findall(text.lower())) if self._subjects else set()
+
+
+_DATE = re.compile(r"\b\d{4}-\d\d-\d\d\b")
+_ASKS_PRICE = re.compile(r"\bhow much\b.*\b(cost|costs|charge|charged|pay|spend)\b|\b(price|pricing|cost of|costs? per)\b")
+# "Jenkins is free but ...", "at no cost" state a price; "a free API platform" describes, and no price of a part.
+_MONEY = re.compile(r"[$€£]|\b(dollars?|euros?|usd|eur|no cost|no charge|free of charge|for free|costs? nothing|"
+                    r"(?:is|are) free(?=\s*(?:[,.;]|$|but\b|and\b|for\b|to\b)))", re.I)
+# "How many data scientists does ...": the words after "how many" up to the verb; the last is what is counted.
+_HOW_MANY = re.compile(r"\bhow many\s+((?:[\w-]+\s+){0,2}?[\w-]+?)\s+(?:are|is|do|does|did|should|shall|can|could|"
+                       r"will|would|were|was|have|has|had|must|might|may|to|in|of|per|for|on|at|we|you|they|i)\b")
+_ANY_COUNT = {"peopl", "person", "time", "thing", "item", "one", "member", "folk"}
+_TIME_UNITS = "second|minut|hour|day|week|month|year|sprint|quarter"
+_NUMBER = (r"(?:\d+(?:[.,]\d+)*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+           r"forty|fifty|sixty|ninety|hundreds?|thousands?|dozens?|one|a few|a couple of|single)")
 
 
 def load_profile(path: Path | None) -> DomainProfile:

@@ -54,6 +54,8 @@ class ExtractiveWeights:
     named_list: float = 0.30  # the list whose heading names the set asked for answers when within this of the best
 
 
+# "the checklist section", "under the Tools heading": the user names a section of a document.
+_SECTION_NAMED = re.compile(r"\b(?:the|its|their|our|this|that)\s+([\w-]+(?:\s+[\w-]+)?)\s+(?:section|heading)\b", re.I)
 _VERSUS = re.compile(r"\s(?:vs\.?|versus)\s", re.I)
 _CONTRASTS = frozenset({"differ", "comparison", "contrast", "tradeoff", "trade"})
 
@@ -88,6 +90,7 @@ class Scoring:
         relational = bool(term and re.search(r"\sof\s", term.group(1)))
         defined = tokens(subject) if subject and len(subject.split()) <= 4 and not relational else []
         sides = compared_sides(question)
+        section_named = set(tokens(" ".join(_SECTION_NAMED.findall(question))))
         scored = []
         # Per passage: does the question name one of its table's criteria ("What is the focus of ...")?
         criteria = [passage.hit.kind == "table" and any(q_terms & _criterion(u) for u in passage.units)
@@ -112,6 +115,8 @@ class Scoring:
             heading_terms = set(tokens(heading))
             named_section = bool(heading_terms) and heading_terms <= q_terms \
                 and not heading_terms <= set(tokens(passage.hit.title))
+            # "What items are in the checklist section of ...?": every unit under a heading with that word.
+            in_named = bool(section_named & heading_terms)
             # "Blue-green vs canary": a section headed by one side opens by saying what that side is.
             headed = bool(sides) and any(_about(side, other, heading_terms) for side, other in (sides, sides[::-1]))
             intro: set[str] = set()  # the words of the sentence that introduces the current list
@@ -152,7 +157,7 @@ class Scoring:
                         and not signpost.search(unit):
                     score += w.states_difference  # "mocks do behavioral verification, whereas ..."
 
-                if named_section and pos == 0 and not is_item and kind is None and not sides:
+                if (named_section and pos == 0 and not is_item and kind is None and not sides) or in_named:
                     score += w.named_section
                 if titled:
                     score += w.titled

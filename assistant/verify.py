@@ -160,7 +160,22 @@ WHEN = re.compile(r"^\W*(when (was|were|did)|in what year|what year|which year|w
 def _named(term: str, low: str, stems: set[str]) -> bool:
     """Like _mentions, and a compound ("JSON/YAML", "ML-centric") counts when one of its parts is there."""
     pieces = [p for p in re.split(r"[/-]", term) if len(p) > 1]
-    return _mentions(term, low, stems) or (len(pieces) > 1 and any(_mentions(p, low, stems) for p in pieces))
+    return _mentions(term, low, stems) or (len(pieces) > 1 and any(_mentions(p, low, stems) for p in pieces)) \
+        or _spelt_out(term, low)
+
+
+def _path_words(source: str) -> str:
+    """A document path as words: "docs/non-functional-requirements/compliance.md" -> "docs non-functional
+    requirements compliance"."""
+    return re.sub(r"[/_.]+", " ", source.rpartition(".")[0] or source)
+
+
+def _spelt_out(term: str, low: str) -> bool:
+    """An acronym the text writes out: "NFR" in "Non-Functional Requirements". Two letters match too
+    many phrases by chance, so only three to six."""
+    if not (term.isalpha() and 3 <= len(term) <= 6):
+        return False
+    return re.search(r"\b" + r"[\s-]+".join(f"{c}[a-z]*" for c in term) + r"\b", low) is not None
 
 
 # Who-questions are also answered by a role: "Someone outside the pair should ...", "... by the team lead".
@@ -180,8 +195,20 @@ def _unnamed_phrases(question: str, text: str, is_rare=None) -> list[str]:
     low = text.lower()
     missing = [m.group(0) for m in _PHRASE_NAME.finditer(question.strip())
                if len(tokens(m.group(0))) > 1 and f" {' '.join(tokens(m.group(0)))} " not in f" {seq} "
-               and (is_rare is None or any(is_rare(w) for w in m.group(0).split()))]
+               and (is_rare is None or any(is_rare(w) for w in m.group(0).split()))
+               and not _said_close(tokens(m.group(0)), text)]
     return missing + [v for v in _VERSION.findall(question) if not re.search(rf"(?<![\d.]){re.escape(v)}(?![\d])", low)]
+
+
+def _said_close(parts: list[str], text: str) -> bool:
+    """All of a name's words within one sentence and a couple of words of each other, in any order:
+    "M1 Macs" in "the latest Mac architecture (Apple M1/Silicon)". Words a sentence apart are not a name."""
+    span = len(parts) + 2
+    for sentence in re.split(r"[.!?;:\n]\s", text):
+        words = [w for token in tokens(sentence) for w in token.split("/")]
+        if any(set(parts) <= set(words[i:i + span]) for i in range(max(1, len(words) - span + 1))):
+            return True
+    return False
 
 
 def _things(question: str, asked: set[str]) -> list[set[str]]:
@@ -223,7 +250,8 @@ def relevance_gap(question: str, answer, relevance: float, min_relevance: float,
     asked = key_terms(question, profile) - set(profile.subject_terms)
     # A rare name must be in the cited passages themselves: the same article naming Kubeflow elsewhere
     # does not make a Kubernetes passage an answer about Kubeflow's license.
-    cited = " ".join(f"{c.title} {c.section} {c.text}" for c in answer.citations)
+    # The document's path counts: "the compliance NFR page" names the folder non-functional-requirements/.
+    cited = " ".join(f"{_path_words(c.source)} {c.title} {c.section} {c.text}" for c in answer.citations)
     low, stems = cited.lower(), set(tokens(cited))
     absent = sorted(t for t in asked if not _named(t, low, stems) and (is_rare is None or is_rare(t)))
     doc_stems = {source: set(tokens(text)) for source, text in documents.items()}

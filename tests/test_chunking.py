@@ -218,6 +218,25 @@ def test_a_short_example_a_lead_in_announces_is_its_item():
     assert not any("apt-get" in u for c in chunks for u in c.units)  # a script is shown, never quoted
 
 
+def test_a_page_that_is_one_markdown_template_is_read_as_markdown():
+    template = ("# Pull Request Template\n\n```markdown\n# [Work Item ID](./link)\n\n## Description\n\n---\n\n"
+                "> Should include a concise description of the changes.\n\n## PR Checklist\n\n---\n\n"
+                "- [ ] I have updated the documentation accordingly.\n- [ ] I have added tests to cover my changes.\n"
+                "- [ ] I ran the lint checks which produced no new errors.\n```\n")
+    chunks = chunk_document(Document(source="t.md", title="Pull Request Template", text=template))
+    checklist = [u for c in chunks if c.section.endswith("PR Checklist") for u in c.units]
+    assert "I have added tests to cover my changes." in checklist
+    assert not any(u.strip("-* ") == "" for c in chunks for u in c.units)  # a rule ("---") is no unit
+    # A short Markdown example inside a page stays an example: shown, never quoted.
+    page = ("# Docs site\n\n## Landing page\n\nThe landing page introduces the site and links the guides. "
+            "Write it for a newcomer, keep it short, and link the setup guide first.\n\n"
+            "Here is how a team wrote theirs.\n\n```md\n# Team Docs\n\nWelcome to the team documentation.\n```\n\n"
+            "## Build\n\nThe build compiles the site with the companion tools.\n")
+    chunks = chunk_document(Document(source="d.md", title="Docs site", text=page))
+    assert not any("Welcome to the team" in u for c in chunks for u in c.units)
+    assert [c.section for c in chunks if "companion tools" in c.text] == ["Build"]
+
+
 def test_a_quotation_stays_one_sentence():
     text = ('The meeting answers "Imagine the project has failed. What caused this failure?" '
             "Then the team acts on it.")

@@ -7,7 +7,7 @@ import pytest
 
 from assistant.domain import DomainProfile
 from assistant.grammar import _defines, _defines_side, _title_like, asked_kind, compared_sides, question_parts
-from tests.conftest import assistant_with
+from tests.conftest import assistant_with, toy_assistant
 
 RELEASES = """# Release Practice
 
@@ -1630,6 +1630,53 @@ def test_an_amount_is_told_from_a_year():
     states = DomainProfile().states_amount
     assert states("Seats cost $19 a month.") and states("It runs for 2 weeks.") and states("Since 2019 it costs 40 euros.")
     assert not states("As of late 2025, teams use it for completion.") and not states("No figures here.")
+
+
+def test_a_quantity_question_takes_the_amount_it_asks_for():
+    from assistant.domain import DomainProfile
+
+    profile = DomainProfile()
+    assert not profile.states_amount("Date: 2020-04-08")  # a date is no amount
+    price = profile.amount_test("How much does an extra parallel job cost per month?")
+    assert not price("The below example has 2 jobs: for Linux and Windows agents.")
+    assert price("A parallel job costs $40 a month.") and price("It can be used at no cost for open source.")
+    assert price("Jenkins is free but requires a dedicated server.")
+    assert not price("Postman is a free API platform for testing APIs.")  # describes it; states no price
+    days = profile.amount_test("How many days should we retain application logs?")
+    assert not days("Date: 2020-04-08") and not days("Keep 2 copies of the logs.")
+    assert days("Retain logs for 90 days.") and days("Keep them for three months.")
+    circuits = profile.amount_test("How many ExpressRoute circuits should we provision?")
+    assert circuits("Provision two ExpressRoute circuits in different locations.")
+    assert not circuits("It takes 2 weeks to provision a circuit.")
+    dumps = profile.amount_test("How many memory dumps should I capture, and when?")
+    assert dumps("It is useful to take at least 3 dumps at different intervals.")
+    # Who is counted may be named otherwise ("people" -> "five engineers"): any amount answers.
+    assert profile.amount_test("How many people should be on the team?")("A team of 5 engineers.")
+
+
+def test_a_section_the_question_names_lifts_every_unit_under_it(tmp_path):
+    from assistant.scoring import ExtractiveWeights
+
+    assistant = toy_assistant(tmp_path, {"pr.md": (
+        "# Pull request template\n\n## Description\n\nDescribe the change and its impact on the users.\n\n"
+        "## Checklist\n\n- I have added tests to cover my changes.\n- I ran the lint checks on my changes.\n")})
+    question = "What items are in the checklist section of our pull request template?"
+    bonus = ExtractiveWeights().named_section
+    assert lift(assistant, question, "I ran the lint", named_section=0.0) == pytest.approx(bonus)
+    assert lift(assistant, question, "Describe the change", named_section=0.0) == 0.0
+    assert lift(assistant, "What items go into our pull request template?", "I ran the lint", named_section=0.0) == 0.0
+
+
+def test_a_price_question_is_refused_by_passages_counting_something_else(tmp_path):
+    from tests.conftest import toy_assistant
+
+    assistant = toy_assistant(tmp_path, {"jobs.md": (
+        "# Parallel jobs\n\nA parallel job runs one pipeline at a time on an agent.\n\n"
+        "Note: the example below has 2 jobs for Linux and Windows agents.\n")})
+    answer = assistant.ask("How much does an extra parallel job cost per month?")
+    assert answer.refused and "no sentence" in answer.reason
+    answer = assistant.ask("How many parallel jobs does the example have?")
+    assert not answer.refused and "2 jobs" in answer.text
 
 
 def test_a_list_naming_only_one_compared_side_does_not_answer_a_comparison():

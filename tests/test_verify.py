@@ -133,6 +133,29 @@ def test_a_rare_name_the_passages_never_mention_refuses_unless_it_is_an_aside():
     assert relevance_gap(question, answer, 0.9, 0.3, is_rare=rare) == ""
 
 
+def test_an_acronym_written_out_or_named_by_the_documents_path_is_mentioned():
+    from types import SimpleNamespace
+
+    from assistant.verify import relevance_gap
+
+    rare = lambda term: term in {"nfr", "sla"}  # noqa: E731
+    text = "Compliance means adhering to GDPR and HIPAA."
+    answer = SimpleNamespace(sentences=[SimpleNamespace(text=text)], citations=[
+        SimpleNamespace(source="docs/non-functional-requirements/compliance.md", title="Compliance", section="S",
+                        text=text)])
+    question = "Which regulations does the compliance NFR page call out?"
+    assert relevance_gap(question, answer, 0.9, 0.3, is_rare=rare) == ""  # the page's folder spells NFR out
+    elsewhere = SimpleNamespace(sentences=answer.sentences, citations=[
+        SimpleNamespace(source="docs/compliance.md", title="Compliance", section="S", text=text)])
+    assert "never mention nfr" in relevance_gap(question, elsewhere, 0.9, 0.3, is_rare=rare)
+    spelt = SimpleNamespace(sentences=answer.sentences, citations=[
+        SimpleNamespace(source="docs/compliance.md", title="Compliance", section="S",
+                        text=text + " Non-functional requirements need owners.")])
+    assert relevance_gap(question, spelt, 0.9, 0.3, is_rare=rare) == ""
+    # Two letters spell too many phrases by chance: "SLA" is three, and a sentence without it is no match.
+    assert "never mention sla" in relevance_gap("What SLA does the page set?", spelt, 0.9, 0.3, is_rare=rare)
+
+
 def test_a_multi_word_name_or_a_version_must_be_said_by_the_cited_documents():
     from assistant.verify import _unnamed_phrases
 
@@ -146,6 +169,11 @@ def test_a_multi_word_name_or_a_version_must_be_said_by_the_cited_documents():
     assert _unnamed_phrases("Deterministic vs statistical profilers for Python ML code?", table, is_rare) == []
     assert _unnamed_phrases("What does the Secrets Store CSI Driver do?",
                             "the secrets store CSI driver mounts secrets", is_rare) == []
+    # A name's words close together in one sentence, in another order, still say it.
+    arm = "the latest Mac architecture (Apple M1/Silicon) is ARM64. M1 chips are fast."
+    assert _unnamed_phrases("We are on M1 Macs: what now?", arm, lambda w: w == "M1") == []
+    assert _unnamed_phrases("We are on M1 Macs: what now?", "Macs are common. Use an M1 chip.",
+                            lambda w: w == "M1") == ["M1 Macs"]
     # A version must be there as written: 2.9 is not 2.90.
     assert _unnamed_phrases("Which features of MLflow 2.9 are covered?", "MLflow 2.90 adds tracing", is_rare) == ["2.9"]
     assert _unnamed_phrases("Which features of MLflow 2.9 are covered?", "MLflow 2.9 adds tracing", is_rare) == []
