@@ -15,7 +15,7 @@ from assistant.citations import markers
 from assistant.context import REFUSAL, Context, build_context
 from assistant.domain import DomainProfile
 from assistant.followup import leans_on_history, names_in, with_earlier_words
-from assistant.grammar import question_parts, scene_and_ask
+from assistant.grammar import asked_kind, question_parts, scene_and_ask
 from assistant.text import tokens
 from assistant.types import Answer, Citation
 from assistant.verify import Verified, relevance_gap, verify
@@ -209,6 +209,8 @@ class AnswerChain:
             cards = self.retriever.store.cards_of(self.retriever.generation, sources)
             if cards:
                 retrieval = replace(retrieval, hits=retrieval.hits + tuple(cards))
+        if (kind := asked_kind(question)) and retrieval.hits:
+            retrieval = self._with_subsections(retrieval, kind)
         context = build_context(retrieval, self.retriever.store, self.retriever.generation, self.embedder.dimension)
         scene, asked = scene_and_ask(question) if alone else ("", "")
         if scene and context.passages:
@@ -216,6 +218,26 @@ class AnswerChain:
             context = replace(context, scene=(np.asarray(vectors[0], dtype=np.float32),
                                               np.asarray(vectors[1], dtype=np.float32)))
         return replace(context, part_vectors=part_vectors, part_questions=tuple(parts)) if part_vectors else context
+
+    def _with_subsections(self, retrieval, kind: str):
+        """"Which linters should we run?": a retrieved section whose heading names the set asked for ("##
+        Linters"), or whose parent's does, has its members as sub-sections ("### markdownlint", "###
+        write-good"). The search finds some of them; the document's outline gives the rest (their first
+        chunks, up to _MAX_SUBSECTIONS), so the answer lists the whole set."""
+        have = {h.id for h in retrieval.hits}
+        asked = set(tokens(retrieval.query)) | {kind}
+        for hit in retrieval.hits[:self.retriever.k]:
+            for section in (hit.section, hit.section.rpartition(" > ")[0]):
+                heading = set(tokens(section.rpartition(" > ")[2]))
+                # "## Linters", "## Scanning Frameworks and Tools" name a set; "## Tools and Guidelines for
+                # Successful Model Experimentation" heads a whole page of topics (words the question lacks).
+                if not section or kind not in heading or len(heading - asked) > 1:
+                    continue
+                under = self.retriever.subsections(hit.source, section)
+                missing = [cid for cid in under[:_MAX_SUBSECTIONS] if cid not in have]
+                if len(under) >= 2 and missing:
+                    return replace(retrieval, hits=retrieval.hits + tuple(self.retriever.lookup(missing)))
+        return retrieval
 
     def check(self, state: ChainState, answerer: Answerer) -> Verified | None:
         draft = state.draft
@@ -324,6 +346,8 @@ class AnswerChain:
         return _last(self.stream(question, history))
 
 
+# A set question gets at most this many sub-sections of the heading that names the set (see _with_subsections).
+_MAX_SUBSECTIONS = 8
 # A question about a document itself rather than its subject: who wrote or published it, and when.
 _ABOUT_A_DOCUMENT = re.compile(r"\b(author\w*|wrote|written|publish\w*|dated?)\b", re.I)
 

@@ -10,8 +10,8 @@ from assistant.composition import Composition
 from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
-from assistant.grammar import _ANAPHOR, _ASKS_ADVICE, _DEFINE, _WHY, _about, _name_parts, _title_like, asked_kind, compared_sides
-from assistant.lists import Lists, one_sided
+from assistant.grammar import _ANAPHOR, _ASKS_ADVICE, _DEFINE, _WHEN_COND, _WHY, _WHY_DO, _about, _name_parts, _title_like, asked_kind, compared_sides
+from assistant.lists import Lists, conditions_heading, one_sided, reasons_heading
 from assistant.safety import looks_like_injection
 from assistant.scoring import ExtractiveWeights, Scoring
 from assistant.text import key_terms, tokens
@@ -126,12 +126,18 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             scored = self.someone_first(question, scored)
         wants_quantity = bool(self.profile.asks_quantity.search(question))
         kind = asked_kind(question)
+        sides = compared_sides(question)
+        if sides and kind is None and not _ASKS_ADVICE.search(question):
+            # "Should I go with X or Y?" is answered by the recommendation, not by what X and Y are.
+            scored = self.definitions_first(scored, sides)
         scored = self.list_naming_all(question, scored, context)
         if not wants_quantity and (sections := self.sibling_sections(scored, context, kind)):
             return self.compose_sections(sections, context)
-        listed = [] if wants_quantity else (self.named_list(scored, context, kind) or self.list_answer(
-            scored, context, kind, why=bool(_WHY.match(question))))
-        sides = compared_sides(question)
+        why = bool(_WHY.match(question))
+        heading_answers = reasons_heading if _WHY_DO.match(question) else \
+            conditions_heading if _WHEN_COND.match(question) else None
+        listed = [] if wants_quantity else (self.named_list(scored, context, kind, heading_answers)
+                                            or self.list_answer(scored, context, kind, why=why))
         if listed and sides and kind is None and one_sided(listed, sides):
             listed = []  # a comparison is answered by what sets the two apart, not a list of one's parts
         if listed and context.part_questions:

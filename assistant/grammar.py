@@ -17,7 +17,8 @@ REASONS = frozenset({"advantag", "benefit", "reason", "pros"})
 # "When is a trade study not worth doing?", "In what situation would ...?": a condition, which a unit states
 # with a conditional clause ("... should be avoided if there is a clear solution choice"); "When was it
 # published?" asks for a date (a quantity), not a condition.
-_WHEN_COND = re.compile(r"^\W*(?:when\s+(?:should|is|are|do|does|would|can|must|might|could|"
+# "ok, so when is it worth ...?", "And when should we ...?": a filler word may open the question.
+_WHEN_COND = re.compile(r"^\W*(?:(?:ok(?:ay)?|so|and|but|then|alright|right)\b[\s,]*)*(?:when\s+(?:should|is|are|do|does|would|can|must|might|could|"
                         r"shall|will|to)\b|(?:in|under)\s+what\s+(?:situations?|cases?|circumstances?|conditions?)\b)",
                         re.I)
 # A bare "when" opens too many sentences that state no condition ("When choosing to implement X, ...").
@@ -161,7 +162,10 @@ def _about(side: frozenset[str], other: frozenset[str], terms: set[str]) -> bool
 
 
 # "X is ...", "X refers to ...", and a glossary's "X: The delay between a request and its response."
-_DEFINING = re.compile(r"\s+(?:is|are|refers to|means|stands for)\s+|:\s+(?=(?:the|a|an)\s)", re.I)
+# A dash after a short name defines it too: "Pair programming ("pairing") - two engineers on one story".
+# "Swarming is done when ..." is passive: it says when, not what swarming is.
+_DEFINING = re.compile(r"\s+(?:(?:is|are)(?!\s+(?:not\s+)?(?:done|used|made|seen|given|taken|run|built|shown|"
+                       r"written|known|needed|required|performed|conducted|applied|triggered|executed|created)\b)|refers to|means|stands for)\s+|:\s+(?=(?:the|a|an)\s)|\s+[-–—]\s+", re.I)
 
 
 def _defines(unit: str, term: list[str]) -> bool:

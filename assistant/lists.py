@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from assistant.context import Context
-from assistant.grammar import _ANAPHOR, _WHY, _label_names, _title_like
+from assistant.grammar import _ANAPHOR, _WHY, REASONS, _label_names, _title_like
 from assistant.text import tokens
 
 if TYPE_CHECKING:
@@ -21,6 +21,16 @@ _NUMBERED = re.compile(r"^(\w+(?:\s\w+)?\s+\d+)\s*[:.\-–]\s*(.+)$")
 # A question naming three or more members of a set: "the major, minor or patch version", "logging, metrics
 # and tracing".
 _NAMES_MEMBERS = re.compile(r"\b([\w-]+),\s+([\w-]+),?\s+(?:([\w-]+),?\s+)?(?:and|or)\s+([\w-]+)\b", re.I)
+
+
+def reasons_heading(heading: str) -> bool:
+    """"Benefits", "Why use Loki", "Advantages": a section of reasons (for "Why would we want X?")."""
+    return bool(_WHY.match(heading) or REASONS & set(tokens(heading)))
+
+
+def conditions_heading(heading: str) -> bool:
+    """"When to Swarm Program", "When to use it": a section of conditions (for "When is it worth ...?")."""
+    return re.match(r"^\W*when\b", heading, re.I) is not None
 
 
 def one_sided(listed, sides: tuple[frozenset[str], frozenset[str]]) -> bool:
@@ -96,7 +106,7 @@ class Lists:
         # A question asking for a set ("Which tools ...") needs less agreement than one that does not.
         # A section that is itself the answer's heading ("## Why" for "Why should alerts be managed as
         # code?"): its list is the set of reasons, however differently each one is worded.
-        answers_heading = why and bool(_WHY.match(passage.hit.section.split(" > ")[-1]))
+        answers_heading = why and reasons_heading(passage.hit.section.split(" > ")[-1])
         if not lead_in_matched and not answers_heading and close < self.w.list_min_matching - wants_list:
             return []
         if len(members) > self.w.max_list_items:
@@ -202,20 +212,28 @@ class Lists:
                 return [first, *(u for u in scored if (u[2], u[3]) != (unit[2], lead))]
         return scored
 
-    def named_list(self, scored, context: Context, kind: str | None) -> list:
+    def named_list(self, scored, context: Context, kind: str | None, heading_answers=None) -> list:
         """A set question ("Which dependency and container scanning tools ...?") is answered by the list
         whose heading names that set ("Dependency and Container Scanning Frameworks and Tools"): the kind
         asked for and two more of the question's words. Its top-level items (first sentences, in document
-        order) with its lead-in, when its best item scores within `named_list` of the best unit; else []."""
-        if not kind or not scored:
+        order) with its lead-in, when its best item scores within `named_list` of the best unit; else [].
+        Without a kind, `heading_answers` (reasons_heading, conditions_heading) says which heading holds the
+        answer to a why- or when-question: a "Benefits" or "When to Swarm" list in a document whose title or
+        section shares one of the question's words (the heading itself is the evidence of the set)."""
+        if not (kind or heading_answers) or not scored:
             return []
         terms = set(tokens(context.retrieval.query)) - {kind}
         by_pos = {(s[2], s[3]): s for s in scored}
         found = []
         for p in context.passages:
             heading = set(tokens(p.hit.section.split(" > ")[-1]))
-            shared = len(terms & heading)
-            if kind not in heading or shared < 2:
+            if kind:
+                shared = len(terms & heading)
+                named = kind in heading
+            else:
+                shared = len(terms & (set(tokens(p.hit.section)) | set(tokens(p.hit.title))))
+                named = heading_answers(p.hit.section.split(" > ")[-1])
+            if not named or shared < (2 if kind else 1):
                 continue  # one shared word ("pipeline", "smoke") names a neighbouring set as often
             firsts = [i for i, item in enumerate(p.items) if item >= 0 and (i == 0 or p.items[i - 1] != item)
                       and p.depths[i] == 0 and (p.n, i) in by_pos]

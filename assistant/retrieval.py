@@ -44,6 +44,7 @@ class HybridRetriever:
         # (27 of the 242 shipped questions' top 20 differed from the exact one) and misses some.
         self._chunks: UnitMatrix | None = None
         self._legacy_units = False
+        self._sections: dict[tuple[str, str], list[str]] = {}  # see subsections
         self._checked = 0.0
         self._reloading = threading.Lock()
 
@@ -94,6 +95,7 @@ class HybridRetriever:
         self._vocabulary = set(self._bm25.vocab)
         titles = self.generic_headings | set(snapshot.titles)
         self._topics = [t for t in snapshot.topics if t not in titles]
+        self._sections = _sections_under(snapshot.ids, snapshot.outline)
         self.generation, self.revision = generation, revision
         getattr(self.store, "trim", lambda: None)()  # the walk's transient buffers (see Store.trim)
 
@@ -103,11 +105,13 @@ class HybridRetriever:
 
         ids: list[str] = []
         titles, topics = {}, {}
+        outline: list[tuple[str, str, int]] = []
 
         def corpus():
             for batch in self.store.iter_chunks(generation):
                 for hit in batch:
                     ids.append(hit.id)
+                    outline.append((hit.source, hit.section, hit.start))
                     titles.setdefault(hit.title, None)
                     if hit.section:
                         topics.setdefault(hit.section.split(" > ")[0], None)
@@ -118,7 +122,7 @@ class HybridRetriever:
         chunks = None if units is None else UnitMatrix(
             [pair for batch in self.store.iter_chunk_vectors(generation) for pair in batch])
         over = -1 if legacy or units is not None else self.unit_search.exact_max
-        return Snapshot(bm25, ids, list(titles), list(topics), units, chunks, legacy, over)
+        return Snapshot(bm25, ids, list(titles), list(topics), units, chunks, legacy, over, tuple(outline))
 
     def _unit_matrix(self, generation: str) -> UnitMatrix | None:
         """All unit vectors of the generation, or None once they number more than the exact-search bound
@@ -140,6 +144,13 @@ class HybridRetriever:
         """In how many chunks the rarest word of `text` occurs: how specific a name is to this corpus."""
         self.refresh()
         return min((self._bm25.chunks_with(t) for t in tokens(text)), default=0)
+
+    def subsections(self, source: str, section: str) -> list[str]:
+        """The first chunk of each section directly under `section` in `source`, in document order: a
+        "## Linters" heading's "### markdownlint", "### write-good", which a search for linters may not
+        all find."""
+        self.refresh()
+        return self._sections.get((source, section), [])
 
     def topics(self) -> list[str]:
         """Top-level sections, in corpus order: what a refusal tells the user the sources cover."""
@@ -260,3 +271,15 @@ class HybridRetriever:
         evidence = [Evidence(cid, units.get(cid, floor_unit), dense.get(cid, floor_dense), bm25.get(cid, 0.0),
                              frozenset(tokens(f"{stored[cid].section} {stored[cid].text}"))) for cid in pool]
         return rerank(set(tokens(query)), evidence, self.rerank, rare)
+
+
+def _sections_under(ids: list[str], outline) -> dict[tuple[str, str], list[str]]:
+    """(source, section) -> the first chunk id of each of its direct sub-sections, in document order."""
+    first: dict[tuple[str, str], dict[str, tuple[int, str]]] = {}
+    for cid, (source, section, start) in zip(ids, outline):
+        parent, _, _ = section.rpartition(" > ")
+        if parent:
+            children = first.setdefault((source, parent), {})
+            if section not in children or start < children[section][0]:
+                children[section] = (start, cid)
+    return {key: [cid for _, cid in sorted(children.values())] for key, children in first.items()}

@@ -52,6 +52,7 @@ class ExtractiveWeights:
     enumerates: float = 0.30  # a sentence listing the set asked for by name leads when within this of the best
     kind_tie: float = 0.05  # a list whose lead-in names the set asked for answers when this close to the best unit
     named_list: float = 0.30  # the list whose heading names the set asked for answers when within this of the best
+    side_definitions: float = 0.25  # a comparison: sentences saying what each side is lead when within this
 
 
 # "the checklist section", "under the Tools heading": the user names a section of a document.
@@ -172,7 +173,8 @@ class Scoring:
                 if kind and (kind in (section_terms | (intro if is_item else unit_terms))
                              or (is_item and _label_names(unit, kind))):
                     score += w.kind  # "Which tools ...": a unit naming tools, or an item of a list of them
-                elif asks_why and REASONS & (intro if is_item else unit_terms) and (is_item or leads_set):
+                elif asks_why and REASONS & ((intro | heading_terms) if is_item else unit_terms) \
+                        and (is_item or leads_set):
                     score += w.kind  # "Why ...?": a list of advantages or reasons, or its lead-in
                 elif asks_when and CONDITION.search(unit) and not unit.rstrip().endswith(":"):
                     score += w.kind  # "When is X not worth doing?": a sentence stating a condition
@@ -210,6 +212,25 @@ class Scoring:
         top = max(s[0] for s in scored if id(s) in agents)
         shift = max(0.0, max(s[0] for s in scored) - top) + self.w.margin + 0.01
         return sorted(((s[0] if id(s) in agents else s[0] - shift, *s[1:]) for s in scored), key=lambda s: -s[0])
+
+    def definitions_first(self, scored: list, sides) -> list:
+        """A comparison is answered first by what each thing is: when both compared sides have a sentence
+        saying what that side is ("Pair programming ("pairing") - two software engineers ...", "Swarm
+        programming ... - three or more ...") within `side_definitions` of the best unit, those two lead."""
+        if not scored or not sides:
+            return scored
+        best = scored[0][0]
+        defining = []
+        for side in sides:
+            found = next((s for s in scored if s[0] >= best - self.w.side_definitions and _defines_side(s[4], side)
+                          and not any(_defines_side(s[4], other) for other in sides if other != side)), None)
+            if found is None:
+                return scored
+            defining.append(found)
+        if defining[0] is defining[1]:
+            return scored
+        lifted = {id(defining[0]): best + 0.02, id(defining[1]): best + 0.01}
+        return sorted(((lifted.get(id(s), s[0]), *s[1:]) for s in scored), key=lambda s: -s[0])
 
     def non_answer(self, unit: str, heading: str, asks_questions: bool) -> bool:
         """A question (unless questions are asked for), a pointer elsewhere, or a bare heading."""

@@ -39,6 +39,8 @@ class Snapshot:
     chunks: UnitMatrix | None
     legacy: bool
     units_over: int = -1
+    # Per chunk, in `ids` order: (source, section, start). Which sections a document has under a heading.
+    outline: tuple[tuple[str, str, int], ...] = ()
 
 
 def _code() -> str:
@@ -123,14 +125,17 @@ class SnapshotFiles:
                     raise ValueError("the vector matrices do not match their ids")
         elif not legacy and exact_max > units_over:
             return None  # saved without matrices under a lower bound: whether they fit now is unknown
-        return Snapshot(bm25, ids, meta["titles"], meta["topics"], units, chunks, legacy, units_over)
+        outline = tuple((source, section, int(start)) for source, section, start in meta["outline"])
+        if len(outline) != len(ids):
+            raise ValueError("the outline does not match the chunk ids")
+        return Snapshot(bm25, ids, meta["titles"], meta["topics"], units, chunks, legacy, units_over, outline)
 
     def save(self, generation: str, revision: str, snapshot: Snapshot) -> None:
         """Write the snapshot (atomically: readers see the old file or the new one) and drop the other
         versions' files. Best effort: a read-only index folder only means the next process walks again."""
         meta = {"key": [generation, revision, _code()], "ids": snapshot.ids, "terms": list(snapshot.bm25.vocab),
                 "titles": snapshot.titles, "topics": snapshot.topics, "legacy": snapshot.legacy,
-                "units_over": snapshot.units_over}
+                "units_over": snapshot.units_over, "outline": [list(row) for row in snapshot.outline]}
         arrays = dict(snapshot.bm25.arrays())
         if snapshot.units is not None and snapshot.chunks is not None:
             meta["unit_ids"], meta["chunk_ids"] = snapshot.units.ids, snapshot.chunks.ids

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from assistant.chain import build_chain
@@ -130,3 +132,37 @@ def test_a_follow_up_to_a_follow_up_keeps_the_subject_named_earlier(tmp_path):
         "hiring.md": "# Challenges of hiring\n\nHiring is hard, and its challenges grow with the team.\n"})
     answer = assistant.ask("And its challenges?", history=["What are the benefits of ModelOps?", "And its challenges?"])
     assert answer.query == "And its challenges? (ModelOps)", answer.query
+
+
+def test_a_set_question_gets_every_sub_section_under_the_heading_that_names_the_set(tmp_path):
+    """"Which linters should we run on our markdown docs?": the search finds the "## Linters" introduction
+    and one linter's section; the document's outline brings the others, and the answer lists them all."""
+    linters = {"markdownlint": "verifies Markdown syntax and enforces readable rules",
+               "write-good": "checks English prose for weak and wordy phrasing",
+               "cspell": "catches misspelled words in documents"}
+    files = {"markdown.md": "# Markdown reviews\n\n## Linters\n\nLinters check markdown docs before a review.\n\n" + "".join(
+        f"### {name}\n\n{name} is a linter that {what}. Install {name} with npm and run it in the pipeline.\n\n"
+        for name, what in linters.items())}
+    files.update({f"other{i}.md": f"# Other {i}\n\nMarkdown docs are reviewed like code, topic {i}.\n" for i in range(4)})
+    assistant = toy_assistant(tmp_path, files, k=2)
+    answer = assistant.ask("Which linters should we run on our markdown docs?")
+    assert not answer.refused, answer.reason
+    assert all(name in answer.text for name in linters), answer.text
+
+
+def test_a_heading_over_a_whole_page_of_topics_brings_no_sub_sections(tmp_path):
+    """"## Tools and Guidelines for Successful Model Experimentation" names tools, and heads a page of
+    topics (virtual environments, experiment tracking ...): they are no set of tools."""
+    page = "# Experimentation\n\n## Tools and Guidelines for Successful Model Experimentation\n\n" + "".join(
+        f"### {topic}\n\n{topic} matters for model experimentation in Python projects.\n\n"
+        for topic in ("Virtual Environments", "Experiment Tracking", "Model Evaluation"))
+    tools = "# Linting\n\n## Python Tools\n\n" + "".join(
+        f"### {name}\n\n{name} checks Python code for errors.\n\n" for name in ("ruff", "pylint", "mypy"))
+    assistant = toy_assistant(tmp_path, {"exp.md": page, "lint.md": tools}, k=1)
+    chain = assistant.chain
+    for question, source, grows in [("Which Python tools do we use for model experimentation?", "exp.md", False),
+                                    ("Which Python tools check our code?", "lint.md", True)]:
+        retrieval = assistant.retriever.retrieve(question)
+        top = next(h for h in retrieval.hits if h.source == source)
+        retrieval = replace(retrieval, hits=(top,))
+        assert (len(chain._with_subsections(retrieval, "tool").hits) > 1) == grows, question

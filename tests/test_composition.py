@@ -874,6 +874,62 @@ def test_a_set_question_gets_the_list_whose_heading_names_the_set():
     assert answerer.named_list(far, context, "tool") == []
 
 
+def test_a_why_question_gets_the_benefits_list_of_the_document_it_names():
+    """"Why would we want observability on our build pipelines?": the page's introduction matched best, but
+    the "Benefits" list of "Observability of CI/CD Pipelines" is the set of reasons asked for."""
+    from types import SimpleNamespace
+
+    from assistant.extractive import ExtractiveAnswerer
+    from assistant.lists import reasons_heading
+
+    intro = SimpleNamespace(n=1, hit=SimpleNamespace(section="Observability of CI/CD Pipelines",
+                                                     title="Observability of CI/CD Pipelines"),
+                            items=(-1,), depths=(0,), units=("It is very important to consider observability.",))
+    benefits = SimpleNamespace(n=2, hit=SimpleNamespace(section="Benefits", title="Observability of CI/CD Pipelines"),
+                               items=(0, 1, 2), depths=(0, 0, 0),
+                               units=("Helps find bottlenecks.", "Helps find failure trends.", "Gives a wide view."))
+    scored = sorted([(1.02, 0.73, 1, 0, intro.units[0]), (0.76, 0.57, 2, 0, benefits.units[0]),
+                     (0.75, 0.5, 2, 1, benefits.units[1]), (0.70, 0.5, 2, 2, benefits.units[2])], key=lambda u: -u[0])
+    context = SimpleNamespace(passages=[intro, benefits], retrieval=SimpleNamespace(
+        query="Why would we want observability on our build pipelines?"))
+    answerer = ExtractiveAnswerer()
+    assert [u[4] for u in answerer.named_list(scored, context, None, reasons_heading)] == list(benefits.units)
+    assert answerer.named_list(scored, context, None) == []  # not a why-question
+    # A benefits list of a document the question does not name is a neighbouring set.
+    other = SimpleNamespace(**{**benefits.__dict__, "hit": SimpleNamespace(section="Benefits", title="Pair Programming")})
+    assert answerer.named_list(scored, SimpleNamespace(passages=[intro, other], retrieval=context.retrieval),
+                               None, reasons_heading) == []
+
+
+def test_a_when_question_gets_the_list_of_conditions_its_heading_announces():
+    """"ok, so when is it worth pulling in the wider group?" (after a question on pairing and swarming): the
+    "When to Swarm Program" list of conditions answers, not the definitions that matched best."""
+    from types import SimpleNamespace
+
+    from assistant.extractive import ExtractiveAnswerer
+    from assistant.grammar import _WHEN_COND
+    from assistant.lists import conditions_heading
+
+    question = "ok, so when is it worth pulling in the wider group instead of just the pair? (Why Collaboration)"
+    assert _WHEN_COND.match(question) and _WHEN_COND.match("And when should we swarm?")
+    assert not _WHEN_COND.match("So when was it published?")
+    patterns = SimpleNamespace(n=1, hit=SimpleNamespace(section="Why Collaboration", title="Why Collaboration"),
+                               items=(-1, -1), depths=(0, 0), units=("There are two patterns: pairing and swarming.",
+                                                                     "Pairing is two engineers on one story."))
+    when = SimpleNamespace(n=2, hit=SimpleNamespace(section="When to Swarm Program", title="Why Collaboration"),
+                           items=(-1, 0, 1), depths=(0, 0, 0),
+                           units=("Swarm when:", "The task became a blocker to other stories.", "A conflict arises."))
+    scored = sorted([(0.74, 0.63, 1, 0, patterns.units[0]), (0.67, 0.55, 1, 1, patterns.units[1]),
+                     (0.40, 0.3, 2, 0, when.units[0]), (0.55, 0.45, 2, 1, when.units[1]),
+                     (0.52, 0.44, 2, 2, when.units[2])], key=lambda u: -u[0])
+    context = SimpleNamespace(passages=[patterns, when], retrieval=SimpleNamespace(query=question))
+    answerer = ExtractiveAnswerer()
+    assert [u[4] for u in answerer.named_list(scored, context, None, conditions_heading)] == list(when.units)
+    how = SimpleNamespace(**{**when.__dict__, "hit": SimpleNamespace(section="How to Swarm", title="Why Collaboration")})
+    assert answerer.named_list(scored, SimpleNamespace(passages=[patterns, how], retrieval=context.retrieval),
+                               None, conditions_heading) == []
+
+
 @pytest.mark.parametrize("sentence, leans", [
     ("It is a language-agnostic CLI tool.", True),
     ("When paired with Codespaces, it presents a potent tool set.", True),
@@ -1652,6 +1708,41 @@ def test_a_quantity_question_takes_the_amount_it_asks_for():
     assert dumps("It is useful to take at least 3 dumps at different intervals.")
     # Who is counted may be named otherwise ("people" -> "five engineers"): any amount answers.
     assert profile.amount_test("How many people should be on the team?")("A team of 5 engineers.")
+
+
+def test_a_comparison_leads_with_what_each_side_is():
+    from assistant.extractive import ExtractiveAnswerer
+    from assistant.grammar import compared_sides
+
+    sides = compared_sides("What's the difference between pairing and swarming?")
+    scored = [(1.14, 0.78, 3, 3, "Swarming is done when the pair needs another sounding board."),
+              (1.12, 0.74, 1, 6, "A conflict arises during a pairing session."),
+              (0.98, 0.61, 2, 2, "Pair programming (pairing) - two engineers working on one shared story."),
+              (0.94, 0.63, 2, 4, "Swarm programming (swarming) - three or more engineers on a high-priority item."),
+              (0.90, 0.60, 2, 5, "Pairing is rewarding.")]
+    answerer = ExtractiveAnswerer()
+    lead = [s[4] for s in answerer.definitions_first(scored, sides)[:2]]
+    assert lead == [scored[2][4], scored[3][4]]
+    # Only one side defined, or the definitions far behind: the order stands.
+    assert answerer.definitions_first(scored[:3] + scored[4:], sides) == scored[:3] + scored[4:]
+    far = [(s[0] - (0.5 if s[3] in (2, 4) and s[2] == 2 else 0), *s[1:]) for s in scored]
+    assert answerer.definitions_first(far, sides) == far
+
+
+def test_an_item_under_a_benefits_heading_is_a_reason_for_a_why_question(tmp_path):
+    from assistant.scoring import ExtractiveWeights
+
+    assistant = toy_assistant(tmp_path, {"pipelines.md": (
+        "# Observability of pipelines\n\nObservability of build pipelines matters more as they grow.\n\n"
+        "## Benefits\n\n- Helps developers find where the pipeline bottlenecks are.\n"
+        "- Helps to identify trends in failures of the build.\n\n"
+        "## Setup\n\n- Add tracing to each pipeline stage.\n- Send the build logs to one place.\n")})
+    kind = ExtractiveWeights().kind
+    question = "Why would we want observability on our build pipelines?"
+    assert lift(assistant, question, "Helps developers find", kind=0.0) == pytest.approx(kind)
+    assert lift(assistant, question, "Add tracing", kind=0.0) == 0.0  # a list of steps gives no reasons
+    assert lift(assistant, "How do we add observability to our build pipelines?", "Helps developers find",
+                kind=0.0) == 0.0
 
 
 def test_a_section_the_question_names_lifts_every_unit_under_it(tmp_path):

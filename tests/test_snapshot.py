@@ -89,3 +89,29 @@ def test_a_damaged_or_unwritable_snapshot_only_costs_a_walk(tmp_path):
     blocked = tmp_path / "file"
     blocked.write_text("a file where the folder would be")
     assert _state(_retriever(Store.open(settings), blocked / "snapshots")) == built
+
+
+def test_the_outline_gives_each_sub_section_first_chunk_in_document_order_and_survives_the_snapshot(
+        tmp_path, monkeypatch):
+    from assistant.types import Chunk
+
+    def part(cid, source, section, start):
+        return Chunk(id=cid, source=source, title="Doc", section=section, text=f"{section} text", start=start,
+                     end=start + 5, units=(f"{section} unit.",), unit_items=(-1,))
+
+    chunks = [part("w", "md.md", "Linters > write-good", 50), part("m2", "md.md", "Linters > markdownlint", 30),
+              part("m1", "md.md", "Linters > markdownlint", 10), part("l", "md.md", "Linters", 0),
+              part("x", "md.md", "Linters > markdownlint > Install", 40), part("o", "other.md", "Linters > Ruff", 0)]
+    settings = make_settings(tmp_path)
+    store = Store.open(settings)
+    store.upsert("g", chunks, unit_vectors(len(chunks), 7), [unit_vectors(1, 100 + i) for i in range(len(chunks))],
+                 {"md.md": "h", "other.md": "h"})
+    store.activate("g", model="test", format=7)
+    folder = tmp_path / "snapshots"
+    built = _retriever(store, folder)
+    assert built.subsections("md.md", "Linters") == ["m1", "w"]  # each section once, by its first chunk
+    assert built.subsections("md.md", "Linters > markdownlint") == ["x"]
+    assert built.subsections("md.md", "Linters > write-good") == [] and built.subsections("nope.md", "Linters") == []
+    monkeypatch.setattr(HybridRetriever, "_walk", lambda self, *a: pytest.fail("walked again"))
+    loaded = _retriever(Store.open(settings), folder)
+    assert loaded.subsections("md.md", "Linters") == ["m1", "w"] and loaded.subsections("other.md", "Linters") == ["o"]
