@@ -41,10 +41,12 @@ def refusal_text(topics: list[str]) -> str:
 
 def nearest_topics(context: Context | None, fallback: list[str], generic: set[str]) -> list[str]:
     """What the refusal offers instead: the titles of the documents retrieval came closest to (real,
-    and about the question), then the corpus' top-level sections."""
+    and about the question); only when there are none, the corpus' top-level sections. Padding three
+    close titles with the first document's headings ("Why CI/CD; The Fundamentals; Tools") offered the
+    same unrelated topics after every refusal."""
     titles = [p.hit.title for p in (context.passages if context else ()) if p.hit.title]
     seen = [t for t in dict.fromkeys(titles) if t not in generic]
-    return (seen + [t for t in fallback if t not in seen])[:5]
+    return (seen or [t for t in fallback if t not in generic])[:5]
 
 
 def finalize(state: ChainState, checked: Verified | None, topics: list[str], answerer: str) -> Answer:

@@ -178,7 +178,8 @@ class DomainProfile:
         noun = tokens(counted.group(1).split()[-1]) if counted else []
         if not noun or noun[0] in _ANY_COUNT:
             return self.states_amount
-        units = _TIME_UNITS if noun[0] in _TIME_UNITS else noun[0]
+        # "How many days ...?" takes weeks or months, not "1 hour": a time unit of the same scale.
+        units = next((family for family in _TIME_UNITS if noun[0] in family.split("|")), noun[0])
         said = re.compile(rf"(?<![\w.-]){_NUMBER}(?:[\s-]+[\w-]+){{0,2}}?[\s-]+(?:{units})\w*", re.I)
         return lambda text: bool(said.search(_DATE.sub(" ", text)))
 
@@ -202,7 +203,7 @@ _MONEY = re.compile(r"[$€£]|\b(dollars?|euros?|usd|eur|no cost|no charge|free
 _HOW_MANY = re.compile(r"\bhow many\s+((?:[\w-]+\s+){0,2}?[\w-]+?)\s+(?:are|is|do|does|did|should|shall|can|could|"
                        r"will|would|were|was|have|has|had|must|might|may|to|in|of|per|for|on|at|we|you|they|i)\b")
 _ANY_COUNT = {"peopl", "person", "time", "thing", "item", "one", "member", "folk"}
-_TIME_UNITS = "second|minut|hour|day|week|month|year|sprint|quarter"
+_TIME_UNITS = ("second|minut|hour", "day|week|month|year|sprint|quarter")
 _NUMBER = (r"(?:\d+(?:[.,]\d+)*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
            r"forty|fifty|sixty|ninety|hundreds?|thousands?|dozens?|one|a few|a couple of|single)")
 

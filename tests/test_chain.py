@@ -166,3 +166,19 @@ def test_a_heading_over_a_whole_page_of_topics_brings_no_sub_sections(tmp_path):
         top = next(h for h in retrieval.hits if h.source == source)
         retrieval = replace(retrieval, hits=(top,))
         assert (len(chain._with_subsections(retrieval, "tool").hits) > 1) == grows, question
+
+
+def test_a_refusal_offers_the_documents_it_came_closest_to_and_only_then_the_corpus_topics():
+    from types import SimpleNamespace
+
+    from assistant.chain import nearest_topics
+
+    def passage(title):
+        return SimpleNamespace(hit=SimpleNamespace(title=title))
+
+    corpus_topics = ["Why CI/CD", "The Fundamentals", "Tools"]
+    context = SimpleNamespace(passages=[passage("Postman Testing"), passage("Introduction"), passage("Postman Testing"),
+                                        passage("Mocking Services")])
+    assert nearest_topics(context, corpus_topics, {"Introduction"}) == ["Postman Testing", "Mocking Services"]
+    assert nearest_topics(SimpleNamespace(passages=[]), corpus_topics, set()) == corpus_topics
+    assert nearest_topics(None, corpus_topics + ["Introduction"], {"Introduction"}) == corpus_topics

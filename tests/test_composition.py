@@ -1701,6 +1701,7 @@ def test_a_quantity_question_takes_the_amount_it_asks_for():
     days = profile.amount_test("How many days should we retain application logs?")
     assert not days("Date: 2020-04-08") and not days("Keep 2 copies of the logs.")
     assert days("Retain logs for 90 days.") and days("Keep them for three months.")
+    assert not days("Sprint Demo of Duration: 1 hour")  # another scale of time
     circuits = profile.amount_test("How many ExpressRoute circuits should we provision?")
     assert circuits("Provision two ExpressRoute circuits in different locations.")
     assert not circuits("It takes 2 weeks to provision a circuit.")
