@@ -16,6 +16,7 @@ from assistant.context import REFUSAL, Context, build_context
 from assistant.domain import DomainProfile
 from assistant.followup import leans_on_history, names_in, with_earlier_words
 from assistant.grammar import asked_kind, question_parts, scene_and_ask
+from assistant.outline import MAX_SECTIONS, asks_contents, named_document
 from assistant.text import tokens
 from assistant.types import Answer, Citation
 from assistant.verify import Verified, relevance_gap, verify
@@ -213,6 +214,11 @@ class AnswerChain:
                 retrieval = replace(retrieval, hits=retrieval.hits + tuple(cards))
         if (kind := asked_kind(question)) and retrieval.hits:
             retrieval = self._with_subsections(retrieval, kind)
+        elif asks_contents(question) and (named := named_document(question, retrieval.hits[:self.retriever.k])):
+            # "What's in the PR template?": the document's sections, which a search for its title finds few of.
+            have = {h.id for h in retrieval.hits}
+            missing = [cid for cid in self.retriever.subsections(named[0], "")[:MAX_SECTIONS + 1] if cid not in have]
+            retrieval = replace(retrieval, hits=retrieval.hits + tuple(self.retriever.lookup(missing)))
         context = build_context(retrieval, self.retriever.store, self.retriever.generation, self.embedder.dimension)
         scene, asked = scene_and_ask(question) if alone else ("", "")
         if scene and context.passages:

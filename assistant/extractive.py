@@ -12,6 +12,7 @@ from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
 from assistant.grammar import _ANAPHOR, _ASKS_ADVICE, _DEFINE, _WHEN_COND, _WHY, _WHY_DO, _about, _name_parts, _title_like, asked_kind, compared_sides
 from assistant.lists import Lists, conditions_heading, one_sided, reasons_heading
+from assistant.outline import asks_contents, document_sections
 from assistant.safety import looks_like_injection
 from assistant.scoring import ExtractiveWeights, Scoring
 from assistant.text import key_terms, tokens
@@ -132,6 +133,9 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             scored = self.definitions_first(scored, sides)
         scored = self.list_naming_all(question, scored, context)
         if not wants_quantity and (sections := self.sibling_sections(scored, context, kind)):
+            return self.compose_sections(sections, context)
+        if kind is None and asks_contents(question) and (
+                sections := document_sections(question, scored, context, self.profile.is_reference_section)):
             return self.compose_sections(sections, context)
         why = bool(_WHY.match(question))
         heading_answers = reasons_heading if _WHY_DO.match(question) else \

@@ -148,7 +148,7 @@ class HybridRetriever:
     def subsections(self, source: str, section: str) -> list[str]:
         """The first chunk of each section directly under `section` in `source`, in document order: a
         "## Linters" heading's "### markdownlint", "### write-good", which a search for linters may not
-        all find."""
+        all find. `section` "": the document's top-level sections."""
         self.refresh()
         return self._sections.get((source, section), [])
 
@@ -274,12 +274,13 @@ class HybridRetriever:
 
 
 def _sections_under(ids: list[str], outline) -> dict[tuple[str, str], list[str]]:
-    """(source, section) -> the first chunk id of each of its direct sub-sections, in document order."""
+    """(source, section) -> the first chunk id of each of its direct sub-sections, in document order;
+    (source, "") -> the document's top-level sections (its introduction's section is its title)."""
     first: dict[tuple[str, str], dict[str, tuple[int, str]]] = {}
     for cid, (source, section, start) in zip(ids, outline):
-        parent, _, _ = section.rpartition(" > ")
-        if parent:
-            children = first.setdefault((source, parent), {})
-            if section not in children or start < children[section][0]:
-                children[section] = (start, cid)
+        if not section:
+            continue
+        children = first.setdefault((source, section.rpartition(" > ")[0]), {})
+        if section not in children or start < children[section][0]:
+            children[section] = (start, cid)
     return {key: [cid for _, cid in sorted(children.values())] for key, children in first.items()}

@@ -112,6 +112,7 @@ def test_the_outline_gives_each_sub_section_first_chunk_in_document_order_and_su
     assert built.subsections("md.md", "Linters") == ["m1", "w"]  # each section once, by its first chunk
     assert built.subsections("md.md", "Linters > markdownlint") == ["x"]
     assert built.subsections("md.md", "Linters > write-good") == [] and built.subsections("nope.md", "Linters") == []
+    assert built.subsections("md.md", "") == ["l"]  # the top-level sections
     monkeypatch.setattr(HybridRetriever, "_walk", lambda self, *a: pytest.fail("walked again"))
     loaded = _retriever(Store.open(settings), folder)
     assert loaded.subsections("md.md", "Linters") == ["m1", "w"] and loaded.subsections("other.md", "Linters") == ["o"]

@@ -1,0 +1,63 @@
+"""Outline: a question asking what a document holds is answered by its sections, one line each."""
+
+from __future__ import annotations
+
+import re
+
+from assistant.context import Context
+from assistant.text import tokens
+
+# "What's in the engineering fundamentals checklist?", "What does the PR template cover?": what a document
+# holds, which its sections say. "What does the playbook say about X?" asks about X.
+_ASKS_CONTENTS = re.compile(r"^\W*(?:what(?:'s| is| are)\s+(?:in|inside|covered (?:in|by))\b|what\s+(?:does|do)\s+"
+                            r"(?!.*\babout\b).+\s+(?:cover|contain|include)\s*\??$|(?:give me )?an overview of\b|"
+                            r"summari[sz]e\b)", re.I)
+# At most this many sections answer (a checklist page has a dozen).
+MAX_SECTIONS = 12
+
+
+def asks_contents(question: str) -> bool:
+    return _ASKS_CONTENTS.search(question.strip()) is not None
+
+
+def names_title(question: str, title: str) -> bool:
+    """The question names the document by its title: each of its words, or an acronym of consecutive
+    ones ("the PR template" names "Pull Request Template")."""
+    words = tokens(title)
+    if not words:
+        return False
+    asked = set(tokens(question))
+    initials = "".join(w[0] for w in words)
+    for acronym in re.findall(r"\b[A-Z]{2,5}s?\b", question):
+        letters = acronym.rstrip("s").lower()
+        if (at := initials.find(letters)) >= 0:
+            asked |= set(words[at:at + len(letters)])
+    return set(words) <= asked
+
+
+def named_document(question: str, hits) -> tuple[str, str] | None:
+    """(source, title) of the first hit whose document the question names by title, or None."""
+    return next(((h.source, h.title) for h in hits if names_title(question, h.title)), None)
+
+
+def document_sections(question: str, scored, context: Context, is_reference) -> list[tuple[str, list]]:
+    """The top-level sections of the document the question names, in document order, as (heading, units):
+    each with its first unit of three words or more ("Yes" under "Breaking change?" says nothing). Fewer than three
+    such sections among the passages: [] (the normal answer is better than a partial outline)."""
+    named = named_document(question, [p.hit for p in context.passages])
+    if named is None:
+        return []
+    source, title = named
+    by_pos = {(s[2], s[3]): s for s in scored}
+    members: dict[str, tuple[int, list]] = {}
+    for p in context.passages:
+        section = p.hit.section
+        if p.hit.source != source or " > " in section or section in ("", title) or is_reference(section):
+            continue
+        quotable = [by_pos[p.n, i] for i in range(len(p.units)) if (p.n, i) in by_pos]
+        said = [u for u in quotable if len(tokens(u[4])) >= 3] or quotable
+        if said and (section not in members or p.hit.start < members[section][0]):
+            members[section] = (p.hit.start, [said[0]])
+    if len(members) < 3:
+        return []
+    return [(name, units) for name, (_, units) in sorted(members.items(), key=lambda m: m[1][0])][:MAX_SECTIONS]
