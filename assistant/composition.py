@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from assistant.answerer import Draft
 from assistant.context import Context
 from assistant.domain import DomainProfile
-from assistant.grammar import ADVICE, _CONTRAST, _NAMES, _POINTS_BACK, _PRONOUN, _introduces_list, _title_like
+from assistant.grammar import ADVICE, GOES_ON, _CONTRAST, _NAMES, _POINTS_BACK, _PRONOUN, _introduces_list, _title_like
 from assistant.text import STOPWORDS, key_terms, tokens
 
 # "Post the above in a shared channel", "All of the above apply": the list before the sentence is what it says.
@@ -125,8 +125,9 @@ class Composition:
             if kind is not None:
                 if not (kind and kind in tokens(following[4])) or not take(following):
                     return  # naming the set asked for is the evidence here, however its words score
-            elif following[1] < self.w.continuation_ratio * top_sim or not take(following):
-                return
+            elif (following[1] < self.w.continuation_ratio * top_sim and not GOES_ON.match(following[4])) \
+                    or not take(following):
+                return  # a sentence adding to the argument ("Additionally, ...") comes however it scores
 
     @staticmethod
     def introduced_list(picked, by_unit, items) -> set[tuple[int, int]]:

@@ -39,6 +39,8 @@ _TOPIC = re.compile(r"^\W*(?:tell me (?:more )?about|explain|describe|give me an
                     r"what (?:does|do) (?:the|our|this|your) [\w-]+ say about)\s+(?:an?\s+|the\s+)?"
                     r"([^?,;:]{1,60}?)\s*[?.!]?\s*$", re.I)
 _ANAPHOR = re.compile(r"^(it|its|they|their|them|this|these|those|that|he|she|such)\b", re.I)
+# "Additionally, caching may allow unauthorized users ...": the sentence adds to the argument before it.
+GOES_ON = re.compile(r"^(additionally|moreover|furthermore|in addition|besides|also)\b,?", re.I)
 # Two or more names in a row, as prose lists them: "Bitnami Sealed Secrets, Mozilla SOPS", "Flux and Argo CD".
 _NAMES = re.compile(r"\b[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)*\s*(?:,|\band\b|\bor\b)\s*(?:and\s+|or\s+)?[A-Z][\w.-]*")
 # A sentence whose subject is a personal pronoun names it in the sentence before ("One linter we

@@ -1711,6 +1711,24 @@ def test_a_quantity_question_takes_the_amount_it_asks_for():
     assert profile.amount_test("How many people should be on the team?")("A team of 5 engineers.")
 
 
+def test_a_sentence_adding_to_the_argument_comes_with_the_paragraph_however_it_scores():
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["Caching also raises the risk that a returned resource is stale.",
+             "This can create poor user experiences.",
+             "Additionally, caching may allow unauthorized users to read sensitive data.",
+             "The CDN section covers edge servers."]
+    by_unit = {(1, i): (0.9 - 0.1 * i, sim, 1, i, u) for i, (u, sim) in enumerate(zip(units, (0.8, 0.6, 0.3, 0.3)))}
+    picked = [by_unit[1, 0]]
+
+    def take(item):
+        picked.append(item)
+        return True
+
+    ExtractiveAnswerer().continue_paragraph(by_unit[1, 0], picked, take, by_unit, {1: [-1, -1, -1, -1]})
+    assert [u[4] for u in picked] == units[:3]  # the added downside comes; the unrelated sentence after does not
+
+
 def test_a_comparison_leads_with_what_each_side_is():
     from assistant.extractive import ExtractiveAnswerer
     from assistant.grammar import compared_sides
