@@ -86,7 +86,9 @@ class DomainProfile:
     quantity_question: str = (r"(?:^|[,;:]\s*)\W*(how (much|many|long|old|fast)|what year|when (was|did|were))\b|"
                               r"\bin what year\b|"
                               r"\b(price|pricing|cost of|how much does|percentage|salary|salaries|revenue|"
-                              r"version number|latest version|(maximum|minimum|max|min) (number|amount|size|length|count))\b|"
+                              r"version number|latest version|(maximum|minimum|max|min) (?:\S+ )?(number|amount|size|length|count)|"
+                              # "What's the recommended retention period?": a length of time
+                              r"(?:retention|waiting|grace|trial|notice|review) period|timeout)\b|"
                               # "What is (a) canary release?" asks what a kind of release is, not which one
                               r"\b(which|what)\s+(?!(?:is|are)\s+(?:an?\s+)?[\w-]+\s+(?:release|version)s?\b)"
                               r"((\S+ ){0,2}(version|release)|"
@@ -174,13 +176,13 @@ class DomainProfile:
         low = question.lower()
         if _ASKS_PRICE.search(low):
             return lambda text: bool(_MONEY.search(text))
-        counted = _HOW_MANY.search(low)
+        counted = _HOW_MANY.search(low) or _IN_UNITS.search(low)
         noun = tokens(counted.group(1).split()[-1]) if counted else []
         if not noun or noun[0] in _ANY_COUNT:
             return self.states_amount
         # "How many days ...?" takes weeks or months, not "1 hour": a time unit of the same scale.
         units = next((family for family in _TIME_UNITS if noun[0] in family.split("|")), noun[0])
-        said = re.compile(rf"(?<![\w.-]){_NUMBER}(?:[\s-]+[\w-]+){{0,2}}?[\s-]+(?:{units})\w*", re.I)
+        said = re.compile(rf"(?<![\w.-]){_NUMBER}(?:[\s-]+[\w-]+){{0,3}}?[\s-]+(?:{units})\w*", re.I)
         return lambda text: bool(said.search(_DATE.sub(" ", text)))
 
     @cached_property
@@ -202,6 +204,8 @@ _MONEY = re.compile(r"[$€£]|\b(dollars?|euros?|usd|eur|no cost|no charge|free
 # "How many data scientists does ...": the words after "how many" up to the verb; the last is what is counted.
 _HOW_MANY = re.compile(r"\bhow many\s+((?:[\w-]+\s+){0,2}?[\w-]+?)\s+(?:are|is|do|does|did|should|shall|can|could|"
                        r"will|would|were|was|have|has|had|must|might|may|to|in|of|per|for|on|at|we|you|they|i)\b")
+# "What is the maximum PR size in lines of code?": the unit the amount is asked in.
+_IN_UNITS = re.compile(r"\bin\s+((?:lines|words|characters|bytes|seconds|minutes|hours|days|weeks|months|years))\b")
 _ANY_COUNT = {"peopl", "person", "time", "thing", "item", "one", "member", "folk"}
 _TIME_UNITS = ("second|minut|hour", "day|week|month|year|sprint|quarter")
 _NUMBER = (r"(?:\d+(?:[.,]\d+)*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"

@@ -1707,6 +1707,12 @@ def test_a_quantity_question_takes_the_amount_it_asks_for():
     assert not circuits("It takes 2 weeks to provision a circuit.")
     dumps = profile.amount_test("How many memory dumps should I capture, and when?")
     assert dumps("It is useful to take at least 3 dumps at different intervals.")
+    assert profile.amount_test("How many engineers should be in a swarm?")("three or more software engineers on one item")
+    lines = profile.amount_test("What is the maximum PR size in lines of code?")
+    assert not lines("A minimum number of reviewers (usually 2) is enforced.") and lines("Keep it under 400 lines.")
+    asks = profile.asks_quantity.search
+    assert asks("What's the recommended retention period for Application Insights data?")
+    assert asks("What is the maximum PR size in lines of code?") and not asks("What is the PR size guidance?")
     # Who is counted may be named otherwise ("people" -> "five engineers"): any amount answers.
     assert profile.amount_test("How many people should be on the team?")("A team of 5 engineers.")
 
