@@ -216,9 +216,7 @@ class AnswerChain:
             retrieval = self._with_subsections(retrieval, kind)
         elif asks_contents(question) and (named := named_document(question, retrieval.hits[:self.retriever.k])):
             # "What's in the PR template?": the document's sections, which a search for its title finds few of.
-            have = {h.id for h in retrieval.hits}
-            missing = [cid for cid in self.retriever.subsections(named[0], "")[:MAX_SECTIONS + 1] if cid not in have]
-            retrieval = replace(retrieval, hits=retrieval.hits + tuple(self.retriever.lookup(missing)))
+            retrieval = self._adding(retrieval, self.retriever.subsections(named[0], "")[:MAX_SECTIONS + 1])
         context = build_context(retrieval, self.retriever.store, self.retriever.generation, self.embedder.dimension)
         scene, asked = scene_and_ask(question) if alone else ("", "")
         if scene and context.passages:
@@ -232,7 +230,6 @@ class AnswerChain:
         Linters"), or whose parent's does, has its members as sub-sections ("### markdownlint", "###
         write-good"). The search finds some of them; the document's outline gives the rest (their first
         chunks, up to _MAX_SUBSECTIONS), so the answer lists the whole set."""
-        have = {h.id for h in retrieval.hits}
         asked = set(tokens(retrieval.query)) | {kind}
         for hit in retrieval.hits[:self.retriever.k]:
             for section in (hit.section, hit.section.rpartition(" > ")[0]):
@@ -242,10 +239,15 @@ class AnswerChain:
                 if not section or kind not in heading or len(heading - asked) > 1:
                     continue
                 under = self.retriever.subsections(hit.source, section)
-                missing = [cid for cid in under[:_MAX_SUBSECTIONS] if cid not in have]
-                if len(under) >= 2 and missing:
-                    return replace(retrieval, hits=retrieval.hits + tuple(self.retriever.lookup(missing)))
+                if len(under) >= 2 and set(under[:_MAX_SUBSECTIONS]) - {h.id for h in retrieval.hits}:
+                    return self._adding(retrieval, under[:_MAX_SUBSECTIONS])
         return retrieval
+
+    def _adding(self, retrieval, ids: list[str]):
+        """`retrieval` with the stored chunks of `ids` it lacks after its hits."""
+        have = {h.id for h in retrieval.hits}
+        missing = [cid for cid in ids if cid not in have]
+        return replace(retrieval, hits=retrieval.hits + tuple(self.retriever.lookup(missing))) if missing else retrieval
 
     def check(self, state: ChainState, answerer: Answerer) -> Verified | None:
         draft = state.draft

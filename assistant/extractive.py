@@ -146,8 +146,7 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             listed = []  # a comparison is answered by what sets the two apart, not a list of one's parts
         if listed and context.part_questions:
             listed = self.other_parts(scored, context, listed)
-        picked = listed or self.select(scored, context, wants_quantity, kind, sides,
-                                      wants_date=bool(WHEN.match(question)), question=question)
+        picked = listed or self.select(scored, context, wants_quantity, kind, sides, question=question)
         if not picked:
             return Draft(refused=True, reason="no sentence of the passages answers this kind of question")
         if not listed:
@@ -192,13 +191,12 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
         return listed
 
     def select(self, scored, context: Context, wants_quantity: bool, kind: str | None = None,
-               sides: tuple[frozenset[str], frozenset[str]] | None = None, wants_date: bool = False,
-               question: str = "") -> list:
+               sides: tuple[frozenset[str], frozenset[str]] | None = None, question: str = "") -> list:
         """The units to quote: the best within a margin, whole list items, a list's siblings when the
         best match is a list item, and a picked sentence's anaphoric follower. `kind`: what a set
         question asks for (asked_kind), `sides`: what a comparison compares (compared_sides). With
         `wants_quantity` only units stating one are quoted (the amount the `question` asks for: a price, a
-        number of days); a year counts only when `wants_date`."""
+        number of days); a year counts only when it asks when."""
         wants_list = kind is not None
         if self.w.same_passage:
             # One passage that answers reads better than fragments of five: its units get a lift.
@@ -211,7 +209,8 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
         by_unit = {(item[2], item[3]): item for item in scored}
         asked = set(tokens(context.retrieval.query))
         # "How much does X cost?" needs a price; "When was X released?" a date, which a year is.
-        states_quantity = self.profile.has_quantity.search if wants_date else self.profile.amount_test(question)
+        states_quantity = self.profile.has_quantity.search if WHEN.match(question) else \
+            self.profile.amount_test(question)
 
         def take(item) -> bool:
             score, sim, n, pos, unit = item

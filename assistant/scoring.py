@@ -226,9 +226,7 @@ class Scoring:
                           and not any(_defines_side(s[4], other) for other in sides if other != side)), None)
             if found is None:
                 return scored
-            defining.append(found)
-        if defining[0] is defining[1]:
-            return scored
+            defining.append(found)  # one sentence defining both sides is excluded above: these are two
         lifted = {id(defining[0]): best + 0.02, id(defining[1]): best + 0.01}
         return sorted(((lifted.get(id(s), s[0]), *s[1:]) for s in scored), key=lambda s: -s[0])
 
