@@ -12,7 +12,6 @@ A team indexing its own runbooks writes a TOML file with any of these keys and p
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from dataclasses import dataclass, fields
@@ -239,4 +238,6 @@ def load_profile(path: Path | None) -> DomainProfile:
 
 def _close(word: str, known: frozenset[str]) -> bool:
     """The word is one of `known`, or a typing slip of one ("recomend", "sugest"): people type fast."""
+    import difflib  # only for a word that is not known: ~1 ms off every process' import
+
     return word in known or (len(word) > 4 and bool(difflib.get_close_matches(word, known, n=1, cutoff=0.85)))
