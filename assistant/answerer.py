@@ -18,6 +18,9 @@ class Draft:
     reason: str = ""  # why it refused; logged, and shown in `ask --verbose` and eval results
     # Vectors of answer sentences the answerer already has (stored units): the verifier need not embed them.
     known_vectors: dict = field(default_factory=dict, compare=False, hash=False)
+    # A code block (fenced) to show after an answer sentence, as its passage shows it after that sentence:
+    # sentence text -> block. The chain keeps it only where the cited passage holds the block verbatim.
+    code: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 @runtime_checkable

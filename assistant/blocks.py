@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import textwrap
 from dataclasses import dataclass
 
 from assistant.citations import neutralise
@@ -114,8 +115,8 @@ def parse_blocks(doc: Document) -> list[Block]:
             j = i + 1
             while j < len(lines) and not _FENCE.match(lines[j]):
                 j += 1
-            code = "\n".join(lines[i + 1:j]).strip()
-            if code:
+            code = textwrap.dedent("\n".join(lines[i + 1:j])).strip("\n").rstrip()
+            if code.strip():
                 # "Here's an example of a branch naming convention:" then a one-line block: the example
                 # is what the lead-in announces, so it is citable, as the lead-in's item. Longer code
                 # (a config file, a script) is shown, never quoted as an answer.
@@ -123,7 +124,11 @@ def parse_blocks(doc: Document) -> list[Block]:
                 short = len(example) <= _MAX_EXAMPLE_LINES and len(code) <= _MAX_EXAMPLE_CHARS
                 units = [neutralise(" ".join(example))] if short and blocks and is_lead_in(blocks[-1]) \
                     and blocks[-1].section == section() else []
-                blocks.append(Block("code", code, units, start, offsets[min(j, len(lines) - 1)], section()))
+                # Fenced as in the source, so that an answer can quote the block whole (Passage.code_after).
+                mark = "~~~" if "```" in code else "```"
+                info = (line.strip().lstrip("`~").split() or [""])[0]
+                blocks.append(Block("code", f"{mark}{info}\n{code}\n{mark}", units, start,
+                                    offsets[min(j, len(lines) - 1)], section()))
             i = j + 1
             continue
         if heading := _HEADING.match(line):

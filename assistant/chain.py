@@ -66,7 +66,8 @@ def finalize(state: ChainState, checked: Verified | None, topics: list[str], ans
     for s in kept:
         for n in s.citations:
             order.setdefault(n, len(order) + 1)
-    sentences = tuple(replace(s, citations=tuple(order[n] for n in s.citations)) for s in kept)
+    sentences = tuple(replace(s, citations=tuple(order[n] for n in s.citations), code=shown_code(draft, s, passages))
+                      for s in kept)
     text = markdown(sentences)
     citations = tuple(Citation(n=new, id=passages[old].hit.id, source=passages[old].hit.source,
                                title=passages[old].hit.title, section=passages[old].hit.section,
@@ -75,6 +76,26 @@ def finalize(state: ChainState, checked: Verified | None, topics: list[str], ans
     return Answer(question=state.question, text=text, citations=citations, refused=False, sentences=sentences,
                   removed=removed, retrieved=retrieved, query=context.retrieval.query, answerer=answerer,
                   reason=draft.reason)
+
+
+def shown_code(draft, sentence, passages) -> str:
+    """The code block the draft shows after a kept sentence, if a passage the sentence cites holds it
+    verbatim: a block is quoted, never written."""
+    block = draft.code.get(sentence.text, "")
+    body = "\n".join(block.split("\n")[1:-1])
+    return block if body.strip() and any(body in passages[n].hit.text for n in sentence.citations
+                                         if n in passages) else ""
+
+
+def segments(group) -> list[tuple[list, str]]:
+    """A paragraph's or a list item's sentences as runs, each with the code block shown after it ("")."""
+    out, run = [], []
+    for s in group:
+        run.append(s)
+        if s.code:
+            out.append((run, s.code))
+            run = []
+    return out + [(run, "")] if run else out
 
 
 def blocks(sentences) -> list[tuple[bool, list[list]]]:
@@ -107,10 +128,14 @@ def levels(groups) -> list[int]:
 
 def markdown(sentences) -> str:
     """Paragraphs, and list items one a line ("- item [n]"; a nested one indented), set off by blank lines."""
-    def line(group) -> str:
-        return " ".join(f"{s.text} {markers(s.citations)}" for s in group)
+    def line(group, indent: str = "") -> str:
+        # A code block sits in its paragraph's place; inside a list item, indented under it.
+        parts = [p for run, code in segments(group)
+                 for p in (" ".join(f"{s.text} {markers(s.citations)}" for s in run), code) if p]
+        return f"\n\n{indent}".join(p.replace("\n", f"\n{indent}") for p in parts)
 
-    return "\n\n".join("\n".join(f"{'  ' * d}- {line(g)}" for g, d in zip(groups, levels(groups))) if is_list
+    return "\n\n".join("\n".join(f"{'  ' * d}- {line(g, '  ' * (d + 1))}" for g, d in zip(groups, levels(groups)))
+                       if is_list
                        else line(groups[0])
                        for is_list, groups in blocks(sentences))
 

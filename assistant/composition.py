@@ -14,6 +14,8 @@ from assistant.text import STOPWORDS, key_terms, tokens
 # "Post the above in a shared channel", "All of the above apply": the list before the sentence is what it says.
 _REFERS_ABOVE = re.compile(r"\b(?:the|of the|all the) above\b(?!\s+(?:section|heading|example|diagram|image|figure|table|code))", re.I)
 _ENUMERATION = re.compile(r"\b(?:such as|including|like|from|e\.g\.,?)\s+([^.;:()]+)", re.I)
+# A code block an answer shows whole, two at most; a longer one (a pipeline's YAML) is read at its source.
+_CODE_LINES, _CODE_CHARS, _CODE_BLOCKS = 12, 700, 2
 _ANNOUNCING = frozenset({"following", "follows", "below", "include", "includes", "like", "example", "examples"})
 _ENUMERATION_BREAK = re.compile(r"\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|to)\s+")
 # "Key features of Release Trains include fixed dates, shared gates, ...": a sentence naming a set of the
@@ -306,7 +308,7 @@ class Composition:
         line), what was prose runs on as a paragraph; every sentence carries its [n]. With `split_cells`
         (a set question), a table cell that lists names ("Key Tools of Stack A: Jenkins, GitLab, ...")
         is that list: its label, then one name a line."""
-        lines, known, previous = [], {}, None
+        lines, known, previous, blocks = [], {}, None, {}
         vectors = {p.n: p.unit_vectors for p in context.passages}
         items = {p.n: p.items for p in context.passages}
         depths = {p.n: p.depths for p in context.passages}
@@ -318,13 +320,25 @@ class Composition:
         def is_item(p) -> bool:
             return len(items[p[2]]) > p[3] and items[p[2]][p[3]] >= 0
 
-        # A lead-in whose list is not quoted (a code block followed it) is left hanging: one that announces
-        # only ("... which is structured as:") is left out, one that says something ("Before merging topic
-        # into main, we rebase topic with the main branch:") ends as a statement.
+        # A sentence right above a short code block ("... install Azurite simply with npm ...") comes with
+        # it: the command is what a "how do I" question wants. The block's one-line form, quoted as an item
+        # of its lead-in (blocks.parse_blocks), is then not said twice.
+        passages = {p.n: p for p in context.passages}
+        code = {(p[2], p[3]): block for p in picked
+                if (block := passages[p[2]].code_after.get(p[3])) and _short_code(block)}
+        code = dict(list(code.items())[:_CODE_BLOCKS])  # the first ones, in answer order
+        shown = {" ".join(" ".join(b.split("\n")[1:-1]).split()) for b in code.values()}
+        picked = [p for p in picked if (p[2], p[3]) in code or " ".join(p[4].split()) not in shown]
+        # A lead-in whose list is not quoted (a long code block followed it) is left hanging: one that
+        # announces only ("... which is structured as:") is left out, one that says something ("Before
+        # merging topic into main, we rebase topic with the main branch:") ends as a statement.
         hanging = {(p[2], p[3]) for i, p in enumerate(picked) if p[4].rstrip().endswith(":") and not is_item(p)
-                   and p[2] not in tables and (i + 1 == len(picked) or not is_item(picked[i + 1]))}
+                   and p[2] not in tables and (p[2], p[3]) not in code
+                   and (i + 1 == len(picked) or not is_item(picked[i + 1]))}
         for _, _, n, pos, unit in picked:
             text = unit.strip()
+            if (n, pos) in code:
+                blocks[text] = code[n, pos]
             if (n, pos) in hanging:
                 last = (re.findall(r"[\w-]+", text) or [""])[-1].lower()
                 if last in STOPWORDS or last in _ANNOUNCING:
@@ -347,4 +361,9 @@ class Composition:
                 lines.append(f"{text} [{n}]" if item < 0 else f"{'  ' * depths[n][pos]}- {text} [{n}]")
             previous = key
             known[text] = vectors[n][pos]
-        return Draft(text="\n".join(lines), known_vectors=known)
+        return Draft(text="\n".join(lines), known_vectors=known, code=blocks)
+
+
+def _short_code(block: str) -> bool:
+    body = block.split("\n")[1:-1]
+    return 0 < len(body) <= _CODE_LINES and len("\n".join(body)) <= _CODE_CHARS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -9,6 +10,9 @@ import numpy as np
 
 from assistant.safety import mask_injections
 from assistant.types import Hit, Retrieval, Unit
+
+# A chunk shows a code block fenced as its page does (blocks.parse_blocks): ``` or ~~~ and a language.
+_FENCE = re.compile(r"^(```|~~~)[\w+.#-]*$")
 
 REFUSAL = "I can't find that in the sources I have."
 
@@ -34,6 +38,31 @@ class Passage:
                 depth[item] = next((indent // 2 for indent, body in lines if head in body), 0)
         return tuple(depth.get(item, 0) if item >= 0 else 0 for item in self.items) + \
             (0,) * (len(self.units) - len(self.items))
+
+    @cached_property
+    def code_after(self) -> dict[int, str]:
+        """Per unit: the fenced code block (with its fences) that follows it in the chunk, when the unit
+        ends the text right above the block ("you can install Azurite simply with npm ...", then
+        "npm install -g azurite"). An answer quoting the unit shows the block after it, as the page does."""
+        lines = self.hit.text.split("\n")
+        out: dict[int, str] = {}
+        i = 0
+        while i < len(lines):
+            fence = _FENCE.match(lines[i])
+            if not fence:
+                i += 1
+                continue
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == fence.group(1)), None)
+            if end is None:
+                break
+            above = next((lines[j].strip() for j in range(i - 1, -1, -1) if lines[j].strip()), "")
+            # The last unit the line above ends with: a paragraph's last sentence, an item's last one.
+            at = max((u for u, text in enumerate(self.units) if text.strip() and above.endswith(text.strip())),
+                     default=None)
+            if at is not None:
+                out[at] = "\n".join(lines[i:end + 1])
+            i = end + 1
+        return out
 
 
 @dataclass(frozen=True)

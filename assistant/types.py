@@ -110,6 +110,7 @@ class SentenceCheck:
     item: int = -1  # which list item (sentences of one item share a line), -1 for a paragraph
     depth: int = 0  # a list item's nesting: "  - Hot Site ..." under "- Failover:" is 1
     paragraph: int = 0  # which paragraph (its line in the drafted text): a new one starts a new paragraph
+    code: str = ""  # a fenced code block shown after the sentence, verbatim from the passage it cites
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,7 +141,7 @@ class Answer:
             "sentences": [
                 {"text": s.text, "citations": list(s.citations), "supported": s.supported,
                  "score": round(s.score, 4), "bullet": s.bullet, "item": s.item,
-                 "depth": s.depth, "paragraph": s.paragraph}
+                 "depth": s.depth, "paragraph": s.paragraph, **({"code": s.code} if s.code else {})}
                 for s in self.sentences
             ],
             "removed": self.removed,
@@ -160,7 +161,8 @@ class Answer:
         sentences = tuple(SentenceCheck(text=str(s["text"]), citations=tuple(int(n) for n in s["citations"]),
                                         supported=bool(s["supported"]), score=float(s["score"]),
                                         bullet=bool(s.get("bullet")), item=int(s.get("item", -1)),
-                                        depth=int(s.get("depth", 0)), paragraph=int(s.get("paragraph", 0)))
+                                        depth=int(s.get("depth", 0)), paragraph=int(s.get("paragraph", 0)),
+                                        code=str(s.get("code", "")))
                           for s in data.get("sentences", ()))
         return cls(question=str(data["question"]), text=str(data["answer"]), citations=citations,
                    refused=bool(data["refused"]), sentences=sentences, removed=int(data.get("removed", 0)),

@@ -53,7 +53,10 @@ def parse_lines(text: str) -> list[tuple[str, tuple[int, ...], int, int, int]]:
     # Move "[n]" that follows a sentence's full stop onto that sentence before splitting.
     # Not across a line break: "[1]" opening the next line belongs to that line's sentence.
     normalised = re.sub(rf"([.!?])((?:[ \t]*{MARKER.pattern})+)", r"\2\1", text.strip())
+    code = code_lines(normalised.split("\n"))
     for number, line in enumerate(normalised.split("\n")):
+        if number in code:
+            continue  # a quoted code block is no sentence: shown_code checks it is verbatim
         bullet = re.match(r"^\s*(?:[-*•]|\d+[.)])\s+", line) is not None
         depth = (len(line) - len(line.lstrip(" "))) // 2 if bullet else 0
         line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", line).strip()
@@ -65,6 +68,34 @@ def parse_lines(text: str) -> list[tuple[str, tuple[int, ...], int, int, int]]:
             if re.search(r"\w", bare):
                 out.append((bare, numbers, number if bullet else -1, depth, number))
     return out
+
+
+def code_lines(lines: list[str]) -> set[int]:
+    """The line numbers of fenced code blocks, fences included (an unclosed block runs to the end)."""
+    out, fence = set(), None
+    for number, line in enumerate(lines):
+        mark = re.match(r"^\s*(```|~~~)", line)
+        if fence is None and mark:
+            fence = mark.group(1)
+        elif fence is not None and line.strip() == fence:
+            fence = None
+        elif fence is None:
+            continue
+        out.add(number)
+    return out
+
+
+def code_blocks(text: str) -> list[str]:
+    """The bodies of the fenced code blocks of a Markdown text, each dedented to its fence."""
+    lines, blocks, run = text.split("\n"), [], []
+    for number in sorted(code_lines(lines)) + [-2]:
+        if run and number != run[-1] + 1:
+            indent = len(lines[run[0]]) - len(lines[run[0]].lstrip(" "))
+            body = [ln[indent:] if ln[:indent].isspace() else ln.strip() for ln in (lines[i] for i in run[1:])]
+            blocks.append("\n".join(body[:-1] if body and body[-1].strip() in ("```", "~~~") else body))
+            run = []
+        run.append(number)
+    return blocks
 
 
 def overlap(sentence: str, passage: str) -> float:

@@ -13,7 +13,7 @@ from assistant.context import Context, Passage
 from assistant.domain import DomainProfile
 from assistant.errors import UserError
 from assistant.types import Hit, Retrieval
-from assistant.verify import verify
+from assistant.verify import code_blocks, verify
 from eval import metrics as m
 from eval.questions import Question
 
@@ -33,7 +33,10 @@ def grounded(text: str, cited: dict[int, str], embedder, min_score: float,
     checked = verify(text, context, embedder.encode, min_score, profile=profile or DomainProfile())
     sentences = [{"text": s.text, "citations": list(s.citations), "supported": s.supported}
                  for s in checked.sentences]
-    return (sum(s["supported"] for s in sentences) / len(sentences) if sentences else None), sentences
+    # A quoted code block is grounded when a cited passage holds it verbatim.
+    checks = [s["supported"] for s in sentences] + [any(block in p for p in cited.values())
+                                                    for block in code_blocks(text)]
+    return (sum(checks) / len(checks) if checks else None), sentences
 
 
 def score(q: Question, answer_text: str, refused: bool, cited: dict[int, str], cited_ids: dict[int, str],

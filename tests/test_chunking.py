@@ -218,6 +218,16 @@ def test_a_short_example_a_lead_in_announces_is_its_item():
     assert not any("apt-get" in u for c in chunks for u in c.units)  # a script is shown, never quoted
 
 
+def test_a_code_block_keeps_its_fences_and_loses_an_items_indentation():
+    """A chunk shows a code block as its page does, fenced with its language, so that an answer can quote
+    it whole; one indented under a list item is dedented, its own inner indentation kept."""
+    text = ("# Hooks\n\n## Setup\n\n1. Add a config file:\n\n    ```yaml\n    repos:\n      - repo: black\n"
+            "    ```\n\n2. Each developer can then run\n\n    ```sh\n    pre-commit install\n    ```\n")
+    (chunk,) = chunk_document(Document(source="h.md", title="Hooks", text=text))
+    assert "```yaml\nrepos:\n  - repo: black\n```" in chunk.text
+    assert "```sh\npre-commit install\n```" in chunk.text
+
+
 def test_a_page_that_is_one_markdown_template_is_read_as_markdown():
     template = ("# Pull Request Template\n\n```markdown\n# [Work Item ID](./link)\n\n## Description\n\n---\n\n"
                 "> Should include a concise description of the changes.\n\n## PR Checklist\n\n---\n\n"

@@ -1561,24 +1561,83 @@ def test_a_sentence_pointing_back_brings_the_one_it_points_at():
     assert [p[4] for p in picked] == units[2:]
 
 
-def test_a_lead_in_whose_list_is_not_quoted_is_not_left_hanging():
-    """A code block, not a list, followed these lead-ins: one that only announces is left out, one that
-    says something ends as a statement; a lead-in followed by its items keeps its colon."""
-    from types import SimpleNamespace
-
+def _passage(markdown: str, n: int = 1):
+    """A real Passage over one document's single chunk, its units as parse_blocks cuts them."""
     import numpy as np
+
+    from assistant.chunking import chunk_document
+    from assistant.context import Passage
+    from assistant.types import Document, Hit
+
+    chunk = chunk_document(Document(source="doc.md", title="Doc", text=markdown), max_words=2000)[0]
+    hit = Hit(id=chunk.id, source=chunk.source, title=chunk.title, section=chunk.section, text=chunk.text,
+              kind=chunk.kind)
+    vectors = np.eye(len(chunk.units), 8, dtype=np.float32)
+    return Passage(n, hit, chunk.units, vectors, chunk.unit_items)
+
+
+def test_a_lead_in_whose_list_is_not_quoted_is_not_left_hanging():
+    """A long code block (a config file), not a list, followed these lead-ins: one that only announces is
+    left out, one that says something ends as a statement; a lead-in followed by its items keeps its colon."""
+    from types import SimpleNamespace
 
     from assistant.extractive import ExtractiveAnswerer
 
-    units = ("Teams agree on a convention at the start.", "One popular convention is structured as:",
-             "Before merging, we rebase the topic branch on main:", "Titles follow these rules:", "Keep them short.")
-    passage = SimpleNamespace(n=1, units=units, items=(-1, -1, -1, -1, 0), depths=(0,) * 5,
-                              unit_vectors=np.eye(5, dtype=np.float32), hit=SimpleNamespace(kind="text"))
-    picked = [(1.0, 0.5, 1, i, u) for i, u in enumerate(units)]
-    text = ExtractiveAnswerer().compose(picked, SimpleNamespace(passages=[passage])).text
-    assert "structured as" not in text
-    assert "Before merging, we rebase the topic branch on main. [1]" in text
-    assert "Titles follow these rules: [1]\n- Keep them short. [1]" in text
+    config = "```yaml\n" + "\n".join(f"key{i}: value{i}" for i in range(20)) + "\n```"
+    passage = _passage(f"# Doc\n\nTeams agree on a convention at the start. One popular convention is "
+                       f"structured as:\n\n{config}\n\nBefore merging, we rebase the topic branch on main:\n\n"
+                       f"{config}\n\nTitles follow these rules:\n\n- Keep them short.\n")
+    picked = [(1.0, 0.5, 1, i, u) for i, u in enumerate(passage.units)]
+    draft = ExtractiveAnswerer().compose(picked, SimpleNamespace(passages=[passage]))
+    assert "structured as" not in draft.text
+    assert "Before merging, we rebase the topic branch on main. [1]" in draft.text
+    assert "Titles follow these rules: [1]\n- Keep them short. [1]" in draft.text
+    assert not draft.code  # twenty lines are read at the source, not quoted
+
+
+def test_a_sentence_above_a_short_code_block_brings_it():
+    """"How do I install Azurite?" was answered "you can install Azurite simply with npm ..." without the
+    command the page shows right after it. A sentence ending the text above a short block brings the block;
+    an item's block comes with the item; the block's one-line form, once an item of its lead-in, is not
+    said a second time."""
+    from types import SimpleNamespace
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    passage = _passage("# Doc\n\nAzurite runs anywhere. You can install Azurite simply with npm.\n\n"
+                       "```bash\n# Install Azurite\nnpm install -g azurite\n```\n\n"
+                       "The following command sets your editor:\n\n```sh\ngit config core.editor vim\n```\n\n"
+                       "1. Each developer can then run\n\n    ```sh\n    pre-commit install\n    ```\n")
+    assert passage.code_after == {1: "```bash\n# Install Azurite\nnpm install -g azurite\n```",
+                                  2: "```sh\ngit config core.editor vim\n```", 4: "```sh\npre-commit install\n```"}
+    assert passage.units[3] == "git config core.editor vim"  # the example, citable as the lead-in's item
+    picked = [(1.0, 0.5, 1, i, u) for i, u in enumerate(passage.units)]
+    draft = ExtractiveAnswerer().compose(picked, SimpleNamespace(passages=[passage]))
+    # Two blocks at most, the first ones: an answer is no copy of the page.
+    assert draft.code == {"You can install Azurite simply with npm.": passage.code_after[1],
+                          "The following command sets your editor:": passage.code_after[2]}
+    assert "- git config" not in draft.text  # shown as code, not as a bullet
+    assert "The following command sets your editor: [1]" in draft.text  # no hanging lead-in
+    item = ExtractiveAnswerer().compose(picked[4:], SimpleNamespace(passages=[passage]))
+    assert item.code == {"Each developer can then run": passage.code_after[4]}
+
+
+def test_an_answer_shows_the_code_block_its_passage_holds(tmp_path):
+    """End to end: the Markdown answer has the block in place (after its sentence, indented under an item),
+    the sentence record carries it, and the web's HTML shows it as <pre><code>."""
+    from ui.render import answer_body
+
+    assistant = toy_assistant(tmp_path, {"azurite.md": (
+        "# Azurite\n\n## Install\n\nAzurite emulates Azure Storage on your machine. After the Node.js "
+        "installation, you can install Azurite simply with npm.\n\n```bash\nnpm install -g azurite\n```\n\n"
+        "Then start it with a folder for its data.\n")})
+    answer = assistant.ask("How do I install Azurite with npm?")
+    assert not answer.refused
+    assert "with npm. [1]\n\n```bash\nnpm install -g azurite\n```" in answer.text
+    coded = [s for s in answer.sentences if s.code]
+    assert [s.code for s in coded] == ["```bash\nnpm install -g azurite\n```"]
+    assert "npm install -g azurite" in answer.citations[0].text
+    assert '<pre><code class="language-bash">npm install &#45;g azurite</code></pre>' in answer_body(answer)
 
 
 def test_a_comparison_label_is_no_member_of_a_set_but_differences():

@@ -62,6 +62,17 @@ def test_hallucinated_sentence_lowers_groundedness(embedder):
     assert good == 1.0 and bad == 0.5 and [s["supported"] for s in sentences] == [True, False]
 
 
+def test_a_code_block_counts_as_grounded_only_when_a_cited_passage_holds_it(embedder):
+    """Code lines are no sentences (a "# comment" is no heading, "Navigate to ..." no pointer); the block
+    itself is checked verbatim against the cited passages."""
+    passage = "Install it with npm:\n```bash\n# Navigate to the folder first\nnpm install -g azurite\n```"
+    quoted = "Install it with npm: [1]\n\n```bash\n# Navigate to the folder first\nnpm install -g azurite\n```"
+    good, sentences = grounded(quoted, {1: passage}, embedder, 0.5)
+    assert good == 1.0 and [s["text"] for s in sentences] == ["Install it with npm:"]
+    bad, _ = grounded(quoted.replace("azurite", "left-pad"), {1: passage}, embedder, 0.5)
+    assert bad == 0.5
+
+
 def test_context_fact_recall_counts_the_facts_the_passages_hold(embedder):
     """The ceiling of fact recall: a fact the answer leaves out still counts when a passage holds it."""
     q = Question("a", "Which tools?", True, (("Jenkins",), ("Puppet",)))

@@ -698,3 +698,21 @@ def test_a_nested_list_keeps_its_levels_in_mrkdwn(tmp_path):
     assert blocks[0]["text"]["text"].split("\n") == [
         "*Options:* [1]", "", "• *Standby Sites:* [1]", "    ◦ *Hot Standby:* a running duplicate. [1]",
         "    ◦ *Cold Standby:* rack space only. [1]", "• *Backups:* nightly copies. [1]"]
+
+
+def test_a_quoted_code_block_stays_a_code_block_in_mrkdwn(tmp_path):
+    """mrkdwn shows ``` blocks but no language tag; an item's block loses the item's indentation; its text
+    is escaped like any other (a "<" would start a link); a block cut to fit Slack's limit is closed."""
+    from ui.slack_format import body_lines, fit
+
+    text = ("Install it with npm: [1]\n\n```bash\n# needs node <18\nnpm install -g azurite\n```\n\n"
+            "- Then each developer runs [1]\n\n  ```sh\n  pre-commit install\n    --hook-type commit-msg\n  ```\n"
+            "- Done. [1]")
+    blocks, _ = answer_message(Answer(question="q", text=text, citations=CITATIONS[:1], refused=False), "k",
+                               SourceLinks(tmp_path))
+    assert blocks[0]["text"]["text"].split("\n") == [
+        "Install it with npm: [1]", "", "```", "# needs node &lt;18", "npm install -g azurite", "```", "",
+        "• Then each developer runs [1]", "", "```", "pre-commit install", "  --hook-type commit-msg", "```",
+        "• Done. [1]"]
+    cut = fit(body_lines(text), 70)
+    assert cut.count("```") == 2 and cut.endswith("```\n…")

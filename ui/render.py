@@ -4,7 +4,7 @@ import bisect
 import html
 import re
 
-from assistant.chain import blocks, levels
+from assistant.chain import blocks, levels, segments
 from assistant.citations import MARKER, cited_numbers
 from assistant.text import STOPWORDS, stem, visible
 from assistant.types import Answer, Citation
@@ -75,11 +75,28 @@ def answer_body(answer: Answer, links=None) -> str:
     if not answer.sentences:
         return _cited(answer.text, by_n, links)
 
-    def html_of(group) -> str:
-        return " ".join(_cited(f"{s.text} " + "".join(f"[{n}]" for n in s.citations), by_n, links) for s in group)
+    def html_of(run) -> str:
+        return " ".join(_cited(f"{s.text} " + "".join(f"[{n}]" for n in s.citations), by_n, links) for s in run)
 
-    return "".join(_nested_list([(html_of(g), d) for g, d in zip(groups, levels(groups))]) if is_list
-                   else f"<p>{html_of(groups[0])}</p>" for is_list, groups in blocks(answer.sentences))
+    def item(group) -> str:
+        return "".join(html_of(run) + code_html(code) for run, code in segments(group))
+
+    def paragraph(group) -> str:
+        return "".join(f"<p>{html_of(run)}</p>{code_html(code)}" for run, code in segments(group))
+
+    return "".join(_nested_list([(item(g), d) for g, d in zip(groups, levels(groups))]) if is_list
+                   else paragraph(groups[0]) for is_list, groups in blocks(answer.sentences))
+
+
+def code_html(block: str) -> str:
+    """A fenced block quoted from a passage as <pre><code>, escaped (its newlines too: a blank line would
+    end the message's HTML block), its language as a class; "" for none."""
+    if not block:
+        return ""
+    lines = block.split("\n")
+    language = re.sub(r"[^\w+#.-]", "", lines[0].lstrip("`~"))
+    kind = f' class="language-{language}"' if language else ""
+    return f"<pre><code{kind}>{block_text(chr(10).join(lines[1:-1]))}</code></pre>"
 
 
 def _nested_list(items: list[tuple[str, int]]) -> str:
@@ -231,6 +248,7 @@ CSS = """
            max-height: 18em; overflow-y: auto; }
 /* Translucent amber under the theme's own text colour: readable on light and on dark backgrounds. */
 .passage mark { background: rgba(245, 158, 11, .32); color: inherit; border-radius: 2px; padding: 0 1px; }
+.answer pre { overflow-x: auto; max-height: 20em; padding: .5em .7em; border-radius: 6px; font-size: .88em; }
 .answer-tools { margin-top: .4em; }
 .copy-text { display: none; }
 .copy-answer { font-size: .8em; padding: .1em .6em; border: 1px solid var(--border-color-primary);

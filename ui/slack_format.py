@@ -13,6 +13,7 @@ SECTION_CHARS = 80
 TERM_WORDS = 5  # a list item's "Term: ..." lead-in is bold up to this many words; past it, a clause
 # Slack rejects a section text or a context element over 3,000 characters.
 BLOCK_CHARS = 3000
+CODE_FENCE = "```"  # mrkdwn's code block: its own line, no language tag
 HOURGLASS = "hourglass_flowing_sand"
 
 _USER = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -97,9 +98,17 @@ def body_lines(markdown: str) -> list[str]:
     """The answer's Markdown as mrkdwn lines, escaped: "- " items as bullets (mrkdwn has no list syntax
     of its own) with their lead-in terms bold, a paragraph that leads into a list bold, `[n]` markers."""
     lines = slack_markers(markdown).split("\n")
-    out = []
+    out, fence = [], None  # fence: the open code block's indentation (an item's block is indented)
     for i, line in enumerate(lines):
-        if bullet := re.match(r"^( *)- ", line):
+        if fence is not None:
+            # A quoted code block stays one: mrkdwn shows ``` blocks as they are (no language tag).
+            closing = line.strip() in ("```", "~~~")
+            out.append(CODE_FENCE if closing else escape(line[fence:] if line[:fence].isspace() else line.strip()))
+            fence = None if closing else fence
+        elif re.match(r"^ *(```|~~~)", line):
+            fence = len(line) - len(line.lstrip(" "))
+            out.append(CODE_FENCE)
+        elif bullet := re.match(r"^( *)- ", line):
             # mrkdwn has no nesting: a sub-item is indented, with a hollow bullet.
             depth = len(bullet.group(1)) // 2
             out.append("    " * depth + _item(line[bullet.end():], "◦ " if depth else "• "))
@@ -110,15 +119,18 @@ def body_lines(markdown: str) -> list[str]:
 
 
 def fit(lines: list[str], limit: int = BLOCK_CHARS) -> str:
-    """Escaped lines joined, whole lines only, within `limit` (an entity or a bold is never cut)."""
+    """Escaped lines joined, whole lines only, within `limit` (an entity or a bold is never cut; a code
+    block cut short is closed)."""
     text = "\n".join(lines)
     if len(text) <= limit:
         return text
     kept = []
     for line in lines:
-        if len("\n".join([*kept, line])) > limit - 2:
+        if len("\n".join([*kept, line])) > limit - 2 - len(CODE_FENCE) - 1:
             break
         kept.append(line)
+    if kept.count(CODE_FENCE) % 2:
+        kept.append(CODE_FENCE)
     return "\n".join(kept) + "\n…" if kept else escape_cut(unescape(lines[0]), limit)
 
 
