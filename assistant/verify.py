@@ -91,7 +91,7 @@ def code_blocks(text: str) -> list[str]:
     for number in sorted(code_lines(lines)) + [-2]:
         if run and number != run[-1] + 1:
             indent = len(lines[run[0]]) - len(lines[run[0]].lstrip(" "))
-            body = [ln[indent:] if ln[:indent].isspace() else ln.strip() for ln in (lines[i] for i in run[1:])]
+            body = [ln[indent:] if not ln[:indent].strip() else ln.strip() for ln in (lines[i] for i in run[1:])]
             blocks.append("\n".join(body[:-1] if body and body[-1].strip() in ("```", "~~~") else body))
             run = []
         run.append(number)

@@ -65,8 +65,8 @@ def test_hallucinated_sentence_lowers_groundedness(embedder):
 def test_a_code_block_counts_as_grounded_only_when_a_cited_passage_holds_it(embedder):
     """Code lines are no sentences (a "# comment" is no heading, "Navigate to ..." no pointer); the block
     itself is checked verbatim against the cited passages."""
-    passage = "Install it with npm:\n```bash\n# Navigate to the folder first\nnpm install -g azurite\n```"
-    quoted = "Install it with npm: [1]\n\n```bash\n# Navigate to the folder first\nnpm install -g azurite\n```"
+    passage = "Install it with npm:\n```bash\n# Navigate to the folder first\nnpm install -g azurite\n  --silent\n```"
+    quoted = "Install it with npm: [1]\n\n```bash\n# Navigate to the folder first\nnpm install -g azurite\n  --silent\n```"
     good, sentences = grounded(quoted, {1: passage}, embedder, 0.5)
     assert good == 1.0 and [s["text"] for s in sentences] == ["Install it with npm:"]
     bad, _ = grounded(quoted.replace("azurite", "left-pad"), {1: passage}, embedder, 0.5)

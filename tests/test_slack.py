@@ -705,13 +705,13 @@ def test_a_quoted_code_block_stays_a_code_block_in_mrkdwn(tmp_path):
     is escaped like any other (a "<" would start a link); a block cut to fit Slack's limit is closed."""
     from ui.slack_format import body_lines, fit
 
-    text = ("Install it with npm: [1]\n\n```bash\n# needs node <18\nnpm install -g azurite\n```\n\n"
+    text = ("Install it with npm: [1]\n\n```bash\n# needs node <18\nnpm install -g azurite\n  --silent\n```\n\n"
             "- Then each developer runs [1]\n\n  ```sh\n  pre-commit install\n    --hook-type commit-msg\n  ```\n"
             "- Done. [1]")
     blocks, _ = answer_message(Answer(question="q", text=text, citations=CITATIONS[:1], refused=False), "k",
                                SourceLinks(tmp_path))
     assert blocks[0]["text"]["text"].split("\n") == [
-        "Install it with npm: [1]", "", "```", "# needs node &lt;18", "npm install -g azurite", "```", "",
+        "Install it with npm: [1]", "", "```", "# needs node &lt;18", "npm install -g azurite", "  --silent", "```", "",
         "• Then each developer runs [1]", "", "```", "pre-commit install", "  --hook-type commit-msg", "```",
         "• Done. [1]"]
     cut = fit(body_lines(text), 70)

@@ -103,7 +103,7 @@ def body_lines(markdown: str) -> list[str]:
         if fence is not None:
             # A quoted code block stays one: mrkdwn shows ``` blocks as they are (no language tag).
             closing = line.strip() in ("```", "~~~")
-            out.append(CODE_FENCE if closing else escape(line[fence:] if line[:fence].isspace() else line.strip()))
+            out.append(CODE_FENCE if closing else escape(line[fence:] if not line[:fence].strip() else line.strip()))
             fence = None if closing else fence
         elif re.match(r"^ *(```|~~~)", line):
             fence = len(line) - len(line.lstrip(" "))
