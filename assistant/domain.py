@@ -86,6 +86,8 @@ class DomainProfile:
                               r"\bin what year\b|"
                               r"\b(price|pricing|cost of|how much does|percentage|salary|salaries|revenue|"
                               r"version number|latest version|(maximum|minimum|max|min) (?:\S+ )?(number|amount|size|length|count)|"
+                              # "What's the minimum Vite version ...": a version number
+                              r"(minimum|maximum|min|max|earliest|oldest|lowest|highest|supported) (?:\S+ ){0,2}versions?|"
                               # "What's the recommended retention period?": a length of time
                               r"(?:retention|waiting|grace|trial|notice|review) period|timeout)\b|"
                               # "What is (a) canary release?" asks what a kind of release is, not which one
@@ -175,6 +177,9 @@ class DomainProfile:
         low = question.lower()
         if _ASKS_PRICE.search(low):
             return lambda text: bool(_MONEY.search(text))
+        if _ASKS_VERSION.search(low) and not _HOW_MANY.search(low):
+            # "What's the minimum Vite version?": "3.28.0" or "version 5", not "as of January 2023".
+            return lambda text: bool(_VERSION.search(text))
         counted = _HOW_MANY.search(low) or _IN_UNITS.search(low)
         noun = tokens(counted.group(1).split()[-1]) if counted else []
         if not noun or noun[0] in _ANY_COUNT:
@@ -196,6 +201,8 @@ class DomainProfile:
 
 
 _DATE = re.compile(r"\b\d{4}-\d\d-\d\d\b")
+_ASKS_VERSION = re.compile(r"\b(?:version|release)s?\b")
+_VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.(?:\d+|x))+\b|\b(?:version|release|v)\s?\d+\b", re.I)
 _ASKS_PRICE = re.compile(r"\bhow much\b.*\b(cost|costs|charge|charged|pay|spend)\b|\b(price|pricing|cost of|costs? per)\b")
 # "Jenkins is free but ...", "at no cost" state a price; "a free API platform" describes, and no price of a part.
 _MONEY = re.compile(r"[$€£]|\b(dollars?|euros?|usd|eur|no cost|no charge|free of charge|for free|costs? nothing|"

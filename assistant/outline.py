@@ -12,6 +12,7 @@ from assistant.text import tokens
 _ASKS_CONTENTS = re.compile(r"^\W*(?:what(?:'s| is| are)\s+(?:in|inside|covered (?:in|by))\b|what\s+(?:does|do)\s+"
                             r"(?!.*\babout\b).+\s+(?:cover|contain|include)\s*\??$|(?:give me )?an overview of\b|"
                             r"summari[sz]e\b)", re.I)
+_DETERMINERS = frozenset({"the", "our", "their", "your", "this", "that", "its", "my"})
 # At most this many sections answer (a checklist page has a dozen).
 MAX_SECTIONS = 12
 
@@ -33,6 +34,22 @@ def names_title(question: str, title: str) -> bool:
         if (at := initials.find(letters)) >= 0:
             asked |= set(words[at:at + len(letters)])
     return set(words) <= asked
+
+
+def points_at_title(question: str, title: str) -> bool:
+    """The question points at the document by its whole title, as a noun phrase of its own: "according to
+    the engineering fundamentals checklist", "in their decision log". Title words spread over the question
+    ("Static Code Analysis" in "static analysis tools for Java code"), or run into another name ("the Power
+    Platform continuous delivery flow" and "Continuous Delivery"), are a topic, not a pointer."""
+    words = tokens(title)
+    if len(words) < 2:
+        return False
+    asked = re.findall(r"[\w'-]+", question.lower())
+    stems = [(tokens(w) or [""])[0] for w in asked]
+    for at in range(1, len(stems) - len(words) + 1):
+        if stems[at:at + len(words)] == words and asked[at - 1] in _DETERMINERS:
+            return True
+    return False
 
 
 def named_document(question: str, hits) -> tuple[str, str] | None:

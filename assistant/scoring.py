@@ -11,6 +11,7 @@ from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_ADVICE, _ASKS_TABLE, _DEF
                                _WHEN_COND, _WHY_DO, ADVICE, CONDITION, REASONS, _about, _criterion, _defines,
                                _defines_side, _introduces_list, _label_names, _subject, _title_like, asked_kind,
                                asks_for_questions, compared_sides)
+from assistant.outline import points_at_title
 from assistant.safety import looks_like_injection
 from assistant.text import key_terms, tokens
 from assistant.verify import WHO
@@ -46,6 +47,7 @@ class ExtractiveWeights:
     advises: float = 0.15  # a question asking what to do: a unit recommending something ("X is the recommended ...")
     titled: float = 0.15  # "What is X?": a unit of the document whose title is X
     named_section: float = 0.15  # the first sentence under a heading the question names ("## Deliverable")
+    named_document: float = 0.25  # a unit of the document the question points at by its whole title
     restates: float = -0.15  # a sentence restating the scene a question sets, not what it asks ...
     restates_gap: float = 0.15  # ... by this much more similar to the scene than to the question asked
     echo: float = -0.3  # a unit all of whose words the question already says
@@ -110,6 +112,9 @@ class Scoring:
             # "What is observability?": the document titled "Observability" is where it is explained,
             # not a checklist's "Observability" section in another document.
             titled = bool(defined) and set(tokens(passage.hit.title)) == set(defined)
+            # "According to the engineering fundamentals checklist, what should ...": the user points at a
+            # document; a title of one word ("Observability") is a topic, not a pointer.
+            in_named_document = points_at_title(question, passage.hit.title)
             # "What should the deliverable of a technical spike look like?": the section headed "Deliverable"
             # opens by saying what the question asks; its heading is a word of the question, not the title's.
             heading = passage.hit.section.split(" > ")[-1].strip().lower()
@@ -162,6 +167,8 @@ class Scoring:
                     score += w.named_section
                 if titled:
                     score += w.titled
+                if in_named_document:
+                    score += w.named_document
                 if asks_who and any(key_terms(m.group(0), self.profile) - known_names for m in _AGENT.finditer(unit)):
                     score += w.names_someone  # the kind of thing asked for: someone, not a description
                 # A set question's best evidence may be the lead-in of its list ("The proposed process

@@ -1775,6 +1775,13 @@ def test_a_quantity_question_takes_the_amount_it_asks_for():
     assert asks("What is the maximum PR size in lines of code?") and not asks("What is the PR size guidance?")
     # Who is counted may be named otherwise ("people" -> "five engineers"): any amount answers.
     assert profile.amount_test("How many people should be on the team?")("A team of 5 engineers.")
+    # "What's the minimum Vite version ...?" asks for a version number; a date or a tag is none.
+    assert asks("What's the minimum Vite version the playbook requires for new React projects?")
+    assert not asks("Which version control system should we use?")
+    version = profile.amount_test("What's the minimum Vite version the playbook requires?")
+    assert not version("create-react-app is deprecated as of January 2023.") and not version("Run npm i vite@latest.")
+    assert version("Use Azurite 3.28.0 or later.") and version("Node.js >= 8.0 is needed.")
+    assert version("Vite version 5 supports it.")
 
 
 def test_a_sentence_adding_to_the_argument_comes_with_the_paragraph_however_it_scores():
