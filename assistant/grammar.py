@@ -105,7 +105,7 @@ def asked_kind(question: str) -> str | None:
         command = re.match(r"^\W*(?:please\s+)?(?:list|name|enumerate|give me|show me)\s+(?:the\s+|all\s+(?:the\s+)?|"
                            r"some\s+|a few\s+|(?:\d+|two|three|four|five)\s+)?(.*)", question, re.I)
         return asked_kind(f"which {command.group(1)}") if command else None
-    words = re.findall(r"[A-Za-z][A-Za-z-]*", m.group(1))[:6]
+    words = re.findall(r"[A-Za-z][A-Za-z0-9-]*", m.group(1))[:6]  # "E2E", "K8s": one name each
     if len(words) > 1 and words[1].lower() in _DETERMINER:
         return None  # "What makes a staging environment ...": the first word is the verb
     for i, word in enumerate(words):
@@ -205,12 +205,12 @@ def _title_like(unit: str) -> bool:
 
 
 # Where a question asks a second thing: "..., and how do we test them?", "...? Why?", "...; where do ADRs go?"
-_AUX = r"(?:is|are|can|could|do|does|did|should|would|will|was|were|has|have|must|might)"
+_AUX_RE = r"(?:is|are|can|could|do|does|did|should|would|will|was|were|has|have|must|might)"
 # Where one question ends and the next begins: "? ", "; ", ", and how ...", "... and when should I ...",
 # and the end of a statement before a question ("Our designers keep huge files in the repo. What ...").
 _PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s+|(?<=[a-z)])\.\s+(?=[A-Z])|,\s+and\s+(?=(?:how|what|where|when|why|which|who|whom|"
                          r"is|are|can|could|do|does|should|would|will)\b)"
-                         rf"|\s+and\s+(?=(?:how|what|where|when|why|which|who)\s+{_AUX}\b)", re.I)
+                         rf"|\s+and\s+(?=(?:how|what|where|when|why|which|who)\s+{_AUX_RE}\b)", re.I)
 
 
 _ASKS = re.compile(r"^\W*(?:how|what|where|when|why|which|who|whom|whose|is|are|can|could|do|does|did|should|would|"

@@ -80,7 +80,9 @@ def run_assistant(assistant, questions: Sequence[Question], progress: bool = Tru
             continue
         latency = (time.perf_counter() - started) * 1000
         retrieved = assistant.retriever.lookup(answer.retrieved)
-        cited = {c.n: c.text for c in answer.citations}
+        # As the verifier reads a passage: its own heading is part of its text ("6. BugBug.io: BugBug is ...").
+        # As the verifier reads a passage: its own heading is part of its text ("6. BugBug.io: BugBug is ...").
+        cited = {c.n: f"{c.section.rpartition(' > ')[2]}\n{c.text}" for c in answer.citations}
         row = score(q, answer.text, answer.refused, cited, {c.n: c.id for c in answer.citations}, retrieved,
                     latency, assistant.embedder, assistant.settings.support_min_score, assistant.profile)
         rows.append({"id": q.id, "question": q.question, "history": list(q.history), "answerable": q.answerable,

@@ -318,6 +318,11 @@ def tooling(tmp_path_factory, embedder):
     ("If we add a service mesh, which metrics do we get for free?", "metric"),  # "which" + noun + auxiliary
     ("We run a job, which runs nightly?", None),
     ("Direct-write vs agent-based logging: what are the trade-offs?", None),  # about the two sides, no set
+    # A name with digits is one word ("E2E" is no "E" that passed for part of an auxiliary), and the words
+    # that end the search are whole auxiliaries ("make"), not letters of one.
+    ("Which E2E frameworks or tools does the playbook put forward?", "framework"),
+    ("Which K8s operators are named?", "oper"),
+    ("What make teams adopt trunk-based branches?", None),
 ])
 def test_asked_kind_reads_the_plural_noun_asked_for(question, kind):
     assert asked_kind(question) == kind

@@ -158,3 +158,21 @@ def test_questions_are_non_answers_unless_questions_or_a_checklist_are_asked_for
     quoted = ["Is the code subject to concurrency issues?", "Are magic numbers explained?", "See the docs."]
     assert non_answer_sentences(quoted, DomainProfile(), "How should we review C# code?") == 3
     assert non_answer_sentences(quoted, DomainProfile(), "What should a C# review checklist include?") == 1
+
+
+def test_groundedness_reads_a_cited_passage_with_its_heading_as_the_verifier_does(tmp_path):
+    """A set of sections is answered one "- Heading: first sentence [n]" line each; the heading is
+    the cited passage's own ("QuokkaJS"), which the answer path's verifier reads with its text. The eval re-checks the
+    answer the same way, so groundedness stays 1.0 (it read 0.91 for the E2E frameworks answer)."""
+    from eval.questions import Question
+    from eval.runner import run_assistant
+    from tests.conftest import toy_assistant
+
+    names = {"QuokkaJS": "It is a free framework for end-to-end tests.", "Zephyr.io": "It is a keyword-driven runner.",
+             "WombatCI": "It records tests in a browser.", "NumbatX": "It runs tests from spreadsheets."}
+    page = "# Test Tools\n\n## Frameworks\n\nThe team tried several over the years.\n\n" + "".join(
+        f"### {name}\n\n{text} Teams pick it for end-to-end suites.\n\n" for name, text in names.items())
+    assistant = toy_assistant(tmp_path, {"tools.md": page})
+    (row,) = run_assistant(assistant, [Question("f", "Which frameworks has the team used?", True, (("QuokkaJS",),))],
+                           progress=False)
+    assert "- QuokkaJS:" in row["answer"] and row["groundedness"] == 1.0, row["answer"]
