@@ -81,7 +81,6 @@ def run_assistant(assistant, questions: Sequence[Question], progress: bool = Tru
         latency = (time.perf_counter() - started) * 1000
         retrieved = assistant.retriever.lookup(answer.retrieved)
         # As the verifier reads a passage: its own heading is part of its text ("6. BugBug.io: BugBug is ...").
-        # As the verifier reads a passage: its own heading is part of its text ("6. BugBug.io: BugBug is ...").
         cited = {c.n: f"{c.section.rpartition(' > ')[2]}\n{c.text}" for c in answer.citations}
         row = score(q, answer.text, answer.refused, cited, {c.n: c.id for c in answer.citations}, retrieved,
                     latency, assistant.embedder, assistant.settings.support_min_score, assistant.profile)
