@@ -52,6 +52,7 @@ def plain(text: str) -> str:
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
     text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
     text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"(?<![\w_])_(?![\s_])(.+?)(?<![\s_])_(?![\w_])", r"\1", text)  # "_application health_", not snake_case
     text = re.sub(r"`([^`]*)`", r"\1", text)
     text = html.unescape(text)  # "&#179;", "&quot;": Markdown passes HTML entities through to the page
     # "[1]" in a document would pass for one of our citation markers: show it as "(1)".

@@ -317,5 +317,6 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             headings = {p.n: set(tokens(p.hit.section)) for p in context.passages}
             self.whole_lists(picked, by_unit, items, {n for n, words in headings.items() if kind and kind in words})
             if kind:
+                self.kind_led_list(picked, by_unit, items, kind)
                 self.labelled_set(picked, by_unit, items, {p.n: p.depths for p in context.passages}, kind)
         return self.with_items(picked, by_unit, items, leads, {p.n: p.depths for p in context.passages})

@@ -327,6 +327,32 @@ class Lists:
             for p in missing[:max(0, self.w.max_list_items - len(quoted))]:
                 picked.append(by_unit[n, p])
 
+    def kind_led_list(self, picked, by_unit, items, kind: str) -> None:
+        """A set question whose answer quotes an item of a list whose lead-in names the set ("Observability
+        serves the following goals:" for "Which goals does observability serve?"): the lead-in says what
+        the list is, so one quoted item is enough to bring the lead-in and the rest (their first
+        sentences, up to `max_list_items`). whole_lists needs two items, its evidence being a heading."""
+        for _, _, n, pos, _ in list(picked):
+            if pos >= len(items[n]) or items[n][pos] < 0:
+                continue
+            start = pos
+            while start > 0 and items[n][start - 1] >= 0:
+                start -= 1
+            lead = by_unit.get((n, start - 1))
+            if lead is None or not lead[4].rstrip().endswith(":") or kind not in tokens(lead[4]):
+                continue
+            have = {(u[2], u[3]) for u in picked}
+            end, firsts = start, []
+            while end < len(items[n]) and items[n][end] >= 0:
+                if end == start or items[n][end] != items[n][end - 1]:
+                    firsts.append(end)
+                end += 1
+            quoted = {items[n][p] for p in range(start, end) if (n, p) in have}
+            missing = [by_unit[n, p] for p in firsts if items[n][p] not in quoted and (n, p) in by_unit]
+            picked += ([lead] if (n, start - 1) not in have else []) + \
+                missing[:max(0, self.w.max_list_items - len(quoted))]
+            return
+
     @staticmethod
     def labelled_set(picked, by_unit, items, depths, kind: str) -> None:
         """A set question whose answer quotes an item labelled as one of the set ("Hot Site: Maintain ..."

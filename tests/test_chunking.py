@@ -405,3 +405,10 @@ def test_html_entities_read_as_the_characters_they_stand_for():
 
     assert plain("Not everything is needed for the CI pipeline&#185; &quot;as is&quot;") == \
         'Not everything is needed for the CI pipeline¹ "as is"'
+
+
+def test_underscore_emphasis_is_markup_but_snake_case_is_a_name():
+    from assistant.blocks import plain
+
+    assert plain("Provide a view of the _application health_.") == "Provide a view of the application health."
+    assert plain("Set my_var_name in config_file.py") == "Set my_var_name in config_file.py"

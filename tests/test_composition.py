@@ -1916,3 +1916,25 @@ def test_a_sentence_restating_the_scene_scores_down(tmp_path):
     assert lift(assistant, scene, "A bad deployment", restates=0.0) == pytest.approx(ExtractiveWeights().restates)
     no_scene = "How do we protect downstream services from a bad deployment?"
     assert lift(assistant, no_scene, "A bad deployment", restates=0.0) == 0.0
+
+
+def test_an_item_of_a_list_whose_lead_in_names_the_set_brings_the_list():
+    """"What's the point of building observable systems? Which goals does observability serve?" quoted one of
+    the four items under "Observability serves the following goals:": the lead-in names the set asked for,
+    so one item is evidence enough for the whole list. A lead-in naming something else brings nothing."""
+    from assistant.extractive import ExtractiveAnswerer
+
+    def run(lead: str) -> list[str]:
+        units = ["Building observable systems lets teams measure behaviour.", lead, "Show application health.",
+                 "Measure business performance.", "Measure operational performance.", "Diagnose failures fast."]
+        items = {1: (-1, -1, 0, 1, 2, 3)}
+        by_unit = {(1, i): (0.5, 0.5, 1, i, u) for i, u in enumerate(units)}
+        picked = [by_unit[1, 0], by_unit[1, 4]]
+        ExtractiveAnswerer().kind_led_list(picked, by_unit, items, "goal")
+        return [u[4] for u in picked]
+
+    assert run("Observability serves the following goals:") == [
+        "Building observable systems lets teams measure behaviour.", "Measure operational performance.",
+        "Observability serves the following goals:", "Show application health.", "Measure business performance.",
+        "Diagnose failures fast."]
+    assert len(run("Observability helps with:")) == 2
