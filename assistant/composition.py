@@ -14,8 +14,9 @@ from assistant.text import STOPWORDS, key_terms, tokens
 # "Post the above in a shared channel", "All of the above apply": the list before the sentence is what it says.
 _REFERS_ABOVE = re.compile(r"\b(?:the|of the|all the) above\b(?!\s+(?:section|heading|example|diagram|image|figure|table|code))", re.I)
 _ENUMERATION = re.compile(r"\b(?:such as|including|like|from|e\.g\.,?)\s+([^.;:()]+)", re.I)
-# A code block an answer shows whole, two at most; a longer one (a pipeline's YAML) is read at its source.
-_CODE_LINES, _CODE_CHARS, _CODE_BLOCKS = 12, 700, 2
+# A code block an answer shows whole; a longer one (a pipeline's YAML) is read at its source.
+_CODE_LINES, _CODE_CHARS, _CODE_BLOCKS, _CODE_BLOCKS_NEEDED = 12, 700, 2, 4
+_ENDS_STATEMENT = re.compile(r"[.!?][\"')\]]*$")
 _ANNOUNCING = frozenset({"following", "follows", "below", "include", "includes", "like", "example", "examples"})
 _ENUMERATION_BREAK = re.compile(r"\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|to)\s+")
 # "Key features of Release Trains include fixed dates, shared gates, ...": a sentence naming a set of the
@@ -324,9 +325,15 @@ class Composition:
         # it: the command is what a "how do I" question wants. The block's one-line form, quoted as an item
         # of its lead-in (blocks.parse_blocks), is then not said twice.
         passages = {p.n: p for p in context.passages}
+        by_key = {(p[2], p[3]): p[4].strip() for p in picked}
         code = {(p[2], p[3]): block for p in picked
                 if (block := passages[p[2]].code_after.get(p[3])) and _short_code(block)}
-        code = dict(list(code.items())[:_CODE_BLOCKS])  # the first ones, in answer order
+        # A sentence that leads into its block ("... can then run", "The following command sets it:") says
+        # nothing without it; one that ends as a statement is complete, its block an illustration: the
+        # first such blocks in answer order, while the answer shows fewer than _CODE_BLOCKS.
+        needed = [key for key in code if not _ENDS_STATEMENT.search(by_key[key])]
+        extra = [key for key in code if key not in needed][:max(0, _CODE_BLOCKS - len(needed))]
+        code = {key: code[key] for key in code if key in needed[:_CODE_BLOCKS_NEEDED] or key in extra}
         shown = {" ".join(" ".join(b.split("\n")[1:-1]).split()) for b in code.values()}
         picked = [p for p in picked if (p[2], p[3]) in code or " ".join(p[4].split()) not in shown]
         # A lead-in whose list is not quoted (a long code block followed it) is left hanging: one that

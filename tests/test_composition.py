@@ -1618,13 +1618,15 @@ def test_a_sentence_above_a_short_code_block_brings_it():
     assert passage.units[3] == "git config core.editor vim"  # the example, citable as the lead-in's item
     picked = [(1.0, 0.5, 1, i, u) for i, u in enumerate(passage.units)]
     draft = ExtractiveAnswerer().compose(picked, SimpleNamespace(passages=[passage]))
-    # Two blocks at most, the first ones: an answer is no copy of the page.
-    assert draft.code == {"You can install Azurite simply with npm.": passage.code_after[1],
-                          "The following command sets your editor:": passage.code_after[2]}
+    # A sentence leading into its block says nothing without it: those blocks come first. One after a
+    # complete statement illustrates it, and comes while the answer shows fewer than two.
+    assert draft.code == {"The following command sets your editor:": passage.code_after[2],
+                          "Each developer can then run": passage.code_after[4]}
     assert "- git config" not in draft.text  # shown as code, not as a bullet
     assert "The following command sets your editor: [1]" in draft.text  # no hanging lead-in
-    item = ExtractiveAnswerer().compose(picked[4:], SimpleNamespace(passages=[passage]))
-    assert item.code == {"Each developer can then run": passage.code_after[4]}
+    first = ExtractiveAnswerer().compose(picked[:3], SimpleNamespace(passages=[passage]))
+    assert first.code == {"You can install Azurite simply with npm.": passage.code_after[1],
+                          "The following command sets your editor:": passage.code_after[2]}
 
 
 def test_an_answer_shows_the_code_block_its_passage_holds(tmp_path):
