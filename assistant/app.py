@@ -74,7 +74,7 @@ class Assistant:
         retriever = HybridRetriever(store, embedder, settings.k, settings.candidates, settings.rrf_k,
                                     generic_headings=frozenset(profile.generic_headings),
                                     rerank=RerankWeights(pool=settings.rerank_pool),
-                                    snapshots=snapshot_files(settings))
+                                    snapshots=snapshot_files(settings), kinds_named=profile.document_kinds_named)
         chain = build_chain(settings, retriever, embedder, chat_model=chat_model, profile=profile)
         return cls(settings, store, embedder, retriever, profile, chain)
 

@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 
 from assistant.errors import UserError
-from assistant.text import tokens
+from assistant.text import STOPWORDS, tokens
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,10 @@ class DomainProfile:
     # alone ("We've grown past a dozen people. What does the playbook suggest?") asks about the sentence before.
     document_words: tuple[str, ...] = ("playbook", "article", "blog", "post", "document", "documentation", "docs",
                                        "guide", "guidance", "handbook", "corpus", "sources", "you")
+    # Kinds of document a question may point at ("what does the article recommend ...", "in the blog post"):
+    # each a group of words ("article|blog|post"); a question naming one of a group's words after "the"
+    # points at the documents whose path, title or front matter (author, publisher) uses one of them.
+    document_kinds: tuple[str, ...] = ("article|blog|post", "playbook")
     request_words: tuple[str, ...] = ("suggest", "recommend", "say", "advise", "propose", "think", "tell",
                                       "mention", "cover", "do", "thoughts", "ideas", "advice", "tips", "here")
     # Verbs by which a question makes the corpus the one who says something ("What does the playbook suggest?").
@@ -138,6 +142,17 @@ class DomainProfile:
                            rf"(?=\s*[,?.!]|\s*$)", re.I),
                 re.compile(rf"\b(?:the|this|our|your) (?:{names}) (?=([a-z]+)\b)", re.I))
 
+    def document_kinds_named(self, question: str) -> list[frozenset[str]]:
+        """The kinds of document the question points at ("the MLOps/DevOps/ModelOps article" -> {article, blog,
+        post}), each as its group's stemmed words."""
+        out = []
+        for group in self.document_kinds:
+            words = "|".join(re.escape(w) for w in group.split("|"))
+            if re.search(rf"\b(?:the|this|that|our|your|their)\s+(?:[\w/.-]+\s+){{0,3}}?(?:{words})s?(?![\w-])",
+                         question, re.I):
+                out.append(frozenset(t for w in group.split("|") for t in tokens(w)))
+        return out
+
     def without_document_reference(self, question: str) -> str:
         """The question with the corpus named as the one who says something left out ("What does the
         playbook suggest to keep ..." -> "What does it suggest to keep ...", "according to the article"):
@@ -177,9 +192,15 @@ class DomainProfile:
         low = question.lower()
         if _ASKS_PRICE.search(low):
             return lambda text: bool(_MONEY.search(text))
-        if _ASKS_VERSION.search(low) and not _HOW_MANY.search(low):
-            # "What's the minimum Vite version?": "3.28.0" or "version 5", not "as of January 2023".
-            return lambda text: bool(_VERSION.search(text))
+        if (asked := _ASKS_VERSION.search(low)) and not _HOW_MANY.search(low):
+            # "What's the minimum Vite version?": "3.28.0" or "version 5", not "as of January 2023"; and a
+            # version of Vite ("Vite 5", "Vite version 5"), not "GitOps with Flux v2" for a Kubernetes version.
+            thing = asked.group(1)
+            if not thing or thing in STOPWORDS or thing in _VERSION_WORDS:
+                return lambda text: bool(_VERSION.search(text))
+            near = re.compile(rf"\b{re.escape(thing)}\w*\W+(?:[\w-]+\W+){{0,3}}?(?:v?\d+(?:\.(?:\d+|x))*\b|{_VERSION.pattern})",
+                              re.I)
+            return lambda text: bool(near.search(text))
         counted = _HOW_MANY.search(low) or _IN_UNITS.search(low)
         noun = tokens(counted.group(1).split()[-1]) if counted else []
         if not noun or noun[0] in _ANY_COUNT:
@@ -201,7 +222,10 @@ class DomainProfile:
 
 
 _DATE = re.compile(r"\b\d{4}-\d\d-\d\d\b")
-_ASKS_VERSION = re.compile(r"\b(?:version|release)s?\b")
+# "the minimum Vite version": the word before "version" names whose version is asked ("" when none does).
+_ASKS_VERSION = re.compile(r"(?:\b([\w.-]+)\s+)?\b(?:version|release)s?\b")
+_VERSION_WORDS = {"minimum", "maximum", "min", "max", "earliest", "oldest", "lowest", "highest", "supported",
+                  "latest", "newest", "current", "recommended", "required", "specific", "exact", "which", "what"}
 _VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.(?:\d+|x))+\b|\b(?:version|release|v)\s?\d+\b", re.I)
 _ASKS_PRICE = re.compile(r"\bhow much\b.*\b(cost|costs|charge|charged|pay|spend)\b|\b(price|pricing|cost of|costs? per)\b")
 # "Jenkins is free but ...", "at no cost" state a price; "a free API platform" describes, and no price of a part.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import replace
 
 import numpy as np
 
+from assistant.chunking import CARD_SECTION
 from assistant.errors import GenerationGone, UserError
 from assistant.rerank import Evidence, RerankWeights, rerank, without_repeats
 from assistant.snapshot import Snapshot, SnapshotFiles
@@ -23,8 +25,10 @@ class HybridRetriever:
 
     def __init__(self, store, embedder, k: int = 5, candidates: int = 20, rrf_k: int = 60,
                  generic_headings: frozenset[str] = frozenset(), rerank: RerankWeights | None = None,
-                 snapshots: SnapshotFiles | None = None):
+                 snapshots: SnapshotFiles | None = None, kinds_named=None):
         self.store, self.embedder = store, embedder
+        # question -> the kinds of document it points at ("the article"), as word sets (DomainProfile).
+        self.kinds_named = kinds_named
         # Where each index version's BM25 and matrices are saved once built (None: built in every process).
         self.snapshots = snapshots
         self.rerank = rerank or RerankWeights()
@@ -45,6 +49,8 @@ class HybridRetriever:
         self._chunks: UnitMatrix | None = None
         self._legacy_units = False
         self._sections: dict[tuple[str, str], list[str]] = {}  # see subsections
+        self._outline: tuple = ()  # (source, section, start) per chunk id, in self.ids order
+        self._document_words: tuple = (None, {})  # ((generation, revision), source -> words), see _scope
         self._checked = 0.0
         self._reloading = threading.Lock()
 
@@ -96,6 +102,7 @@ class HybridRetriever:
         titles = self.generic_headings | set(snapshot.titles)
         self._topics = [t for t in snapshot.topics if t not in titles]
         self._sections = _sections_under(snapshot.ids, snapshot.outline)
+        self._outline = snapshot.outline
         self.generation, self.revision = generation, revision
         getattr(self.store, "trim", lambda: None)()  # the walk's transient buffers (see Store.trim)
 
@@ -151,6 +158,39 @@ class HybridRetriever:
         all find. `section` "": the document's top-level sections."""
         self.refresh()
         return self._sections.get((source, section), [])
+
+    def scope(self, question: str) -> list[str]:
+        """The chunk ids of the documents a question points at by kind ("What does the article recommend
+        ...?": the documents whose path, title or front matter says article, blog or post), when those are
+        some of the corpus; [] otherwise. One article among 244 playbook pages is otherwise outvoted by
+        pages that happen to match the question's words."""
+        kinds = self.kinds_named(question) if self.kinds_named else []
+        if not kinds or len(self._outline) != len(self.ids):
+            return []
+        words = self._words_of_documents()
+        sources = {source for source, said in words.items() if any(said & kind for kind in kinds)}
+        if not sources or len(sources) == len(words):
+            return []
+        return [cid for cid, (source, _, _) in zip(self.ids, self._outline) if source in sources]
+
+    def _words_of_documents(self) -> dict[str, frozenset[str]]:
+        """Per document, the words of its path, title and front matter (its card chunk), read once per
+        index version."""
+        version, words = self._document_words
+        if version == (self.generation, self.revision):
+            return words
+        first: dict[str, str] = {}
+        cards = []
+        for cid, (source, section, _) in zip(self.ids, self._outline):
+            first.setdefault(source, cid)
+            if section == CARD_SECTION:
+                cards.append(cid)
+        found: dict[str, set[str]] = {source: set(tokens(re.sub(r"[/_.-]", " ", source))) for source in first}
+        for hit in self.store.get_chunks(self.generation, list(first.values()) + cards):
+            found[hit.source] |= set(tokens(hit.title)) | (set(tokens(hit.text)) if hit.kind == "card" else set())
+        words = {source: frozenset(said) for source, said in found.items()}
+        self._document_words = ((self.generation, self.revision), words)
+        return words
 
     def topics(self) -> list[str]:
         """Top-level sections, in corpus order: what a refusal tells the user the sources cover."""
@@ -237,6 +277,13 @@ class HybridRetriever:
         dense = ranked_dense[:n]
         stored = {h.id: h for h in dense_hits}
         units = self.dense_units(vector, 3 * n, [cid for cid, _ in ranked_dense] + [cid for cid, _ in sparse])
+        # "What does the article recommend ...?": only the documents the question points at are searched
+        # (while searching is exact: every similarity of theirs is at hand).
+        scoped = frozenset(self.scope(question)) if self._units is not None and self._chunks is not None else frozenset()
+        if scoped:
+            ranked_dense = _best(self._chunks.best_of(vector, scoped), wide)
+            dense, units = ranked_dense[:n], _best(self._units.best_of(vector, scoped), 3 * n)
+            sparse = [(cid, score) for cid, score in self.sparse(query, len(self.ids)) if cid in scoped][:n]
         fused: dict[str, float] = {}
         for ranked in (dense, units, sparse):
             ranked = [(cid, score) for cid, score in ranked if cid in self.known]
@@ -246,7 +293,8 @@ class HybridRetriever:
         order = sorted(fused, key=lambda c: (-fused[c], -dense_score.get(c, -1.0)))
         pool = order[:max(k, self.rerank.pool)]
         rare, holding = self.rare(query)
-        pool += [cid for cid in holding if cid not in pool]
+        pool += [cid for cid in holding if cid not in pool and (not scoped or cid in scoped)]
+
         missing = [cid for cid in pool if cid not in stored]
         stored.update({h.id: h for h in self.store.get_chunks(self.generation, missing)})
         pool = [cid for cid in pool if cid in stored]
@@ -271,6 +319,10 @@ class HybridRetriever:
         evidence = [Evidence(cid, units.get(cid, floor_unit), dense.get(cid, floor_dense), bm25.get(cid, 0.0),
                              frozenset(tokens(f"{stored[cid].section} {stored[cid].text}"))) for cid in pool]
         return rerank(set(tokens(query)), evidence, self.rerank, rare)
+
+
+def _best(similarities: dict[str, float], n: int) -> list[tuple[str, float]]:
+    return sorted(similarities.items(), key=lambda pair: -pair[1])[:n]
 
 
 def _sections_under(ids: list[str], outline) -> dict[tuple[str, str], list[str]]:

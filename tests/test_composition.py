@@ -323,6 +323,9 @@ def tooling(tmp_path_factory, embedder):
     ("Which E2E frameworks or tools does the playbook put forward?", "framework"),
     ("Which K8s operators are named?", "oper"),
     ("What make teams adopt trunk-based branches?", None),
+    # The noun phrase's head is its last word ("chaos" only looks plural); a slash parts two phrases.
+    ("Which chaos engineering tools does the testing guidance list?", "tool"),
+    ("Which linters / static analysis tools does the playbook use?", "linter"),
 ])
 def test_asked_kind_reads_the_plural_noun_asked_for(question, kind):
     assert asked_kind(question) == kind
@@ -802,6 +805,30 @@ def test_the_sentence_after_a_list_that_adds_to_its_set_comes_with_it(after, com
     assert listed[:4] == units[:4], listed
     assert (after in listed) is comes, listed
 
+
+def test_a_second_lead_in_adding_to_the_set_brings_its_list():
+    from types import SimpleNamespace
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["Recipes and Scenarios:", "detect-secrets finds secrets in a code base.", "Use it inside a pipeline.",
+             "Additional Tools:", "CodeQL lets you query code as data.", "Git-secrets blocks committed passwords.",
+             "Other projects pick their own."]
+    items = (-1, 0, 1, -1, 3, 4, -1)
+    # "Additional Tools:" is too short to be scored on its own (a label is no answer alone).
+    scored = sorted([(s, s - 0.3, 1, i, units[i]) for i, s in ((0, 0.7), (1, 0.9), (2, 0.85), (4, 0.6), (5, 0.6),
+                                                              (6, 0.3))], key=lambda u: -u[0])
+    passage = SimpleNamespace(n=1, units=units, items=items, depths=(0,) * 7,
+                              hit=SimpleNamespace(section="Tools", source="scan.md", start=0, end=200))
+    listed = [u[4] for u in ExtractiveAnswerer().list_answer(scored, SimpleNamespace(passages=[passage]), kind="tool")]
+    assert listed == units[:6], listed
+    # A lead-in adding nothing of the set asked for ("Additional Notes:") stays out.
+    notes = [u if u != "Additional Tools:" else "Additional Notes:" for u in units]
+    passage.units = notes
+    scored = [(s, v, n, i, notes[i]) for s, v, n, i, _ in scored]
+    listed = [u[4] for u in ExtractiveAnswerer().list_answer(scored, SimpleNamespace(passages=[passage]), kind="tool")]
+    assert listed == units[:3], listed
+
 def test_a_list_whose_lead_in_names_the_set_asked_for_answers_when_it_ties_with_another():
     """"The scope doesn't fit. What options do we have?": the t-shirt sizing list matches as well as the
     one its lead-in calls the options; that one is the answer. Far behind, it is not."""
@@ -877,6 +904,12 @@ def test_a_set_question_gets_the_list_whose_heading_names_the_set():
                                "tool") == []
     far = sorted(((u[0] - 0.5 if u[2] == 2 else u[0], *u[1:]) for u in scored), key=lambda u: -u[0])
     assert answerer.named_list(far, context, "tool") == []
+    # A heading made of the set and the question's other words names that set ("Guidelines for the
+    # Reviewer" for "What guidelines should a reviewer follow ...?"), though it shares one word only.
+    guidelines = SimpleNamespace(**{**tools.__dict__, "hit": SimpleNamespace(section="Inclusion > Tools for the Reviewer")})
+    reviewer = SimpleNamespace(passages=[practices, guidelines],
+                               retrieval=SimpleNamespace(query="What tools should a reviewer use to keep reviews fair?"))
+    assert [u[4] for u in answerer.named_list(scored, reviewer, "tool")] == list(tools.units)
 
 
 def test_a_why_question_gets_the_benefits_list_of_the_document_it_names():
@@ -1787,8 +1820,11 @@ def test_a_quantity_question_takes_the_amount_it_asks_for():
     assert not asks("Which version control system should we use?")
     version = profile.amount_test("What's the minimum Vite version the playbook requires?")
     assert not version("create-react-app is deprecated as of January 2023.") and not version("Run npm i vite@latest.")
-    assert version("Use Azurite 3.28.0 or later.") and version("Node.js >= 8.0 is needed.")
-    assert version("Vite version 5 supports it.")
+    assert version("Use Vite 5 or later.") and version("Vite version 5 supports it.") and version("vite@4.2")
+    assert profile.amount_test("Which release introduced Pipelines?")("Pipelines came with release 0.3.0")
+    # The version of the thing asked about: "Flux v2" is no Kubernetes version.
+    kubernetes = profile.amount_test("Which Kubernetes version does the playbook recommend for AKS?")
+    assert kubernetes("Pin clusters to Kubernetes 1.27 or later.") and not kubernetes("GitOps with Flux v2 runs on AKS.")
 
 
 def test_a_sentence_adding_to_the_argument_comes_with_the_paragraph_however_it_scores():

@@ -87,3 +87,42 @@ def test_a_reload_hands_its_transient_memory_back(shipped, monkeypatch):
     assert trims == [1]
     retriever.refresh(max_age_s=0)  # same generation and revision: nothing read, nothing to trim
     assert trims == [1]
+
+
+ARTICLE = """---
+title: "Release habits"
+author: "A. Writer"
+publisher: "Example Engineering Blog"
+---
+
+# Release habits
+
+## Conclusion
+
+Teams should keep reviewing their release cadence as they grow.
+"""
+
+
+def test_a_question_pointing_at_the_article_searches_only_the_article(tmp_path):
+    """"What does the article recommend ...?" in a corpus of one blog article and many playbook pages:
+    pages matching the question's words outvoted the article. The article is the document whose front
+    matter names a blog; only it is searched. Without the pointer, every document competes."""
+    from assistant.domain import DomainProfile
+    from tests.conftest import toy_assistant
+
+    profile = DomainProfile()
+    assert profile.document_kinds_named("What does the MLOps/DevOps/ModelOps article say?") == [
+        frozenset({"articl", "blog", "post"})]
+    assert profile.document_kinds_named("Which post-deployment checks matter?") == []
+    assert profile.document_kinds_named("What does the playbook recommend?") == [frozenset({"playbook"})]
+    pages = {f"playbook-{i}.md": f"# Release cadence {i}\n\n## Cadence\n\nWe recommend a release cadence review "
+                                 f"every sprint for team {i} as the team grows.\n" for i in range(6)}
+    assistant = toy_assistant(tmp_path, {"release-habits.md": ARTICLE, **pages})
+    question = "What does the article recommend about the release cadence as the team grows?"
+    hits = assistant.retriever.retrieve(question).hits
+    assert hits and {h.source for h in hits} == {"release-habits.md"}
+    everyone = assistant.retriever.retrieve("What is recommended about the release cadence as the team grows?").hits
+    assert everyone[0].source.startswith("playbook-")
+    # A kind every document is of ("the playbook" when the corpus is all playbook) narrows nothing.
+    playbook = toy_assistant(tmp_path / "p", pages)
+    assert len(playbook.retriever.retrieve("What does the playbook recommend about the release cadence?").hits) == 5
