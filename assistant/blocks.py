@@ -224,8 +224,10 @@ def _colon_lead_ins(blocks: list[Block]) -> None:
         # A label item ("- VS Code Extensions") is read as one already (Composition.sub_items).
         leads = block.kind == "para" or (block.kind == "item" and after.depth > block.depth
                                          and (len(block.units) > 1 or len(block.units[-1].split()) >= 6))
+        # A dash where the colon would be says so however short the line ("Additional Tools -").
+        dashed = _TRAILING_DASH.search(block.units[-1] if block.units else "") is not None
         if leads and after.kind == "item" and after.section == block.section and block.units \
-                and len(block.units[-1].split()) >= 4:
+                and len(block.units[-1].split()) >= (3 if dashed else 4):
             if re.search(r"[\w)\"'”’]$", block.text.rstrip()):
                 block.text += ":"
                 block.units[-1] += ":"

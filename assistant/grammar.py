@@ -105,7 +105,12 @@ def asked_kind(question: str) -> str | None:
         command = re.match(r"^\W*(?:please\s+)?(?:list|name|enumerate|give me|show me)\s+(?:the\s+|all\s+(?:the\s+)?|"
                            r"some\s+|a few\s+|(?:\d+|two|three|four|five)\s+)?(.*)", question, re.I)
         return asked_kind(f"which {command.group(1)}") if command else None
-    words = re.findall(r"[A-Za-z][A-Za-z0-9-]*", m.group(1))[:6]  # "E2E", "K8s": one name each
+    found = list(re.finditer(r"[A-Za-z][A-Za-z0-9-]*", m.group(1)))[:6]
+    words = [w.group(0) for w in found]  # "E2E", "K8s": one name each
+    # Words run on in one noun phrase when only a space parts them ("chaos engineering tools", not
+    # "linters / static analysis tools").
+    spaced = [found[k + 1].start() > found[k].end() and not m.group(1)[found[k].end():found[k + 1].start()].strip()
+              for k in range(len(found) - 1)]
     if len(words) > 1 and words[1].lower() in _DETERMINER:
         return None  # "What makes a staging environment ...": the first word is the verb
     for i, word in enumerate(words):
@@ -114,14 +119,40 @@ def asked_kind(question: str) -> str | None:
             return None
         if any(c.isupper() for c in word):
             continue  # a name ("Which GitOps tools", "Which Kubernetes tools"), not the plural asked for
-        if len(low) > 3 and low.endswith("s") and not low.endswith(("ss", "us", "is")):
+        if _plural(low):
             if low not in STOPWORDS:
-                return (tokens(low) or [""])[0]
+                # The noun phrase's head is its last word: "Which chaos engineering tools ...": tools.
+                j = i
+                while j + 1 < len(words) and spaced[j] and words[j + 1].islower() and words[j + 1] not in STOPWORDS \
+                        and words[j + 1] not in _AUX:
+                    j += 1
+                head = next((w for w in reversed(words[i + 1:j + 1]) if _plural(w)), low)
+                return (tokens(head) or [""])[0]
             # "What kinds of failover sites ...": the set is of sites; "kinds of software": no plural to match.
             if i + 1 < len(words) and words[i + 1].lower() == "of":
                 return asked_kind("what " + " ".join(words[i + 2:])) or ""
             return ""
     return None
+
+
+def kind_modifiers(question: str, kind: str) -> set[str]:
+    """The words that narrow the set asked for, right before its noun ("Which dependency scanning tools":
+    {dependency, scan}); empty when the noun stands alone ("What guidelines should ...")."""
+    words = re.findall(r"[A-Za-z][A-Za-z0-9-]*|[^\sA-Za-z]", question)
+    for i, word in enumerate(words):
+        if tokens(word) == [kind]:
+            before = []
+            for w in reversed(words[:i]):
+                if not re.match(r"[A-Za-z]", w) or w.lower() in STOPWORDS or w.lower() in ("what", "which"):
+                    break
+                before.extend(tokens(w))
+            return set(before)
+    return set()
+
+
+def _plural(word: str) -> bool:
+    low = word.lower()
+    return len(low) > 3 and low.endswith("s") and not low.endswith(("ss", "us", "is"))
 
 
 # The two things a question compares, as English asks it: "X vs Y", "the difference between X and Y",

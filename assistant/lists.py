@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from assistant.context import Context
-from assistant.grammar import _ANAPHOR, _WHY, REASONS, _label_names, _title_like
+from assistant.grammar import _ANAPHOR, _WHY, REASONS, _label_names, _title_like, kind_modifiers
 from assistant.text import tokens
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ class Lists:
         members = list({(u[2], u[3]): u for u in members}.values())  # a sub-list's lead may be a detail too
         # The lead-in, unless it was left out as a non-answer ("Resources:") or an injection.
         lead = by_pos.get((n, start - 1)) if start > 0 and passage.units[start - 1].rstrip().endswith(":") else earlier_lead
-        return ([lead] if lead else []) + members + self.more_of_the_set(lead, by_pos.get((n, end + 1)), items)
+        return ([lead] if lead else []) + members + self.more_of_the_set(lead, passage, end, by_pos, kind)
 
     def list_naming_all(self, question: str, scored, context: Context) -> list:
         """A question naming the members it asks about ("bumps the major, minor or patch version?") is
@@ -167,15 +167,27 @@ class Lists:
                 return [unit, *(u for u in scored if u is not unit)]
         return scored
 
-    @staticmethod
-    def more_of_the_set(lead, after, items) -> list:
+    def more_of_the_set(self, lead, passage, end: int, by_pos, kind: str | None) -> list:
         """The prose sentence right after a list that adds to its set ("Some of the key challenges of release
         trains include:" ... then "Other challenges include the need for specialized skills ..."): it opens
-        on other/additional/further/more and names what the lead-in names. [that sentence] or []."""
-        if lead is None or after is None or items[after[3]] >= 0:
+        on other/additional/further/more and names what the lead-in names, or the kind of thing asked for.
+        When it is a lead-in itself ("Recipes and Scenarios:" ... then "Additional Tools:"), its list comes
+        with it: the set goes on there. [that sentence, its items] or []."""
+        items = passage.items
+        if lead is None or end + 1 >= len(items) or items[end + 1] >= 0:
             return []
+        # A short lead-in ("Additional Tools:") is no answer alone, so it was not scored; here it heads its list.
+        after = by_pos.get((passage.n, end + 1)) or (lead[0], lead[1], passage.n, end + 1, passage.units[end + 1])
         opening = re.match(r"(?:other|additional|further|more)\s+(\w+)", after[4].strip(), re.I)
-        return [after] if opening and set(tokens(opening.group(1))) & set(tokens(lead[4])) else []
+        if not opening or not set(tokens(opening.group(1))) & (set(tokens(lead[4])) | ({kind} if kind else set())):
+            return []
+        if not after[4].rstrip().endswith(":"):
+            return [after]
+        if end + 2 >= len(items) or items[end + 2] < 0:
+            return []  # a lead-in whose items are not here would dangle
+        start, last = _list_bounds(items, passage.depths, end + 2)
+        more = _item_firsts(passage, start, last, passage.depths[end + 2], by_pos)[:self.w.max_list_items]
+        return [after, *more] if more else []
 
     def kind_led_first(self, scored, context: Context, kind: str | None) -> list:
         """`scored`, led by the lead-in of a list that names the set asked for and another word of the question
@@ -223,6 +235,7 @@ class Lists:
         if not (kind or heading_answers) or not scored:
             return []
         terms = set(tokens(context.retrieval.query)) - {kind}
+        narrowing = kind_modifiers(context.retrieval.query, kind) if kind else set()
         by_pos = {(s[2], s[3]): s for s in scored}
         found = []
         for p in context.passages:
@@ -233,7 +246,12 @@ class Lists:
             else:
                 shared = len(terms & (set(tokens(p.hit.section)) | set(tokens(p.hit.title))))
                 named = heading_answers(p.hit.section.split(" > ")[-1])
-            if not named or shared < (2 if kind else 1):
+            # ... unless the heading is all the question's words ("Guidelines for the Reviewer" for "What
+            # guidelines should a reviewer follow ...?"): nothing in it names another set.
+            # ("Scanning Tools" is not all of "Which dependency scanning tools": the words narrowing the set).
+            whole = bool(kind) and named and heading - {kind} and heading - {kind} <= terms \
+                and narrowing <= heading
+            if not named or (shared < (2 if kind else 1) and not whole):
                 continue  # one shared word ("pipeline", "smoke") names a neighbouring set as often
             firsts = [i for i, item in enumerate(p.items) if item >= 0 and (i == 0 or p.items[i - 1] != item)
                       and p.depths[i] == 0 and (p.n, i) in by_pos]

@@ -370,6 +370,14 @@ def test_a_sentence_ending_on_a_dash_above_a_list_is_its_lead_in():
     assert "The usual span is 3 - 5 retries.:" not in units and "The usual span is 3 - 5 retries." in units
 
 
+def test_a_short_line_ending_on_a_dash_above_a_list_is_its_lead_in():
+    units = units_of("# Scanning\n\n## Tools\n\nRecipes and Scenarios -\n\n- detect-secrets finds secrets.\n\n"
+                     "Additional Tools -\n\n- CodeQL queries code.\n- Git-secrets blocks commits.\n\n"
+                     "Two words\n\n- an item.\n")
+    assert "Recipes and Scenarios:" in units and "Additional Tools:" in units
+    assert "Two words" in units  # no dash, too short to be read as announcing its list
+
+
 def test_an_items_last_sentence_above_its_sub_items_is_their_lead_in():
     units = units_of("# Alerts\n\n## Fatigue\n\n- Keep a balance. A general rule of thumb is to follow these "
                      "principles\n  - rules must be simple\n  - unused data is reviewed\n- Tooling Choices\n  - a pager\n")
