@@ -171,7 +171,7 @@ class Composition:
                 continue
             # A paragraph's list starts at its first item's level; a label item's at the level below it.
             level = depth[pos] + 1 if items[n][pos] >= 0 else depth[pos + 1]
-            nxt, taken = pos + 1, 0
+            at, nxt, taken = len(out) - 1, pos + 1, 0
             while nxt < len(items[n]) and items[n][nxt] >= 0 and taken < self.w.max_list_items \
                     and depth[nxt] >= level:
                 first = nxt == pos + 1 or items[n][nxt] != items[n][nxt - 1]
@@ -185,6 +185,14 @@ class Composition:
                             out.append(sub)
                             seen.add((sub[2], sub[3]))
                 nxt += 1
+            # A lead-in none of whose items is quotable ("Possible questions to ask:" over questions)
+            # would dangle: it goes, unless it is all the answer has.
+            end = pos + 1
+            while end < len(items[n]) and items[n][end] >= 0 and depth[end] >= level:
+                end += 1
+            if text.rstrip().endswith(":") and end > pos + 1 and not any((n, q) in seen for q in range(pos + 1, end)) \
+                    and len(picked) > 1 and out[at] is unit:
+                del out[at]
         return self.with_parents(out, by_unit, items, depths or {})
 
     @staticmethod

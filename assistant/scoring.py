@@ -141,6 +141,8 @@ class Scoring:
                 if looks_like_injection(unit) or reference or (self.non_answer(unit, heading, asks_questions)
                                                                and not (leads_sub and unit.rstrip().endswith(":"))):
                     continue  # planted instructions, links, questions and pointers are never answers
+                if unit.rstrip().endswith(":") and pos == len(passage.units) - 1 and pos not in passage.code_after:
+                    continue  # what it introduces went to the next chunk: quoted, it would dangle
                 unit_terms = set(tokens(unit))
                 lexical = len(q_terms & (unit_terms | section_terms)) / len(q_terms) if q_terms else 0.0
                 score = (float(sim) + w.lexical * lexical

@@ -543,7 +543,7 @@ def test_a_cell_whose_row_and_column_are_asked_leads_the_answer(tmp_path_factory
     """"Which tooling ... with ModelOps?" names the row (a subject) and the column (Key Tools, by its
     noun): that cell is the direct answer, ahead of a sentence that merely mentions ModelOps and tools."""
     ops = assistant_with(tmp_path_factory.mktemp("ops"), embedder, {"ops.md": OPS_TABLE})
-    answer = ops.ask("Which tooling does the article associate with ModelOps?")
+    answer = ops.ask("Which tooling does the comparison associate with ModelOps?")
     assert answer.text.startswith("- Key Tools of ModelOps: Deepchecks, Seldon"), answer.text  # cells read one a line
 
 
@@ -1976,3 +1976,44 @@ def test_an_item_of_a_list_whose_lead_in_names_the_set_brings_the_list():
         "Observability serves the following goals:", "Show application health.", "Measure business performance.",
         "Diagnose failures fast."]
     assert len(run("Observability helps with:")) == 2
+
+
+def test_a_lead_in_whose_items_cannot_be_quoted_is_left_out():
+    """"Possible questions to ask:" over a list of questions: the questions are no answer (never scored), so
+    the lead-in would end the paragraph dangling; it goes, and the explanation stays. A lead-in whose items
+    are quotable brings them."""
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["Drift detection uncovers real changes in incoming data.", "Drift monitoring guides retraining.",
+             "Possible questions to ask:", "Is there a drift detection strategy in place?", "What is drift?"]
+    picked = [(0.9, 0.6, 1, i, units[i]) for i in range(3)]
+    by_unit = {(1, i): picked[i] for i in range(3)}  # the questions are no answer: not scored
+    items = {1: (-1, -1, -1, 0, 1)}
+    answerer = ExtractiveAnswerer()
+    assert [u[4] for u in answerer.with_items(picked, by_unit, items)] == units[:2]
+    by_unit.update({(1, i): (0.5, 0.4, 1, i, units[i]) for i in (3, 4)})  # quotable items come with it
+    assert [u[4] for u in answerer.with_items(picked, by_unit, items)] == units
+
+
+def test_a_lead_in_ending_its_chunk_without_what_it_introduces_is_no_answer():
+    """The chunker cut "... comment in C# that explains why (from a private method):" from the code block it
+    introduces: quoted, it would end the answer on a colon. With its block in the chunk, it answers."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from assistant.extractive import ExtractiveAnswerer
+
+    def scored(code_after: dict) -> list[int]:
+        units = ("Implementation comments explain why code is there.",
+                 "A single line comment in C# explains why the code is there:")
+        passage = SimpleNamespace(n=1, units=units, items=(-1, -1), depths=(0, 0), code_after=code_after,
+                                  unit_vectors=np.array([[1.0, 0.0], [1.0, 0.0]], dtype=np.float32),
+                                  hit=SimpleNamespace(section="Comments", title="Code", kind="text"))
+        context = SimpleNamespace(passages=[passage], query_vector=np.array([1.0, 0.0], dtype=np.float32),
+                                  retrieval=SimpleNamespace(query="Why comment code?"), part_vectors=(),
+                                  part_questions=(), scene=None)
+        return sorted(s[3] for s in ExtractiveAnswerer().score_units("Why comment code?", context))
+
+    assert scored({}) == [0]
+    assert scored({1: "```csharp\n// why\n```"}) == [0, 1]
