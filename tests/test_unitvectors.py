@@ -12,7 +12,7 @@ from assistant.backup import export_index, import_index
 from assistant.retrieval import HybridRetriever
 from assistant.store import Store
 from assistant.types import Chunk
-from assistant.unitvectors import UnitMatrix, UnitSearch, best_per_chunk, pack_metadata, unpack
+from assistant.unitvectors import UnitMatrix, best_per_chunk, pack_metadata, unpack
 from tests.conftest import make_settings, nearest_chunks_by_unit
 
 DIM = 32

@@ -4,7 +4,6 @@ a model's streamed answer, and what one question costs the server."""
 from __future__ import annotations
 
 import html
-import json
 import re
 
 import pytest
