@@ -52,6 +52,24 @@ def points_at_title(question: str, title: str) -> bool:
     return False
 
 
+def plain(text: str) -> str:
+    """Lower-case words and numbers, one space apart ("Day 3:" -> "day 3")."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def numbered_heading(heading: str) -> str:
+    """A short heading with a number in it, plain ("Day 3", "Step 2", "Option 1" -> "day 3"), else "".
+    Numbers are no search words, so only the heading's own phrase tells "Day 3" from "Day 1"."""
+    words = plain(heading)
+    return words if re.search(r"\d", words) and re.search(r"[a-z]", words) and 2 <= len(words.split()) <= 4 else ""
+
+
+def names_numbered(question: str, heading: str) -> bool:
+    """The question names a numbered heading as its own phrase ("on day 3 of a new project": "Day 3")."""
+    numbered = numbered_heading(heading)
+    return bool(numbered) and f" {numbered} " in f" {plain(question)} "
+
+
 def named_document(question: str, hits) -> tuple[str, str] | None:
     """(source, title) of the first hit whose document the question names by title, or None."""
     return next(((h.source, h.title) for h in hits if names_title(question, h.title)), None)

@@ -11,7 +11,7 @@ from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_ADVICE, _ASKS_TABLE, _DEF
                                _WHEN_COND, _WHY_DO, ADVICE, CONDITION, REASONS, _about, _criterion, _defines,
                                _defines_side, _introduces_list, _label_names, _subject, _title_like, asked_kind,
                                asks_for_questions, compared_sides)
-from assistant.outline import points_at_title
+from assistant.outline import names_numbered, points_at_title
 from assistant.safety import looks_like_injection
 from assistant.text import key_terms, tokens
 from assistant.verify import WHO
@@ -47,6 +47,7 @@ class ExtractiveWeights:
     advises: float = 0.15  # a question asking what to do: a unit recommending something ("X is the recommended ...")
     titled: float = 0.15  # "What is X?": a unit of the document whose title is X
     named_section: float = 0.15  # the first sentence under a heading the question names ("## Deliverable")
+    numbered_section: float = 0.25  # a unit under a numbered heading the question names ("## Day 3")
     named_document: float = 0.25  # a unit of the document the question points at by its whole title
     restates: float = -0.15  # a sentence restating the scene a question sets, not what it asks ...
     restates_gap: float = 0.15  # ... by this much more similar to the scene than to the question asked
@@ -123,6 +124,8 @@ class Scoring:
                 and not heading_terms <= set(tokens(passage.hit.title))
             # "What items are in the checklist section of ...?": every unit under a heading with that word.
             in_named = bool(section_named & heading_terms)
+            # "What do we do on day 3 of ...?": the numbered section named is the answer, every unit of it.
+            numbered = names_numbered(question, passage.hit.section.split(" > ")[-1])
             # "Blue-green vs canary": a section headed by one side opens by saying what that side is.
             headed = bool(sides) and any(_about(side, other, heading_terms) for side, other in (sides, sides[::-1]))
             intro: set[str] = set()  # the words of the sentence that introduces the current list
@@ -171,6 +174,8 @@ class Scoring:
                     score += w.titled
                 if in_named_document:
                     score += w.named_document
+                if numbered:
+                    score += w.numbered_section
                 if asks_who and any(key_terms(m.group(0), self.profile) - known_names for m in _AGENT.finditer(unit)):
                     score += w.names_someone  # the kind of thing asked for: someone, not a description
                 # A set question's best evidence may be the lead-in of its list ("The proposed process
