@@ -64,6 +64,28 @@ def numbered_heading(heading: str) -> str:
     return words if re.search(r"\d", words) and re.search(r"[a-z]", words) and 2 <= len(words.split()) <= 4 else ""
 
 
+def named_heading(heading: str) -> str:
+    """A heading a question can name as a phrase of its own: a numbered one, plain ("Day 3" -> "day 3"), or
+    a name of two to five words, as written ("Process Lead"), else ""."""
+    if numbered := numbered_heading(heading):
+        return numbered
+    words = re.findall(r"[\w'’-]+", heading)
+    return " ".join(words) if 2 <= len(words) <= 5 and sum(w[0].isupper() for w in words) >= 2 else ""
+
+
+def names_heading(question: str, heading: str) -> bool:
+    """The question names the heading as a phrase: a numbered one in any case ("on day 3": "Day 3"), a name
+    as written ("the Process Lead": "Process Lead"; "an ML feasibility study" is a topic, not "Feasibility
+    Study")."""
+    named = named_heading(heading)
+    if not named:
+        return False
+    if numbered_heading(heading):
+        return f" {named} " in f" {plain(question)} "
+    written = " ".join(re.findall(r"[\w'’-]+", question))
+    return f" {named} " in f" {written} "
+
+
 def names_numbered(question: str, heading: str) -> bool:
     """The question names a numbered heading as its own phrase ("on day 3 of a new project": "Day 3")."""
     numbered = numbered_heading(heading)

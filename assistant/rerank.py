@@ -26,8 +26,8 @@ class RerankWeights:
     bm25: float = 0.1  # x BM25 score / the best BM25 score of the query
     rare_df: int = 2  # chunks holding a query word that at most this many chunks use join the pool (0: none) ...
     rare: float = 0.2  # ... and gain this x the share of such words they hold
-    # A chunk of a numbered section the question names ("day 3 of ...": "Day 3") gains this.
-    numbered: float = 0.4
+    # A chunk of a section the question names by its heading ("day 3 of ...": "Day 3") gains this.
+    named: float = 0.4
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Evidence:
     chunk: float
     bm25: float
     terms: frozenset[str]
-    numbered: bool = False  # its section is a numbered one the question names (HybridRetriever.named_by_number)
+    named: bool = False  # the question names its section by its heading (HybridRetriever.named_sections)
 
 
 def rerank(query_terms: set[str], candidates: list[Evidence], weights: RerankWeights,
@@ -53,7 +53,7 @@ def rerank(query_terms: set[str], candidates: list[Evidence], weights: RerankWei
         rare = len(rare_terms & c.terms) / len(rare_terms) if rare_terms else 0.0
         scored.append((c.chunk_id, weights.unit * c.unit + weights.chunk * c.chunk
                        + weights.coverage * coverage + weights.bm25 * c.bm25 / top_bm25 + weights.rare * rare
-                       + weights.numbered * c.numbered))
+                       + weights.named * c.named))
     return sorted(scored, key=lambda pair: -pair[1])
 
 

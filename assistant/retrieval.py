@@ -11,7 +11,7 @@ import numpy as np
 
 from assistant.chunking import CARD_SECTION
 from assistant.errors import GenerationGone, UserError
-from assistant.outline import numbered_heading, plain
+from assistant.outline import named_heading, names_heading
 from assistant.rerank import Evidence, RerankWeights, rerank, without_repeats
 from assistant.snapshot import Snapshot, SnapshotFiles
 from assistant.text import tokens
@@ -51,7 +51,7 @@ class HybridRetriever:
         self._legacy_units = False
         self._sections: dict[tuple[str, str], list[str]] = {}  # see subsections
         self._outline: tuple = ()  # (source, section, start) per chunk id, in self.ids order
-        self._numbered: dict[str, list[tuple[str, frozenset[str]]]] = {}  # see named_by_number
+        self._named: dict[str, list[tuple[str, frozenset[str]]]] = {}  # see named_sections
         self._document_words: tuple = (None, {})  # ((generation, revision), source -> words), see _scope
         self._checked = 0.0
         self._reloading = threading.Lock()
@@ -105,7 +105,7 @@ class HybridRetriever:
         self._topics = [t for t in snapshot.topics if t not in titles]
         self._sections = _sections_under(snapshot.ids, snapshot.outline)
         self._outline = snapshot.outline
-        self._numbered = _numbered_headings(snapshot.ids, snapshot.outline)
+        self._named = _named_headings(snapshot.ids, snapshot.outline)
         self.generation, self.revision = generation, revision
         getattr(self.store, "trim", lambda: None)()  # the walk's transient buffers (see Store.trim)
 
@@ -257,13 +257,13 @@ class HybridRetriever:
                 out += [ids[i] for i in rows if ids[i] in self.known]
         return frozenset(terms), list(dict.fromkeys(out))
 
-    def named_by_number(self, query: str) -> list[str]:
-        """The chunks of a numbered section the query names ("day 3 of a new ISE project": "Day 3" of "The
-        First Week of an ISE Project"), in a document whose path or outer sections share another word of
-        the query. Words alone cannot tell "Day 3" from "Day 1" (numbers are no search terms)."""
-        spaced = f" {plain(query)} "
+    def named_sections(self, query: str) -> list[str]:
+        """The chunks of a section the query names by its heading: a numbered one ("day 3 of a new ISE
+        project": "Day 3" of "The First Week of an ISE Project"), or a name as written ("the Process Lead"),
+        in a document whose path or outer sections share another word of the query. Numbers are no search
+        words, so "Day 3" reads as "Day 1"; and a role's section may say little else of the question."""
         words = set(tokens(query))
-        return [cid for heading, chunks in self._numbered.items() if f" {heading} " in spaced
+        return [cid for heading, chunks in self._named.items() if names_heading(query, heading)
                 for cid, context in chunks if context & (words - set(tokens(heading)))]
 
     def retrieve(self, question: str, query: str | None = None, k: int | None = None) -> Retrieval:
@@ -306,15 +306,15 @@ class HybridRetriever:
         pool = order[:max(k, self.rerank.pool)]
         rare, holding = self.rare(query)
         pool += [cid for cid in holding if cid not in pool and (not scoped or cid in scoped)]
-        numbered = frozenset(cid for cid in self.named_by_number(query) if not scoped or cid in scoped)
-        pool += [cid for cid in numbered if cid not in pool and cid in self.known]
+        named = frozenset(cid for cid in self.named_sections(query) if not scoped or cid in scoped)
+        pool += [cid for cid in named if cid not in pool and cid in self.known]
 
         missing = [cid for cid in pool if cid not in stored]
         stored.update({h.id: h for h in self.store.get_chunks(self.generation, missing)})
         pool = [cid for cid in pool if cid in stored]
         if self.rerank.pool:
             ranked = self._rerank(query, vector, pool, stored, dict(ranked_dense), dict(units), bm25_score, rare,
-                                  numbered)
+                                  named)
         else:
             ranked = [(cid, fused[cid]) for cid in pool]
         ranked = without_repeats(ranked, {cid: frozenset(tokens(stored[cid].text)) for cid, _ in ranked})
@@ -324,7 +324,7 @@ class HybridRetriever:
 
     def _rerank(self, query: str, vector: np.ndarray, pool: list[str], stored: dict[str, Hit],
                 dense: dict[str, float], units: dict[str, float], bm25: dict[str, float],
-                rare: frozenset[str] = frozenset(), numbered: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
+                rare: frozenset[str] = frozenset(), named: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
         """The pool scored again on each chunk's evidence (assistant/rerank.py). While the corpus is
         searched exactly, every similarity is exact; past that, a chunk the dense lists did not reach
         counts at the lowest similarity they did."""
@@ -332,20 +332,20 @@ class HybridRetriever:
             units, dense = self._units.best_of(vector, pool), self._chunks.best_of(vector, pool)
         floor_unit, floor_dense = min(units.values(), default=0.0), min(dense.values(), default=0.0)
         evidence = [Evidence(cid, units.get(cid, floor_unit), dense.get(cid, floor_dense), bm25.get(cid, 0.0),
-                             frozenset(tokens(f"{stored[cid].section} {stored[cid].text}")), cid in numbered)
+                             frozenset(tokens(f"{stored[cid].section} {stored[cid].text}")), cid in named)
                     for cid in pool]
         return rerank(set(tokens(query)), evidence, self.rerank, rare)
 
 
-def _numbered_headings(ids: list[str], outline) -> dict[str, list[tuple[str, frozenset[str]]]]:
-    """Headings with a number in them ("Day 3", "Step 2", "Option 1") -> their chunks, each with the words
-    of its document's path and outer sections."""
+def _named_headings(ids: list[str], outline) -> dict[str, list[tuple[str, frozenset[str]]]]:
+    """Headings a question can name (outline.named_heading: "Day 3", "Process Lead") -> their chunks, each
+    with the words of its document's path and outer sections."""
     out: dict[str, list[tuple[str, frozenset[str]]]] = {}
     for cid, (source, section, _) in zip(ids, outline):
         *outer, heading = section.split(" > ")
-        if numbered := numbered_heading(heading):
+        if named_heading(heading):
             context = frozenset(tokens(re.sub(r"[/_.-]", " ", source) + " " + " ".join(outer)))
-            out.setdefault(numbered, []).append((cid, context))
+            out.setdefault(heading, []).append((cid, context))
     return out
 
 

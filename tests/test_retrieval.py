@@ -128,16 +128,21 @@ def test_a_question_pointing_at_the_article_searches_only_the_article(tmp_path):
     assert len(playbook.retriever.retrieve("What does the playbook recommend about the release cadence?").hits) == 5
 
 
-def test_a_numbered_section_the_question_names_is_retrieved_and_answers(tmp_path):
+def test_a_section_the_question_names_by_its_numbered_heading_is_retrieved_and_answers(tmp_path):
     """"What do we do on day 3 of the kickoff week?": numbers are no search words, so "Day 1" ... "Day 4" of a
     page read alike; the heading's own phrase in the question picks "Day 3", in the page the question's
     other words point at, and its items are the answer."""
-    from assistant.outline import names_numbered, numbered_heading
+    from assistant.outline import names_heading, names_numbered, numbered_heading
     from tests.conftest import toy_assistant
 
     assert numbered_heading("Day 3") == "day 3" and numbered_heading("Step 2: Deploy") == "step 2 deploy"
     assert numbered_heading("Introduction") == "" and numbered_heading("2023") == ""
     assert names_numbered("What happens on day 3?", "Day 3") and not names_numbered("What happens on day 30?", "Day 3")
+    # A heading that is a name counts as the question writes it: "the Process Lead" names the role's section;
+    # "an ML feasibility study" is a topic, not the section "Feasibility Study".
+    assert names_heading("What does the Process Lead do?", "Process Lead") and names_heading("on day 3", "Day 3")
+    assert not names_heading("How long does an ML feasibility study run?", "Feasibility Study")
+    assert not names_heading("Which tools do we use?", "Tools")  # one word is a topic
     days = "".join(f"## Day {n}\n\n- {task}\n- Review the {topic} board with the team\n\n" for n, task, topic in (
         (1, "Plan the first sprint", "sprint"), (2, "Set up source control", "repository"),
         (3, "Agree on code style", "review"), (4, "Set up continuous deployment", "release")))
@@ -151,4 +156,4 @@ def test_a_numbered_section_the_question_names_is_retrieved_and_answers(tmp_path
     answer = assistant.ask("What do we do on day 3 of the kickoff week?")
     assert "Agree on code style" in answer.text and "Plan the first sprint" not in answer.text, answer.text
     # The same heading in a page the question does not point at is no match.
-    assert assistant.retriever.named_by_number("What happens on day 3 of the sprint?") == []
+    assert assistant.retriever.named_sections("What happens on day 3 of the sprint?") == []
