@@ -189,7 +189,8 @@ class HybridRetriever:
             if section == CARD_SECTION:
                 cards.append(cid)
         found: dict[str, set[str]] = {source: set(tokens(re.sub(r"[/_.-]", " ", source))) for source in first}
-        for hit in self.store.get_chunks(self.generation, list(first.values()) + cards):
+        # A document's first chunk may be its card: each id once (the store refuses repeated ids).
+        for hit in self.store.get_chunks(self.generation, list(dict.fromkeys([*first.values(), *cards]))):
             found[hit.source] |= set(tokens(hit.title)) | (set(tokens(hit.text)) if hit.kind == "card" else set())
         words = {source: frozenset(said) for source, said in found.items()}
         self._document_words = ((self.generation, self.revision), words)

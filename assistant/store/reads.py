@@ -124,7 +124,7 @@ class Reads(Generations):
         else:
             with self._using() as view:
                 chunk_col, _ = self._cols(view, generation)
-                got = self._call(chunk_col.get, ids=list(ids), include=["documents", "metadatas"])
+                got = self._call(chunk_col.get, ids=list(dict.fromkeys(ids)), include=["documents", "metadatas"])
             rows = zip(got["ids"], got["documents"], got["metadatas"])
         found = {cid: _hit(cid, doc, meta) for cid, doc, meta in rows if doc is not None and meta is not None}
         return [found[cid] for cid in ids if cid in found]
