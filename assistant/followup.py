@@ -64,7 +64,9 @@ def expand_followup(question: str, history: list[str], turns: int, profile: Doma
         return question
     subjects = profile.subject_terms
     named = profile.subjects_in(question)
-    if not (_FOLLOWUP.search(question) or (len(tokens(question)) <= 3 and not named)):
+    # A short question leans on the conversation only when it names nothing of its own: "What are the
+    # challenges?" does, "Which responsibilities does the Process Lead have?" stands alone.
+    if not (_FOLLOWUP.search(question) or (len(tokens(question)) <= 3 and not named and not names_in(question, profile))):
         return question
     earlier = recent[-1]
     if named and not _PRONOUN.search(question):

@@ -111,6 +111,11 @@ def test_a_follow_up_carries_the_conversations_subject(question, history, query)
 
 def test_question_with_its_own_subject_is_not_rewritten():
     assert expand_followup("What is DataOps?", ["What are the benefits of ModelOps?"], 3, DomainProfile()) == "What is DataOps?"
+    # A short question naming something of its own stands alone; one naming nothing leans on the turn before.
+    history = ["What does the article say DevOps is?"]
+    assert expand_followup("Which responsibilities does the Process Lead have?", history, 3, DomainProfile()) \
+        == "Which responsibilities does the Process Lead have?"
+    assert expand_followup("What are the challenges?", history, 3, DomainProfile()) == "What are the challenges? (DevOps)"
 
 
 def test_history_is_bounded(shipped):
