@@ -61,9 +61,10 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
         subject = re.sub(r"^(?:(?:recommended|suggested|preferred|best|right|correct|proper|ideal|typical|usual|"
                          r"standard|default|common|main|general|good)\s+)+", "", term.group(1), flags=re.I)
         words = tokens(subject)
-        # A term alone ("mutation testing"), not a relation ("the main use cases of a practice").
+        # A term alone ("mutation testing"), not a relation ("the main use cases of a practice", "the
+        # article's conclusion").
         if not 2 <= len(words) <= 4 or len(subject.split()) > 4 or re.search(
-                r"\s(?:in|of|for|within|on|at|when|from|between|and|or|to|with|vs)\s", f" {subject} "):
+                r"\s(?:in|of|for|within|on|at|when|from|between|and|or|to|with|vs)\s|\w['’]s\s", f" {subject} "):
             return ""
         # Of three words or more, the last may be said apart ("commit message format": the passage on commit
         # messages calls it their structure, but says "format" too): the words before it name the thing.

@@ -342,7 +342,9 @@ def test_questions_outside_the_corpus_are_refused(runbooks, question, reason):
 @pytest.mark.parametrize("question", ["What is a full restore?", "What is the restore procedure?",
                                       "What are the restore steps for the database?",
                                       # a word judging the thing, and a last word said apart, are no part of its name
-                                      "What is the usual full restore procedure?"])
+                                      "What is the usual full restore procedure?",
+                                      # a possessive is a relation, like "of": "the runbook's restore steps"
+                                      "What is the on-call guide's restore procedure?"])
 def test_a_term_the_passages_say_is_not_refused_as_unknown(runbooks, question):
     answer = runbooks.ask(question)
     assert "term asked about" not in answer.reason, answer.reason
