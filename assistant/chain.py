@@ -15,7 +15,7 @@ from assistant.citations import markers
 from assistant.context import REFUSAL, Context, build_context
 from assistant.domain import DomainProfile
 from assistant.followup import leans_on_history, names_in, with_earlier_words
-from assistant.grammar import asked_kind, question_parts, scene_and_ask
+from assistant.grammar import asked_kind, describes_as, question_parts, scene_and_ask
 from assistant.outline import MAX_SECTIONS, asks_contents, named_document
 from assistant.text import tokens
 from assistant.types import Answer, Citation
@@ -266,6 +266,17 @@ class AnswerChain:
                 under = self.retriever.subsections(hit.source, section)
                 if len(under) >= 2 and set(under[:_MAX_SUBSECTIONS]) - {h.id for h in retrieval.hits}:
                     return self._adding(retrieval, under[:_MAX_SUBSECTIONS])
+        # "Which CI services ...?" over "## Tools" > "### Jenkins", "### TravisCI": a heading named by another
+        # word heads the set when two of its sub-sections open by describing their member as of the kind
+        # ("CircleCI is a free service ...").
+        for hit in retrieval.hits[:2]:
+            parent = hit.section.rpartition(" > ")[0]
+            under = self.retriever.subsections(hit.source, parent) if parent else []
+            if len(under) < 2 or not set(under[:_MAX_SUBSECTIONS]) - {h.id for h in retrieval.hits}:
+                continue
+            members = self.retriever.lookup(under[:_MAX_SUBSECTIONS])
+            if sum(describes_as(m.section.rpartition(" > ")[2], m.text, kind) for m in members) >= 2:
+                return self._adding(retrieval, under[:_MAX_SUBSECTIONS])
         return retrieval
 
     def _adding(self, retrieval, ids: list[str]):

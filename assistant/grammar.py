@@ -150,6 +150,14 @@ def kind_modifiers(question: str, kind: str) -> set[str]:
     return set()
 
 
+def describes_as(name: str, text: str, kind: str) -> bool:
+    """A section's first sentence says what its heading names is of the kind asked for ("CircleCI is a free
+    service ..." under "### CircleCI", for "which CI services ..."): the name and the kind in one sentence."""
+    first = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
+    said = set(tokens(first))
+    return kind in said and bool(tokens(name)) and set(tokens(name)) <= said
+
+
 def _plural(word: str) -> bool:
     low = word.lower()
     return len(low) > 3 and low.endswith("s") and not low.endswith(("ss", "us", "is"))

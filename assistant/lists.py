@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from assistant.context import Context
-from assistant.grammar import _ANAPHOR, _WHY, REASONS, _label_names, _title_like, kind_modifiers
+from assistant.grammar import _ANAPHOR, _WHY, REASONS, _label_names, _title_like, describes_as, kind_modifiers
 from assistant.text import tokens
 
 if TYPE_CHECKING:
@@ -304,8 +304,8 @@ class Lists:
             # question names, so a parent the question names counts only over numbered siblings.
             if len(numbered) >= 2 and parent_words and parent_words <= words:
                 siblings = {leaf: p for leaf, p in siblings.items() if leaf in numbered}
-            elif kind not in parent_words:
-                continue
+            elif kind not in parent_words and sum(describes_as(leaf, p.hit.text, kind) for leaf, p in siblings.items()) < 2:
+                continue  # the set neither named by the heading nor by its members ("CircleCI is a free service")
             members = []
             for leaf, p in sorted(siblings.items(), key=lambda pair: pair[1].hit.start):
                 quotable = [by_pos[p.n, i] for i in range(len(p.units)) if (p.n, i) in by_pos]

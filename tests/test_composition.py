@@ -2017,3 +2017,22 @@ def test_a_lead_in_ending_its_chunk_without_what_it_introduces_is_no_answer():
 
     assert scored({}) == [0]
     assert scored({1: "```csharp\n// why\n```"}) == [0, 1]
+
+
+def test_sub_sections_describing_their_members_as_the_kind_asked_are_the_set(tmp_path):
+    """"Which CI services ...?" over "## Tools" > "### Jenkins", "### CircleCI", ...: the heading names the set
+    by another word, but the sections open by saying what their member is ("CircleCI is a free CI service"):
+    they are the set. Sections that merely mention the kind ("... the service team") are not."""
+    from assistant.grammar import describes_as
+
+    assert describes_as("CircleCI", "CircleCI is a free service for open source projects. It runs fast.", "servic")
+    assert not describes_as("Benefits", "Many organizations see the value of it.", "organ")
+    assert not describes_as("CircleCI", "It is fast. CircleCI is a free service.", "servic")  # the first sentence says
+    assistant = toy_assistant(tmp_path, {"ci.md": (
+        "# Continuous Integration\n\n## Why\n\nA pipeline checks every change before it merges.\n\n## Tools\n\n"
+        "### Lighthouse Runner\n\nLighthouse Runner is a hosted CI service with a free tier for open source.\n\n"
+        "### Quarry\n\nQuarry is a free CI service that needs no dedicated server.\n\n"
+        "### Beacon\n\nBeacon is another CI service, which also builds on Windows agents.\n"),
+        "teams.md": "# Teams\n\n## Roles\n\nThe service team owns the pipeline agents and their upgrades.\n"})
+    answer = assistant.ask("Which CI services does the guide list?")
+    assert all(name in answer.text for name in ("Lighthouse Runner", "Quarry", "Beacon")), answer.text
