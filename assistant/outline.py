@@ -52,6 +52,9 @@ def points_at_title(question: str, title: str) -> bool:
     return False
 
 
+_WRITTEN = re.compile(r"[\w'’-]+")  # a word as written, case and all
+
+
 def plain(text: str) -> str:
     """Lower-case words and numbers, one space apart ("Day 3:" -> "day 3")."""
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
@@ -69,21 +72,25 @@ def named_heading(heading: str) -> str:
     a name of two to five words, as written ("Process Lead"), else ""."""
     if numbered := numbered_heading(heading):
         return numbered
-    words = re.findall(r"[\w'’-]+", heading)
+    words = re.findall(_WRITTEN, heading)
     return " ".join(words) if 2 <= len(words) <= 5 and sum(w[0].isupper() for w in words) >= 2 else ""
 
 
-def names_heading(question: str, heading: str) -> bool:
+def question_phrases(question: str) -> tuple[str, str]:
+    """The question's words, space-padded, plain (numbered headings are matched in any case) and as written
+    (a name is matched as the question writes it): read once, matched against every heading."""
+    return f" {plain(question)} ", f" {' '.join(re.findall(_WRITTEN, question))} "
+
+
+def names_heading(question: str, heading: str, phrases: tuple[str, str] | None = None) -> bool:
     """The question names the heading as a phrase: a numbered one in any case ("on day 3": "Day 3"), a name
     as written ("the Process Lead": "Process Lead"; "an ML feasibility study" is a topic, not "Feasibility
-    Study")."""
+    Study"). `phrases`: question_phrases(question), when it is matched against many headings."""
     named = named_heading(heading)
     if not named:
         return False
-    if numbered_heading(heading):
-        return f" {named} " in f" {plain(question)} "
-    written = " ".join(re.findall(r"[\w'’-]+", question))
-    return f" {named} " in f" {written} "
+    plain_words, written = phrases or question_phrases(question)
+    return f" {named} " in (plain_words if numbered_heading(heading) else written)
 
 
 def names_numbered(question: str, heading: str) -> bool:

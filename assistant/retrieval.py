@@ -11,7 +11,7 @@ import numpy as np
 
 from assistant.chunking import CARD_SECTION
 from assistant.errors import GenerationGone, UserError
-from assistant.outline import named_heading, names_heading
+from assistant.outline import named_heading, numbered_heading, question_phrases
 from assistant.rerank import Evidence, RerankWeights, rerank, without_repeats
 from assistant.snapshot import Snapshot, SnapshotFiles
 from assistant.text import tokens
@@ -51,7 +51,7 @@ class HybridRetriever:
         self._legacy_units = False
         self._sections: dict[tuple[str, str], list[str]] = {}  # see subsections
         self._outline: tuple = ()  # (source, section, start) per chunk id, in self.ids order
-        self._named: dict[str, list[tuple[str, frozenset[str]]]] = {}  # see named_sections
+        self._named: dict[str, tuple] = {}  # heading -> (phrase, numbered, chunks): see named_sections
         self._document_words: tuple = (None, {})  # ((generation, revision), source -> words), see _scope
         self._checked = 0.0
         self._reloading = threading.Lock()
@@ -263,8 +263,9 @@ class HybridRetriever:
         project": "Day 3" of "The First Week of an ISE Project"), or a name as written ("the Process Lead"),
         in a document whose path or outer sections share another word of the query. Numbers are no search
         words, so "Day 3" reads as "Day 1"; and a role's section may say little else of the question."""
-        words = set(tokens(query))
-        return [cid for heading, chunks in self._named.items() if names_heading(query, heading)
+        words, phrases = set(tokens(query)), question_phrases(query)
+        return [cid for heading, (named, numbered, chunks) in self._named.items()
+                if f" {named} " in phrases[0 if numbered else 1]
                 for cid, context in chunks if context & (words - set(tokens(heading)))]
 
     def retrieve(self, question: str, query: str | None = None, k: int | None = None) -> Retrieval:
@@ -338,15 +339,15 @@ class HybridRetriever:
         return rerank(set(tokens(query)), evidence, self.rerank, rare)
 
 
-def _named_headings(ids: list[str], outline) -> dict[str, list[tuple[str, frozenset[str]]]]:
-    """Headings a question can name (outline.named_heading: "Day 3", "Process Lead") -> their chunks, each
-    with the words of its document's path and outer sections."""
-    out: dict[str, list[tuple[str, frozenset[str]]]] = {}
+def _named_headings(ids: list[str], outline) -> dict[str, tuple[str, bool, list[tuple[str, frozenset[str]]]]]:
+    """Headings a question can name (outline.named_heading: "Day 3", "Process Lead") -> (the phrase it names
+    them by, whether numbered, their chunks, each with the words of its document's path and outer sections)."""
+    out: dict[str, tuple[str, bool, list[tuple[str, frozenset[str]]]]] = {}
     for cid, (source, section, _) in zip(ids, outline):
         *outer, heading = section.split(" > ")
-        if named_heading(heading):
+        if named := named_heading(heading):
             context = frozenset(tokens(re.sub(r"[/_.-]", " ", source) + " " + " ".join(outer)))
-            out.setdefault(heading, []).append((cid, context))
+            out.setdefault(heading, (named, bool(numbered_heading(heading)), []))[2].append((cid, context))
     return out
 
 
