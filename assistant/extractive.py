@@ -10,7 +10,7 @@ from assistant.composition import Composition
 from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
-from assistant.grammar import _ANAPHOR, _ASKS_ADVICE, _DEFINE, _WHEN_COND, _WHY, _WHY_DO, _about, _name_parts, _title_like, asked_kind, compared_sides
+from assistant.grammar import _ANAPHOR, _ASKS_ADVICE, _DEFINE, _WHEN_COND, _WHY, _WHY_DO, _about, _name_parts, _title_like, asked_kind, compared_sides, excluded_members
 from assistant.lists import Lists, conditions_heading, one_sided, reasons_heading
 from assistant.outline import asks_contents, document_sections
 from assistant.safety import looks_like_injection
@@ -134,6 +134,10 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             scored = self.definitions_first(scored, sides)
         scored = self.list_naming_all(question, scored, context)
         if not wants_quantity and (sections := self.sibling_sections(scored, context, kind)):
+            # "Apart from Azure Pipelines, which CI services ...?": the member named is not asked for again.
+            if (excluded := excluded_members(question)) and len(kept := [m for m in sections
+                                                                         if not set(tokens(m[0])) <= excluded]) >= 2:
+                sections = kept
             return self.compose_sections(sections, context)
         if kind is None and asks_contents(question) and (
                 sections := document_sections(question, scored, context, self.profile.is_reference_section)):

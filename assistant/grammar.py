@@ -158,6 +158,16 @@ def describes_as(name: str, text: str, kind: str) -> bool:
     return kind in said and bool(tokens(name)) and set(tokens(name)) <= said
 
 
+# "Apart from Azure Pipelines, which CI services ...": members the question already has, left out of the set.
+_EXCEPT = re.compile(r"\b(?:apart from|aside from|other than|besides|except(?: for)?|excluding|not counting)\s+"
+                     r"([^,?;:]+?)(?=\s*(?:[,?;:]|$|\s(?:which|what|how|are|is|do|does)\b))", re.I)
+
+
+def excluded_members(question: str) -> set[str]:
+    """The words of what a set question excludes ("Apart from Azure Pipelines, which ...": {azur, pipelin})."""
+    return {t for m in _EXCEPT.finditer(question) for t in tokens(m.group(1))}
+
+
 def _plural(word: str) -> bool:
     low = word.lower()
     return len(low) > 3 and low.endswith("s") and not low.endswith(("ss", "us", "is"))

@@ -10,6 +10,7 @@ import numpy as np
 from assistant.text import split_sentences
 from assistant.citations import MARKER, TRAILING
 from assistant.context import Context
+from assistant.grammar import excluded_members
 from assistant.domain import DomainProfile
 from assistant.text import STOPWORDS, key_terms, tokens
 from assistant.types import SentenceCheck
@@ -278,7 +279,10 @@ def relevance_gap(question: str, answer, relevance: float, min_relevance: float,
     documents = dict(related or {})
     for c in answer.citations:
         documents[c.source] = f"{c.title} {c.section} {c.text} " + documents.get(c.source, "")
-    asked = key_terms(question, profile) - set(profile.subject_terms)
+    # "Which CI services other than Jenkins ...?": a member the question leaves out is not asked about.
+    excluded = excluded_members(question)
+    asked = {t for t in key_terms(question, profile) - set(profile.subject_terms)
+             if not (excluded and set(tokens(t)) <= excluded)}
     # A rare name must be in the cited passages themselves: the same article naming Kubeflow elsewhere
     # does not make a Kubernetes passage an answer about Kubeflow's license.
     # The document's path counts: "the compliance NFR page" names the folder non-functional-requirements/.

@@ -2036,3 +2036,8 @@ def test_sub_sections_describing_their_members_as_the_kind_asked_are_the_set(tmp
         "teams.md": "# Teams\n\n## Roles\n\nThe service team owns the pipeline agents and their upgrades.\n"})
     answer = assistant.ask("Which CI services does the guide list?")
     assert all(name in answer.text for name in ("Lighthouse Runner", "Quarry", "Beacon")), answer.text
+    # A member the question sets aside is not listed again, and its absence from the answer is no reason to refuse.
+    for question in ("Apart from Quarry, which CI services does the guide list?",
+                     "Which CI services other than Quarry does the guide list?"):
+        answer = assistant.ask(question)
+        assert "Lighthouse Runner" in answer.text and "Beacon" in answer.text and "Quarry" not in answer.text, answer.text
