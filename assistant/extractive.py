@@ -154,6 +154,8 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
         picked = listed or self.select(scored, context, wants_quantity, kind, sides, question=question)
         if not picked:
             return Draft(refused=True, reason="no sentence of the passages answers this kind of question")
+        if kind is not None and (excluded := excluded_members(question)):
+            picked = _without_members(picked, excluded, {p.n: p.items for p in context.passages})
         if not listed:
             # Readable order: passages by their best pick, sentences in document order within a passage.
             first: dict[int, float] = {}
@@ -325,3 +327,16 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
                 self.kind_led_list(picked, by_unit, items, kind)
                 self.labelled_set(picked, by_unit, items, {p.n: p.depths for p in context.passages}, kind)
         return self.with_items(picked, by_unit, items, leads, {p.n: p.depths for p in context.passages})
+
+
+def _without_members(listed: list, excluded: set[str], items: dict[int, tuple[int, ...]]) -> list:
+    """`listed` without the items that open by naming what the question sets aside ("Besides CodeQL, which
+    tools ...": "- CodeQL - GitHub security. CodeQL lets you ..."), each with its later sentences; as it was
+    when fewer than two units would be left."""
+    def item(u) -> tuple[int, int] | None:
+        n, pos = u[2], u[3]
+        return (n, items[n][pos]) if pos < len(items[n]) and items[n][pos] >= 0 else None
+
+    named = {item(u) for u in listed if item(u) and set(tokens(u[4])[:len(excluded)]) == excluded}
+    kept = [u for u in listed if item(u) not in named]
+    return kept if named and len(kept) >= 2 else listed

@@ -2041,3 +2041,21 @@ def test_sub_sections_describing_their_members_as_the_kind_asked_are_the_set(tmp
                      "Which CI services other than Quarry does the guide list?"):
         answer = assistant.ask(question)
         assert "Lighthouse Runner" in answer.text and "Beacon" in answer.text and "Quarry" not in answer.text, answer.text
+
+
+def test_a_list_answer_leaves_out_the_member_the_question_sets_aside():
+    """"Besides CodeQL, which tools ...?": the item opening with CodeQL goes, with its later sentences; the rest
+    stay. When too little would be left, the answer stays as it was."""
+    from assistant.extractive import _without_members
+    from assistant.grammar import excluded_members
+
+    excluded = excluded_members("Besides CodeQL, which tools does the playbook suggest?")
+    assert excluded == {"codeql"}
+    units = [(0.9, 0.6, 1, 0, "Tools:"), (0.9, 0.6, 1, 1, "detect-secrets finds secrets."),
+             (0.8, 0.6, 1, 2, "CodeQL - GitHub security."), (0.7, 0.6, 1, 3, "CodeQL lets you query code."),
+             (0.8, 0.6, 1, 4, "Git-secrets blocks commits.")]
+    items = {1: (-1, 0, 1, 1, 2)}
+    assert [u[4] for u in _without_members(units, excluded, items)] == \
+        ["Tools:", "detect-secrets finds secrets.", "Git-secrets blocks commits."]
+    assert [u[4] for u in _without_members(units[:4], excluded, items)] == ["Tools:", "detect-secrets finds secrets."]
+    assert _without_members(units[2:4], excluded, items) == units[2:4]  # nothing would be left
