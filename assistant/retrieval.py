@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from dataclasses import replace
@@ -14,7 +13,7 @@ from assistant.errors import GenerationGone, UserError
 from assistant.outline import named_heading, numbered_heading, question_phrases
 from assistant.rerank import Evidence, RerankWeights, rerank, without_repeats
 from assistant.snapshot import Snapshot, SnapshotFiles
-from assistant.text import tokens
+from assistant.text import path_words, tokens
 from assistant.types import Hit, Retrieval
 from assistant.unitvectors import UnitMatrix, UnitSearch, best_per_chunk
 
@@ -52,7 +51,7 @@ class HybridRetriever:
         self._sections: dict[tuple[str, str], list[str]] = {}  # see subsections
         self._outline: tuple = ()  # (source, section, start) per chunk id, in self.ids order
         self._named: dict[str, tuple] = {}  # heading -> (phrase, numbered, chunks): see named_sections
-        self._document_words: tuple = (None, {})  # ((generation, revision), source -> words), see _scope
+        self._document_words: tuple = (None, {})  # ((generation, revision), source -> words), see scope
         self._checked = 0.0
         self._reloading = threading.Lock()
 
@@ -188,9 +187,8 @@ class HybridRetriever:
             first.setdefault(source, cid)
             if section == CARD_SECTION:
                 cards.append(cid)
-        found: dict[str, set[str]] = {source: set(tokens(re.sub(r"[/_.-]", " ", source))) for source in first}
-        # A document's first chunk may be its card: each id once (the store refuses repeated ids).
-        for hit in self.store.get_chunks(self.generation, list(dict.fromkeys([*first.values(), *cards]))):
+        found: dict[str, set[str]] = {source: set(tokens(path_words(source))) for source in first}
+        for hit in self.store.get_chunks(self.generation, [*first.values(), *cards]):
             found[hit.source] |= set(tokens(hit.title)) | (set(tokens(hit.text)) if hit.kind == "card" else set())
         words = {source: frozenset(said) for source, said in found.items()}
         self._document_words = ((self.generation, self.revision), words)
@@ -287,17 +285,18 @@ class HybridRetriever:
         n = max(self.candidates, k)
         # Without a matrix of all units, the units searched are those of more dense hits than fused.
         wide = n if self._units is not None or self._legacy_units else max(n, self.unit_search.candidates)
-        (ranked_dense, dense_hits), sparse = self.dense(vector, wide), self.sparse(query, n)
-        dense = ranked_dense[:n]
-        stored = {h.id: h for h in dense_hits}
-        units = self.dense_units(vector, 3 * n, [cid for cid, _ in ranked_dense] + [cid for cid, _ in sparse])
         # "What does the article recommend ...?": only the documents the question points at are searched
         # (while searching is exact: every similarity of theirs is at hand).
         scoped = frozenset(self.scope(question)) if self._units is not None and self._chunks is not None else frozenset()
         if scoped:
-            ranked_dense = _best(self._chunks.best_of(vector, scoped), wide)
-            dense, units = ranked_dense[:n], _best(self._units.best_of(vector, scoped), 3 * n)
+            ranked_dense, stored = _best(self._chunks.best_of(vector, scoped), wide), {}
+            units = _best(self._units.best_of(vector, scoped), 3 * n)
             sparse = [(cid, score) for cid, score in self.sparse(query, len(self.ids)) if cid in scoped][:n]
+        else:
+            (ranked_dense, dense_hits), sparse = self.dense(vector, wide), self.sparse(query, n)
+            stored = {h.id: h for h in dense_hits}
+            units = self.dense_units(vector, 3 * n, [cid for cid, _ in ranked_dense] + [cid for cid, _ in sparse])
+        dense = ranked_dense[:n]
         fused: dict[str, float] = {}
         for ranked in (dense, units, sparse):
             ranked = [(cid, score) for cid, score in ranked if cid in self.known]
@@ -346,7 +345,7 @@ def _named_headings(ids: list[str], outline) -> dict[str, tuple[str, bool, list[
     for cid, (source, section, _) in zip(ids, outline):
         *outer, heading = section.split(" > ")
         if named := named_heading(heading):
-            context = frozenset(tokens(re.sub(r"[/_.-]", " ", source) + " " + " ".join(outer)))
+            context = frozenset(tokens(path_words(source) + " " + " ".join(outer)))
             out.setdefault(heading, (named, bool(numbered_heading(heading)), []))[2].append((cid, context))
     return out
 

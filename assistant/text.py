@@ -37,6 +37,12 @@ def stem(word: str) -> str:
     return _stemmer().stemWord(word)
 
 
+def path_words(source: str) -> str:
+    """A document path as words: "docs/non-functional-requirements/compliance.md" -> "docs non-functional
+    requirements compliance" (tokens() would keep "a/b" as one word)."""
+    return re.sub(r"[/_.]+", " ", source.rpartition(".")[0] or source)
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased, stemmed content words (BM25 and overlap both use this)."""
     return [stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS and len(t) > 1]

@@ -12,7 +12,7 @@ from assistant.citations import MARKER, TRAILING
 from assistant.context import Context
 from assistant.grammar import excluded_members
 from assistant.domain import DomainProfile
-from assistant.text import STOPWORDS, key_terms, tokens
+from assistant.text import STOPWORDS, key_terms, path_words, tokens
 from assistant.types import SentenceCheck
 
 
@@ -196,12 +196,6 @@ def _named(term: str, low: str, stems: set[str]) -> bool:
         or _spelt_out(term, low)
 
 
-def _path_words(source: str) -> str:
-    """A document path as words: "docs/non-functional-requirements/compliance.md" -> "docs non-functional
-    requirements compliance"."""
-    return re.sub(r"[/_.]+", " ", source.rpartition(".")[0] or source)
-
-
 def _spelt_out(term: str, low: str) -> bool:
     """An acronym the text writes out: "NFR" in "Non-Functional Requirements". Two letters match too
     many phrases by chance, so only three to six."""
@@ -286,7 +280,7 @@ def relevance_gap(question: str, answer, relevance: float, min_relevance: float,
     # A rare name must be in the cited passages themselves: the same article naming Kubeflow elsewhere
     # does not make a Kubernetes passage an answer about Kubeflow's license.
     # The document's path counts: "the compliance NFR page" names the folder non-functional-requirements/.
-    cited = " ".join(f"{_path_words(c.source)} {c.title} {c.section} {c.text}" for c in answer.citations)
+    cited = " ".join(f"{path_words(c.source)} {c.title} {c.section} {c.text}" for c in answer.citations)
     low, stems = cited.lower(), set(tokens(cited))
     absent = sorted(t for t in asked if not _named(t, low, stems) and (is_rare is None or is_rare(t)))
     doc_stems = {source: set(tokens(text)) for source, text in documents.items()}
