@@ -269,14 +269,14 @@ class AnswerChain:
         # "Which CI services ...?" over "## Tools" > "### Jenkins", "### TravisCI": a heading named by another
         # word heads the set when two of its sub-sections open by describing their member as of the kind
         # ("CircleCI is a free service ...").
-        for hit in retrieval.hits[:2]:
-            parent = hit.section.rpartition(" > ")[0]
-            under = self.retriever.subsections(hit.source, parent) if parent else []
-            if len(under) < 2 or not set(under[:_MAX_SUBSECTIONS]) - {h.id for h in retrieval.hits}:
+        have = {h.id for h in retrieval.hits}
+        for parent in dict.fromkeys((h.source, h.section.rpartition(" > ")[0]) for h in retrieval.hits[:2]):
+            under = self.retriever.subsections(*parent)[:_MAX_SUBSECTIONS] if parent[1] else []
+            if len(under) < 2 or not set(under) - have:
                 continue
-            members = self.retriever.lookup(under[:_MAX_SUBSECTIONS])
+            members = self.retriever.lookup(under)  # read once: judged here, added as they are
             if sum(describes_as(m.section.rpartition(" > ")[2], m.text, kind) for m in members) >= 2:
-                return self._adding(retrieval, under[:_MAX_SUBSECTIONS])
+                return replace(retrieval, hits=retrieval.hits + tuple(m for m in members if m.id not in have))
         return retrieval
 
     def _adding(self, retrieval, ids: list[str]):
