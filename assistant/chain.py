@@ -12,7 +12,7 @@ import numpy as np
 from assistant import smalltalk
 from assistant.answerer import Answerer, Draft
 from assistant.citations import markers
-from assistant.context import REFUSAL, Context, build_context
+from assistant.context import REFUSAL, Context, build_context, code_body
 from assistant.domain import DomainProfile
 from assistant.followup import leans_on_history, names_in, with_earlier_words
 from assistant.grammar import asked_kind, describes_as, question_parts, scene_and_ask
@@ -82,7 +82,7 @@ def shown_code(draft, sentence, passages) -> str:
     """The code block the draft shows after a kept sentence, if a passage the sentence cites holds it
     verbatim: a block is quoted, never written."""
     block = draft.code.get(sentence.text, "")
-    body = "\n".join(block.split("\n")[1:-1])
+    body = code_body(block)
     return block if body.strip() and any(body in passages[n].hit.text for n in sentence.citations
                                          if n in passages) else ""
 

@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from assistant.answerer import Draft
-from assistant.context import Context
+from assistant.context import Context, code_body
 from assistant.domain import DomainProfile
 from assistant.grammar import ADVICE, GOES_ON, _CONTRAST, _NAMES, _POINTS_BACK, _PRONOUN, _introduces_list, _title_like
 from assistant.text import STOPWORDS, key_terms, tokens
@@ -342,7 +342,7 @@ class Composition:
         needed = [key for key in code if not _ENDS_STATEMENT.search(by_key[key])]
         extra = [key for key in code if key not in needed][:max(0, _CODE_BLOCKS - len(needed))]
         code = {key: code[key] for key in code if key in needed[:_CODE_BLOCKS_NEEDED] or key in extra}
-        shown = {" ".join(" ".join(b.split("\n")[1:-1]).split()) for b in code.values()}
+        shown = {" ".join(code_body(b).split()) for b in code.values()}
         picked = [p for p in picked if (p[2], p[3]) in code or " ".join(p[4].split()) not in shown]
         # A lead-in whose list is not quoted (a long code block followed it) is left hanging: one that
         # announces only ("... which is structured as:") is left out, one that says something ("Before
@@ -380,5 +380,5 @@ class Composition:
 
 
 def _short_code(block: str) -> bool:
-    body = block.split("\n")[1:-1]
-    return 0 < len(body) <= _CODE_LINES and len("\n".join(body)) <= _CODE_CHARS
+    body = code_body(block)
+    return bool(body) and body.count("\n") < _CODE_LINES and len(body) <= _CODE_CHARS

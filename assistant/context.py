@@ -17,6 +17,11 @@ _FENCE = re.compile(r"^(```|~~~)[\w+.#-]*$")
 REFUSAL = "I can't find that in the sources I have."
 
 
+def code_body(block: str) -> str:
+    """A fenced code block's lines between its fences (Passage.code_after gives blocks with them)."""
+    return "\n".join(block.split("\n")[1:-1])
+
+
 @dataclass(frozen=True)
 class Passage:
     n: int  # the number the answerer cites: [n]

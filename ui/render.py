@@ -6,6 +6,7 @@ import re
 
 from assistant.chain import blocks, levels, segments
 from assistant.citations import MARKER, cited_numbers
+from assistant.context import code_body
 from assistant.text import STOPWORDS, stem, visible
 from assistant.types import Answer, Citation
 
@@ -96,7 +97,7 @@ def code_html(block: str) -> str:
     lines = block.split("\n")
     language = re.sub(r"[^\w+#.-]", "", lines[0].lstrip("`~"))
     kind = f' class="language-{language}"' if language else ""
-    return f"<pre><code{kind}>{block_text(chr(10).join(lines[1:-1]))}</code></pre>"
+    return f"<pre><code{kind}>{block_text(code_body(block))}</code></pre>"
 
 
 def _nested_list(items: list[tuple[str, int]]) -> str:
