@@ -329,18 +329,11 @@ class Lists:
         runs: dict[tuple[int, int], set[int]] = {}
         for _, _, n, pos, _ in picked:
             if pos < len(items[n]) and items[n][pos] >= 0:
-                start = pos
-                while start > 0 and items[n][start - 1] >= 0:
-                    start -= 1
-                runs.setdefault((n, start), set()).add(items[n][pos])
+                runs.setdefault((n, _run_start(items[n], pos)), set()).add(items[n][pos])
         for (n, start), quoted in runs.items():
             if len(quoted) < 2 or n not in named:
                 continue
-            end, firsts = start, []
-            while end < len(items[n]) and items[n][end] >= 0:
-                if end == start or items[n][end] != items[n][end - 1]:
-                    firsts.append(end)
-                end += 1
+            firsts, _ = _firsts_of_run(items[n], start)
             missing = [p for p in firsts if items[n][p] not in quoted and (n, p) in by_unit]
             for p in missing[:max(0, self.w.max_list_items - len(quoted))]:
                 picked.append(by_unit[n, p])
@@ -353,18 +346,12 @@ class Lists:
         for _, _, n, pos, _ in list(picked):
             if pos >= len(items[n]) or items[n][pos] < 0:
                 continue
-            start = pos
-            while start > 0 and items[n][start - 1] >= 0:
-                start -= 1
+            start = _run_start(items[n], pos)
             lead = by_unit.get((n, start - 1))
             if lead is None or not lead[4].rstrip().endswith(":") or kind not in tokens(lead[4]):
                 continue
             have = {(u[2], u[3]) for u in picked}
-            end, firsts = start, []
-            while end < len(items[n]) and items[n][end] >= 0:
-                if end == start or items[n][end] != items[n][end - 1]:
-                    firsts.append(end)
-                end += 1
+            firsts, end = _firsts_of_run(items[n], start)
             quoted = {items[n][p] for p in range(start, end) if (n, p) in have}
             missing = [by_unit[n, p] for p in firsts if items[n][p] not in quoted and (n, p) in by_unit]
             picked += ([lead] if (n, start - 1) not in have else []) + \
@@ -417,6 +404,16 @@ def _run_start(items, pos: int) -> int:
     while pos > 0 and items[pos - 1] >= 0:
         pos -= 1
     return pos
+
+
+def _firsts_of_run(items, start: int) -> tuple[list[int], int]:
+    """The first position of each item in the run of list units from `start`, and where the run ends."""
+    end, firsts = start, []
+    while end < len(items) and items[end] >= 0:
+        if end == start or items[end] != items[end - 1]:
+            firsts.append(end)
+        end += 1
+    return firsts, end
 
 
 def _run_end(items, pos: int) -> int:
