@@ -142,16 +142,20 @@ class DomainProfile:
                            rf"(?=\s*[,?.!]|\s*$)", re.I),
                 re.compile(rf"\b(?:the|this|our|your) (?:{names}) (?=([a-z]+)\b)", re.I))
 
-    def document_kinds_named(self, question: str) -> list[frozenset[str]]:
-        """The kinds of document the question points at ("the MLOps/DevOps/ModelOps article" -> {article, blog,
-        post}), each as its group's stemmed words."""
+    @cached_property
+    def _document_kinds(self) -> list[tuple[re.Pattern, frozenset[str]]]:
+        """Per kind of document: the pattern of a question pointing at it, and its group's stemmed words."""
         out = []
         for group in self.document_kinds:
             words = "|".join(re.escape(w) for w in group.split("|"))
-            if re.search(rf"\b(?:the|this|that|our|your|their)\s+(?:[\w/.-]+\s+){{0,3}}?(?:{words})s?(?![\w-])",
-                         question, re.I):
-                out.append(frozenset(t for w in group.split("|") for t in tokens(w)))
+            out.append((re.compile(rf"\b(?:the|this|that|our|your|their)\s+(?:[\w/.-]+\s+){{0,3}}?(?:{words})s?(?![\w-])",
+                                   re.I), frozenset(t for w in group.split("|") for t in tokens(w))))
         return out
+
+    def document_kinds_named(self, question: str) -> list[frozenset[str]]:
+        """The kinds of document the question points at ("the MLOps/DevOps/ModelOps article" -> {article, blog,
+        post}), each as its group's stemmed words."""
+        return [words for pattern, words in self._document_kinds if pattern.search(question)]
 
     def without_document_reference(self, question: str) -> str:
         """The question with the corpus named as the one who says something left out ("What does the

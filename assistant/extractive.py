@@ -133,10 +133,10 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             # "Should I go with X or Y?" is answered by the recommendation, not by what X and Y are.
             scored = self.definitions_first(scored, sides)
         scored = self.list_naming_all(question, scored, context)
+        # "Apart from Azure Pipelines, which CI services ...?": the member named is not asked for again.
+        excluded = excluded_members(question) if kind is not None else set()
         if not wants_quantity and (sections := self.sibling_sections(scored, context, kind)):
-            # "Apart from Azure Pipelines, which CI services ...?": the member named is not asked for again.
-            if (excluded := excluded_members(question)) and len(kept := [m for m in sections
-                                                                         if not set(tokens(m[0])) <= excluded]) >= 2:
+            if excluded and len(kept := [m for m in sections if not set(tokens(m[0])) <= excluded]) >= 2:
                 sections = kept
             return self.compose_sections(sections, context)
         if kind is None and asks_contents(question) and (
@@ -154,7 +154,7 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
         picked = listed or self.select(scored, context, wants_quantity, kind, sides, question=question)
         if not picked:
             return Draft(refused=True, reason="no sentence of the passages answers this kind of question")
-        if kind is not None and (excluded := excluded_members(question)):
+        if excluded:
             picked = _without_members(picked, excluded, {p.n: p.items for p in context.passages})
         if not listed:
             # Readable order: passages by their best pick, sentences in document order within a passage.

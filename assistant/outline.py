@@ -93,12 +93,6 @@ def names_heading(question: str, heading: str, phrases: tuple[str, str] | None =
     return f" {named} " in (plain_words if numbered_heading(heading) else written)
 
 
-def names_numbered(question: str, heading: str) -> bool:
-    """The question names a numbered heading as its own phrase ("on day 3 of a new project": "Day 3")."""
-    numbered = numbered_heading(heading)
-    return bool(numbered) and f" {numbered} " in f" {plain(question)} "
-
-
 def named_document(question: str, hits) -> tuple[str, str] | None:
     """(source, title) of the first hit whose document the question names by title, or None."""
     return next(((h.source, h.title) for h in hits if names_title(question, h.title)), None)

@@ -11,7 +11,7 @@ from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_ADVICE, _ASKS_TABLE, _DEF
                                _WHEN_COND, _WHY_DO, ADVICE, CONDITION, REASONS, _about, _criterion, _defines,
                                _defines_side, _introduces_list, _label_names, _subject, _title_like, asked_kind,
                                asks_for_questions, compared_sides)
-from assistant.outline import names_numbered, points_at_title
+from assistant.outline import names_heading, numbered_heading, points_at_title
 from assistant.safety import looks_like_injection
 from assistant.text import key_terms, tokens
 from assistant.verify import WHO
@@ -125,7 +125,7 @@ class Scoring:
             # "What items are in the checklist section of ...?": every unit under a heading with that word.
             in_named = bool(section_named & heading_terms)
             # "What do we do on day 3 of ...?": the numbered section named is the answer, every unit of it.
-            numbered = names_numbered(question, passage.hit.section.split(" > ")[-1])
+            numbered = bool(numbered_heading(heading)) and names_heading(question, heading)
             # "Blue-green vs canary": a section headed by one side opens by saying what that side is.
             headed = bool(sides) and any(_about(side, other, heading_terms) for side, other in (sides, sides[::-1]))
             intro: set[str] = set()  # the words of the sentence that introduces the current list

@@ -132,12 +132,12 @@ def test_a_section_the_question_names_by_its_numbered_heading_is_retrieved_and_a
     """"What do we do on day 3 of the kickoff week?": numbers are no search words, so "Day 1" ... "Day 4" of a
     page read alike; the heading's own phrase in the question picks "Day 3", in the page the question's
     other words point at, and its items are the answer."""
-    from assistant.outline import names_heading, names_numbered, numbered_heading
+    from assistant.outline import names_heading, numbered_heading
     from tests.conftest import toy_assistant
 
     assert numbered_heading("Day 3") == "day 3" and numbered_heading("Step 2: Deploy") == "step 2 deploy"
     assert numbered_heading("Introduction") == "" and numbered_heading("2023") == ""
-    assert names_numbered("What happens on day 3?", "Day 3") and not names_numbered("What happens on day 30?", "Day 3")
+    assert names_heading("What happens on day 3?", "Day 3") and not names_heading("What happens on day 30?", "Day 3")
     # A heading that is a name counts as the question writes it: "the Process Lead" names the role's section;
     # "an ML feasibility study" is a topic, not the section "Feasibility Study".
     assert names_heading("What does the Process Lead do?", "Process Lead") and names_heading("on day 3", "Day 3")
