@@ -76,7 +76,7 @@ def visible(name: str) -> str:
     return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf") else c for c in str(name))
 
 
-_ABBREV = r"(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bFig\.)(?<!\bNo\.)(?<!\bDr\.)(?<!\bMr\.)"
+_ABBREV = r"(?<!\bvs\.)(?<!\bex\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bFig\.)(?<!\bNo\.)(?<!\bDr\.)(?<!\bMr\.)"
 # An abbreviation ends no sentence ("e.g. Flux"), unless a parenthesis closes right after it: "(Ex:
 # GDPR etc.) Read more ..." is two sentences ("etc.) [1]": an answer's marker ends none). A lower-case
 # tool name starts one after a full word or an answer's marker ("... other solutions. golangci-lint can ...").

@@ -92,6 +92,9 @@ def test_split_sentences_keeps_abbreviations_and_fragments():
     assert split_sentences("Follow the rules on PII (Ex: GDPR etc.) Read more on logs here.") == [
         "Follow the rules on PII (Ex: GDPR etc.)", "Read more on logs here."]
     assert len(split_sentences("Tools (Flux, Argo, etc.) are popular with many teams.")) == 1
+    # "ex." introduces examples: the names after it are the point ("... templates – ex. Terraform, Bicep").
+    assert split_sentences("Resources come from templates – ex. Terraform, Bicep (ARM). Releases are automated.") == [
+        "Resources come from templates – ex. Terraform, Bicep (ARM).", "Releases are automated."]
     # A short reply to a question stands alone: it is no caption of the sentence after it.
     assert split_sentences("Would one setup suit everyone? Maybe not. Containers make that possible.") == [
         "Would one setup suit everyone?", "Maybe not.", "Containers make that possible."]
