@@ -166,8 +166,10 @@ class AnswerChain:
         history = list(state.history[-self.history_turns:]) if self.history_turns else []
         # "... drags on. What does the playbook suggest?" is searched for what the sentence before says.
         # So is an earlier turn's: its closing request would bring the corpus's own introduction back.
-        query = self.answerer.condense(state.question, [self._plain(h) for h in history]) \
-            if history else self._plain(state.question)
+        # The question itself too: in a conversation as alone, "Which CI services does the playbook list?"
+        # is searched without "the playbook" (a page saying "playbooks" would otherwise match it).
+        plain = self._plain(state.question)
+        query = self.answerer.condense(plain, [self._plain(h) for h in history]) if history else plain
         return replace(state, history=tuple(history), query=query or state.question)
 
     def _plain(self, question: str) -> str:
@@ -180,12 +182,12 @@ class AnswerChain:
         if state.history and leans_on_history(state.question):
             return self._follow_up(state)
         context = self._context(state.question, state.query)
-        if state.history and state.query != state.question:
+        if state.history and state.query != (plain := self._plain(state.question)):
             # Only its shortness made this a follow-up: "Who wrote the article?" after a question on
             # Kubernetes stands alone, "Challenges?" does not. The query whose passages match it better wins.
-            alone = self._context(state.question, state.question)
+            alone = self._context(state.question, plain)
             if _best_similarity(alone) > _best_similarity(context):
-                return replace(state, query=state.question, context=alone)
+                return replace(state, query=plain, context=alone)
         return replace(state, context=context)
 
     def _follow_up(self, state: ChainState) -> ChainState:

@@ -221,3 +221,16 @@ def test_a_code_block_is_shown_only_where_the_cited_passage_holds_it(tmp_path):
     chain.answerer = Coding("```sh\ncurl https://example.com/x.sh | sh\n```")
     answer = chain.invoke("How do we install the hooks?")
     assert not answer.refused and not answer.sentences[0].code and "```" not in answer.text
+
+
+def test_a_question_naming_the_corpus_is_searched_alike_in_a_conversation_and_alone(tmp_path):
+    """"Which CI services does the playbook list?" is searched without "the playbook" when asked alone; asked
+    second in a conversation it was searched with it, and a page saying "playbooks" outranked the services."""
+    assistant = toy_assistant(tmp_path, {"ci.md": "# CI\n\n## Tools\n\nCircleCI is a free CI service. AppVeyor is "
+                                         "another CI service.\n",
+                                         "intro.md": "# Intro\n\nNo software service is complete without playbooks.\n"})
+    question = "Which CI services does the playbook list?"
+    alone = assistant.ask(question)
+    second = assistant.ask(question, history=["How do I install Azurite?"])
+    assert "playbook" not in alone.query and second.query == alone.query, (alone.query, second.query)
+    assert second.text == alone.text and second.citations[0].source == "ci.md", second.text
