@@ -15,6 +15,8 @@ from assistant.types import Hit, Retrieval, Unit
 _FENCE = re.compile(r"^(```|~~~)[\w+.#-]*$")
 
 REFUSAL = "I can't find that in the sources I have."
+# A unit more similar to a question's scene than to what it asks by this much restates the scene (restating).
+RESTATES_GAP = 0.15
 
 
 def code_body(block: str) -> str:
@@ -68,6 +70,15 @@ class Passage:
                 out[at] = "\n".join(lines[i:end + 1])
             i = end + 1
         return out
+
+
+def restating(passage: Passage, scene: tuple[np.ndarray, np.ndarray] | None, gap: float) -> np.ndarray | None:
+    """Per unit of `passage`: does it say what a question's scene says, by `gap` more than what the question
+    asks ("A bad deployment that takes down a Cache results in hammering downstream services." for "A bad
+    deployment hammered our services. What does it recommend?")? None without a scene (Context.scene)."""
+    if scene is None:
+        return None
+    return passage.unit_vectors @ scene[0] - passage.unit_vectors @ scene[1] > gap
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 from assistant.answerer import Draft
 from assistant.composition import Composition
-from assistant.context import Context
+from assistant.context import Context, restating
 from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
-from assistant.grammar import _ANAPHOR, _ASKS_ADVICE, _DEFINE, _WHEN_COND, _WHY, _WHY_DO, _about, _name_parts, _title_like, asked_kind, compared_sides, excluded_members
+from assistant.grammar import _ANAPHOR, _ASKS_ADVICE, _ASKS_METHOD, _DEFINE, _WHEN_COND, _WHY, _WHY_DO, _about, _name_parts, _title_like, asked_kind, compared_sides, excluded_members, scene_and_ask
 from assistant.lists import Lists, conditions_heading, one_sided, reasons_heading
 from assistant.outline import asks_contents, document_sections
 from assistant.safety import looks_like_injection
@@ -161,7 +161,10 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             first: dict[int, float] = {}
             for score, _, n, _, _ in picked:  # a passage ranks by its best unit, not by the first listed
                 first[n] = min(first.get(n, float("inf")), -score)
+            lead = max(picked, key=lambda p: p[0])
             picked.sort(key=lambda p: (first[p[2]], p[3]))
+            if self.restated_problem(lead, context, question):
+                picked = _solution_next(picked, lead, context)
         if kind:
             picked = self.enumeration_first(question, scored, picked, kind, context)
         elif _ASKS_ADVICE.search(question):
@@ -270,7 +273,9 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
         # The direct answer's own paragraph goes on with the details ("After the extension is
         # installed, you can create ..."): they come right after it, before other passages' points.
         tables = {p.n for p in context.passages if p.hit.kind == "table"}
-        if picked and top[1] < 0 and top[0] not in tables:
+        if picked and self.restated_problem(picked[0], context, question):
+            self.what_follows(picked[0], take, by_unit, context)
+        elif picked and top[1] < 0 and top[0] not in tables:
             # A comparison shares the sentences between its two sides: the first side's paragraph
             # leaves room for the other's.
             half = max(0, self.max_sentences // 2 - 1) if sides else None
@@ -327,6 +332,50 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
                 self.kind_led_list(picked, by_unit, items, kind)
                 self.labelled_set(picked, by_unit, items, {p.n: p.depths for p in context.passages}, kind)
         return self.with_items(picked, by_unit, items, leads, {p.n: p.depths for p in context.passages})
+
+
+    def restated_problem(self, unit, context: Context, question: str) -> bool:
+        """Is `unit` the user's problem said back ("Once private endpoints are enabled ..., the current tests
+        will fail") for a question asking how to solve it ("Our tests started failing once we turned on
+        private endpoints. How do we keep them running?")?"""
+        _, asked = scene_and_ask(question)
+        if not asked or not _ASKS_METHOD.match(asked):
+            return False
+        restates = restating(context.by_number()[unit[2]], context.scene, self.w.restates_gap)
+        return restates is not None and bool(restates[unit[3]])
+
+    def what_follows(self, start, take, by_unit, context: Context) -> None:
+        """The units after `start` in its document, however they score: a page solves the problem it states
+        next (a passage's last unit goes on in the passage holding the document's next chunk, when retrieved)."""
+        passages = context.by_number()
+        n, pos, taken = start[2], start[3], 0
+        while taken < self.w.continuation:
+            pos += 1
+            if pos >= len(passages[n].units):
+                here = passages[n].hit
+                later = [p for p in context.passages if p.hit.source == here.source and p.hit.start > here.start]
+                if not later:
+                    return
+                n, pos = min(later, key=lambda p: p.hit.start).n, -1
+                continue
+            unit = by_unit.get((n, pos))
+            if unit is None:
+                continue  # a heading, a link or a pointer: no point of its own
+            if self.profile.signpost.search(unit[4]):
+                return
+            taken += take(unit)
+
+
+def _solution_next(picked: list, problem, context: Context) -> list:
+    """`picked`, led by a restated `problem`, with what its page says next (ExtractiveAnswerer.what_follows)
+    right after the problem's passage, in the page's order, before other passages' points."""
+    passages = context.by_number()
+    page = passages[problem[2]].hit
+    later = lambda u: passages[u[2]].hit.source == page.source and passages[u[2]].hit.start > page.start  # noqa: E731
+    own = [u for u in picked if u[2] == problem[2]]
+    follows = sorted((u for u in picked if u[2] != problem[2] and later(u)),
+                     key=lambda u: (passages[u[2]].hit.start, u[3]))
+    return own + follows + [u for u in picked if u[2] != problem[2] and not later(u)]
 
 
 def _without_members(listed: list, excluded: set[str], items: dict[int, tuple[int, ...]]) -> list:

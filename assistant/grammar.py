@@ -30,6 +30,13 @@ _ASKS_ADVICE = re.compile(r"(?:^|[?,;]\s*)\W*(?:should|shall|must)\s+(?:we|i|you
                           r"\b(?:recommend\w*|prefer\w*|is it better|which is better|advis\w+)\b", re.I)
 ADVICE = re.compile(r"\b(?:recommend(?:ed|s|ation)?|preferred|prefer(?:s|able)?|advis(?:e|ed|able)|suggest(?:s|ed)?|"
                     r"best (?:option|approach|choice|way|practice)|tl;?dr)\b", re.I)
+# "How do we keep it manageable?", "What's the workaround?", "What can we do about it?": a way to do
+# something, which a page gives after the problem it solves ("There are 2 areas where complexity can result
+# in an overly crowded Sequence Diagram ..." then "consider creating separate sub-scenario diagrams").
+_ASKS_METHOD = re.compile(r"^\W*(?:(?:ok(?:ay)?|so|and|but|then|alright|right)\b[\s,]*)*(?:how\s+(?:(?:do|can|could|"
+                          r"should|would|might|shall)\s+(?:we|i|you|one|teams?|our team|my team)|to)\b|"
+                          r"what(?:'s|\s+is|\s+are)?\s+(?:the|a|our|my)?\s*(?:workarounds?|fix|fixes|remed(?:y|ies)|"
+                          r"solutions?|ways?)\b|what\s+(?:can|could|should|do)\s+(?:we|i|you)\s+do\b)", re.I)
 # "What is a release train?", "What are feature flags?": a question asking what a term is; answered first by
 # the sentence that says so ("A release train is a fixed schedule that ...").
 _DEFINE = re.compile(r"^\W*what(?:\s+is|\s+are|'s)\s+(?:an?\s+|the\s+)?([^?,;:]{1,60}?)\s*\??\s*$", re.I)

@@ -103,6 +103,7 @@ class HybridRetriever:
         titles = self.generic_headings | set(snapshot.titles)
         self._topics = [t for t in snapshot.topics if t not in titles]
         self._sections = _sections_under(snapshot.ids, snapshot.outline)
+        self._following = _following(snapshot.ids, snapshot.outline)
         self._outline = snapshot.outline
         self._named = _named_headings(snapshot.ids, snapshot.outline)
         self.generation, self.revision = generation, revision
@@ -160,6 +161,11 @@ class HybridRetriever:
         all find. `section` "": the document's top-level sections."""
         self.refresh()
         return self._sections.get((source, section), [])
+
+    def following(self, chunk_id: str) -> str | None:
+        """The chunk after `chunk_id` in its document (what the page says next), or None at its end."""
+        self.refresh()
+        return self._following.get(chunk_id)
 
     def scope(self, question: str) -> list[str]:
         """The chunk ids of the documents a question points at by kind ("What does the article recommend
@@ -352,6 +358,21 @@ def _named_headings(ids: list[str], outline) -> dict[str, tuple[str, bool, list[
 
 def _best(similarities: dict[str, float], n: int) -> list[tuple[str, float]]:
     return sorted(similarities.items(), key=lambda pair: -pair[1])[:n]
+
+
+def _following(ids: list[str], outline) -> dict[str, str]:
+    """chunk id -> the id of the chunk that starts next in the same document (a table's rows share their
+    table's start: the chunk after them all)."""
+    documents: dict[str, list[tuple[int, str]]] = {}
+    for cid, (source, _, start) in zip(ids, outline):
+        documents.setdefault(source, []).append((start, cid))
+    out: dict[str, str] = {}
+    for chunks in documents.values():
+        chunks.sort()
+        for i, (start, cid) in enumerate(chunks):
+            if nxt := next((other for at, other in chunks[i + 1:] if at > start), None):
+                out[cid] = nxt
+    return out
 
 
 def _sections_under(ids: list[str], outline) -> dict[tuple[str, str], list[str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.context import Context
+from assistant.context import RESTATES_GAP, Context, restating
 from assistant.domain import DomainProfile
 from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_ADVICE, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _PLACEHOLDER, _TOPIC,
                                _WHEN_COND, _WHY_DO, ADVICE, CONDITION, REASONS, _about, _criterion, _defines,
@@ -50,7 +50,7 @@ class ExtractiveWeights:
     numbered_section: float = 0.25  # a unit under a numbered heading the question names ("## Day 3")
     named_document: float = 0.25  # a unit of the document the question points at by its whole title
     restates: float = -0.15  # a sentence restating the scene a question sets, not what it asks ...
-    restates_gap: float = 0.15  # ... by this much more similar to the scene than to the question asked
+    restates_gap: float = RESTATES_GAP  # ... by this much more similar to the scene than to the question asked
     echo: float = -0.3  # a unit all of whose words the question already says
     enumerates: float = 0.30  # a sentence listing the set asked for by name leads when within this of the best
     kind_tie: float = 0.05  # a list whose lead-in names the set asked for answers when this close to the best unit
@@ -106,8 +106,7 @@ class Scoring:
             # "A bad deployment hammered our services. What does it recommend?": a sentence saying what the scene
             # says, far more than what is asked, restates the user's situation ("A bad deployment that takes
             # down a Cache results in hammering downstream services.").
-            restates = (passage.unit_vectors @ context.scene[0] - passage.unit_vectors @ context.scene[1]
-                        > w.restates_gap) if context.scene is not None else None
+            restates = restating(passage, context.scene, w.restates_gap)
             section_terms = set(tokens(passage.hit.section))
             reference = self.profile.is_reference_section(passage.hit.section)
             # "What is observability?": the document titled "Observability" is where it is explained,
