@@ -56,6 +56,10 @@ _NAMES = re.compile(r"\b[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)*\s*(?:,|\band\b|\bor\b)\
 _PRONOUN = re.compile(r"^(?:(?:when|if|once|after|before|while|although|though|because|since|unless|however|"
                       r"additionally|also|moreover|furthermore|in addition|as a result|for example)\b[^,.;:]{0,80},\s*)?"
                       r"(it|its|they|their|them|he|she|his|her)\b", re.I)
+# "As its significance becomes more evident, an increasing number of organizations ...": a clause whose subject
+# is a pronoun leans on an earlier sentence, as a sentence opening with one does.
+_LEANING_CLAUSE = re.compile(r"^(?:as|while|since|because|although|though|when|whenever|if|once|after|before|given)\s+"
+                             r"(?:its|their|it|they|it's|this|these)\b(?!\s+comes?\s+to\b)", re.I)
 # "With this setting only newly introduced issues are flagged": a phrase pointing back at what the sentence
 # before set up ("... using the --new-from-rev COMMITID."), which it needs to be understood.
 _POINTS_BACK = re.compile(r"^(?:with|in|by|for|under|using|after|through)\s+(?:this|these|those|such)\s+[a-z]", re.I)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from assistant.context import RESTATES_GAP, Context, restating
 from assistant.domain import DomainProfile
-from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_ADVICE, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _PLACEHOLDER, _TOPIC,
+from assistant.grammar import (_AGENT, _ANAPHOR, _LEANING_CLAUSE, _ASKS_ADVICE, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _PLACEHOLDER, _TOPIC,
                                _WHEN_COND, _WHY_DO, ADVICE, CONDITION, REASONS, _about, _criterion, _defines,
                                _defines_side, _introduces_list, _label_names, _subject, _title_like, asked_kind,
                                asks_for_questions, compared_sides)
@@ -200,7 +200,7 @@ class Scoring:
                     and not (is_item and kind is not None and not (_VERSUS.search(unit) and kind not in _CONTRASTS))
                 if (unit.rstrip().endswith(":") and not leads_set) or short or signpost.search(unit):
                     score += w.lead_in
-                elif _ANAPHOR.match(unit) and not is_item:
+                elif (_ANAPHOR.match(unit) or _LEANING_CLAUSE.match(unit)) and not is_item:
                     score += w.anaphor
                 if passage.hit.kind == "table" and (criteria[rank] or not asks_table):
                     # A table cell answers only when the question asks for its criterion ("tools"); a

@@ -2140,3 +2140,20 @@ def test_a_question_asking_for_a_way_to_do_something_is_told(asked, method):
     from assistant.grammar import _ASKS_METHOD
 
     assert bool(_ASKS_METHOD.match(asked)) is method
+
+
+def test_a_clause_whose_subject_is_a_pronoun_leans_on_the_sentence_before(tmp_path):
+    """"As its significance becomes more evident, an increasing number of organizations ..." opened the answer
+    to "Which organizations is ModelOps ideal for?": its "its" is a sentence the answer does not quote. It
+    scores as a sentence opening with a pronoun does; "When it comes to ..." is an idiom, no pronoun."""
+    from assistant.grammar import _LEANING_CLAUSE
+    from assistant.scoring import ExtractiveWeights
+
+    assistant = toy_assistant(tmp_path, {"ops.md": (
+        "# Model Operations\n\n## Benefits\n\nAs its significance becomes more evident, many organizations adopt "
+        "model operations.\n\nModel operations is ideal for organizations with a mature platform.\n")})
+    question = "Which organizations is model operations ideal for?"
+    assert lift(assistant, question, "As its significance", anaphor=0.0) == pytest.approx(ExtractiveWeights().anaphor)
+    assert lift(assistant, question, "Model operations is ideal", anaphor=0.0) == 0.0
+    assert not _LEANING_CLAUSE.match("When it comes to log collection methods, two techniques are common.")
+    assert _LEANING_CLAUSE.match("Since they run in the pipeline, the checks are cheap.")
