@@ -147,6 +147,8 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             conditions_heading if _WHEN_COND.match(question) else None
         listed = [] if wants_quantity else (self.named_list(scored, context, kind, heading_answers)
                                             or self.list_answer(scored, context, kind, why=why))
+        if not listed and kind is None and not wants_quantity and _ASKS_METHOD.match(scene_and_ask(question)[1] or question):
+            listed = self.steps_list(scored, context)
         if listed and sides and kind is None and one_sided(listed, sides):
             listed = []  # a comparison is answered by what sets the two apart, not a list of one's parts
         if listed and context.part_questions:

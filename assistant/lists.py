@@ -264,12 +264,45 @@ class Lists:
         _, best, passage, firsts = max(found, key=lambda f: (f[0], f[1]))
         if best < scored[0][0] - self.w.named_list or passage.n == scored[0][2]:
             return []  # too far behind, or the best unit's own list (list_answer quotes it, details too)
+        return self._quoted_list(passage, firsts, by_pos)
+
+    def _quoted_list(self, passage, firsts: list[int], by_pos) -> list:
+        """A list as an answer quotes it: its lead-in (when the unit before its first item is one), then each
+        top-level item's first sentence (`firsts`, up to max_list_items) with its sub-items."""
         n = passage.n
         members = [u for i in firsts[:self.w.max_list_items]
                    for u in [by_pos[n, i], *self.sub_items(by_pos[n, i], passage.items, passage.depths, by_pos)]]
         lead = by_pos.get((n, firsts[0] - 1)) if firsts[0] > 0 and passage.items[firsts[0] - 1] < 0 \
             and passage.units[firsts[0] - 1].rstrip().endswith(":") else None
         return ([lead] if lead else []) + members
+
+    def steps_list(self, scored, context: Context) -> list:
+        """"How do we run a chaos experiment against production safely?" asks for a way to do something, which a
+        page gives as steps: the list whose lead-in says it holds steps and names two more of the question's
+        words ("The following high-level steps provide a sample of practicing fault injection and chaos
+        engineering:"), when one of its items scores within `named_list` of the best unit; else []."""
+        if not scored:
+            return []
+        terms = set(tokens(context.retrieval.query)) - {"step"}
+        by_pos = {(s[2], s[3]): s for s in scored}
+        found = []
+        for p in context.passages:
+            for lead, unit in enumerate(p.units[:-1]):
+                words = set(tokens(unit))
+                if not (unit.rstrip().endswith(":") and p.items[lead] < 0 and p.items[lead + 1] >= 0
+                        and "step" in words and len(terms & words) >= 2 and (p.n, lead) in by_pos):
+                    continue
+                end = _run_end(p.items, lead + 1)
+                firsts = [i for i in range(lead + 1, end + 1) if (i == lead + 1 or p.items[i - 1] != p.items[i])
+                          and p.depths[i] == 0 and (p.n, i) in by_pos]
+                best = max((by_pos[p.n, i][0] for i in range(lead + 1, end + 1) if (p.n, i) in by_pos),
+                           default=float("-inf"))
+                if len(firsts) >= 2 and best >= scored[0][0] - self.w.named_list:
+                    found.append((len(terms & words), best, p, firsts))
+        if not found:
+            return []
+        _, _, passage, firsts = max(found, key=lambda f: (f[0], f[1]))
+        return self._quoted_list(passage, firsts, by_pos)
 
     def sibling_sections(self, scored, context: Context, kind: str | None) -> list[tuple[str, list]]:
         """A set question answered by sibling sections ("Tools" > "Accessibility Insights", "Accessibility

@@ -2157,3 +2157,31 @@ def test_a_clause_whose_subject_is_a_pronoun_leans_on_the_sentence_before(tmp_pa
     assert lift(assistant, question, "Model operations is ideal", anaphor=0.0) == 0.0
     assert not _LEANING_CLAUSE.match("When it comes to log collection methods, two techniques are common.")
     assert _LEANING_CLAUSE.match("Since they run in the pipeline, the checks are cheap.")
+
+
+CHAOS = """# Chaos Experiments
+
+## Terms
+
+Running a chaos experiment safely is unlike fault injection in a lab: it generates new information.
+
+## Practice
+
+The following high-level steps give a sample of practicing chaos experiments:
+
+- Measure a steady state of the production system before you run anything.
+- Write a hypothesis about the failure, then run the experiment.
+- Compare the production result with the baseline.
+"""
+
+
+@pytest.mark.parametrize("question, steps", [
+    ("How do we run a chaos experiment against production safely?", True),
+    ("What is a chaos experiment against production?", False),
+])
+def test_a_question_asking_how_is_answered_by_the_steps_a_page_lists(tmp_path, question, steps):
+    """"How do we run a fault injection / chaos experiment against production safely?" was answered with what
+    the two terms mean; the page lists the steps ("the following steps ...:"), which are the way asked for."""
+    assistant = toy_assistant(tmp_path, {"chaos.md": CHAOS})
+    text = assistant.ask(question).text
+    assert ("- Measure a steady state" in text and "- Write a hypothesis" in text) is steps
