@@ -7,19 +7,21 @@ from collections.abc import Iterator
 
 from assistant.answerer import Draft
 from assistant.composition import Composition
-from assistant.context import Context, restating
+from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
-from assistant.grammar import _ANAPHOR, _ASKS_ADVICE, _ASKS_METHOD, _DEFINE, _WHEN_COND, _WHY, _WHY_DO, _about, _name_parts, _title_like, asked_kind, compared_sides, excluded_members, scene_and_ask
+from assistant.grammar import (_ANAPHOR, _ASKS_ADVICE, _ASKS_METHOD, _DEFINE, _WHEN_COND, _WHY, _WHY_DO, _about, _name_parts,
+                               _title_like, asked_kind, compared_sides, excluded_members, scene_and_ask)
 from assistant.lists import Lists, conditions_heading, one_sided, reasons_heading
 from assistant.outline import asks_contents, document_sections
+from assistant.problems import Problems, solution_next
 from assistant.safety import looks_like_injection
 from assistant.scoring import ExtractiveWeights, Scoring
 from assistant.text import key_terms, tokens
 from assistant.verify import WHEN, WHO
 
 
-class ExtractiveAnswerer(Scoring, Lists, Composition):
+class ExtractiveAnswerer(Scoring, Lists, Composition, Problems):
     """Scores every unit of the retrieved passages against the question (one stored vector each), then
     composes the best few into a short answer with a [n] after each."""
 
@@ -147,7 +149,8 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             conditions_heading if _WHEN_COND.match(question) else None
         listed = [] if wants_quantity else (self.named_list(scored, context, kind, heading_answers)
                                             or self.list_answer(scored, context, kind, why=why))
-        if not listed and kind is None and not wants_quantity and _ASKS_METHOD.match(scene_and_ask(question)[1] or question):
+        if not listed and kind is None and not wants_quantity and \
+                _ASKS_METHOD.match(scene_and_ask(question)[1] or question):
             listed = self.steps_list(scored, context)
         if listed and sides and kind is None and one_sided(listed, sides):
             listed = []  # a comparison is answered by what sets the two apart, not a list of one's parts
@@ -166,7 +169,7 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
             lead = max(picked, key=lambda p: p[0])
             picked.sort(key=lambda p: (first[p[2]], p[3]))
             if self.restated_problem(lead, context, question):
-                picked = _solution_next(picked, lead, context)
+                picked = solution_next(picked, lead, context)
         if kind:
             picked = self.enumeration_first(question, scored, picked, kind, context)
         elif _ASKS_ADVICE.search(question):
@@ -335,49 +338,6 @@ class ExtractiveAnswerer(Scoring, Lists, Composition):
                 self.labelled_set(picked, by_unit, items, {p.n: p.depths for p in context.passages}, kind)
         return self.with_items(picked, by_unit, items, leads, {p.n: p.depths for p in context.passages})
 
-
-    def restated_problem(self, unit, context: Context, question: str) -> bool:
-        """Is `unit` the user's problem said back ("Once private endpoints are enabled ..., the current tests
-        will fail") for a question asking how to solve it ("Our tests started failing once we turned on
-        private endpoints. How do we keep them running?")?"""
-        _, asked = scene_and_ask(question)
-        if not asked or not _ASKS_METHOD.match(asked):
-            return False
-        restates = restating(context.by_number()[unit[2]], context.scene, self.w.restates_gap)
-        return restates is not None and bool(restates[unit[3]])
-
-    def what_follows(self, start, take, by_unit, context: Context) -> None:
-        """The units after `start` in its document, however they score: a page solves the problem it states
-        next (a passage's last unit goes on in the passage holding the document's next chunk, when retrieved)."""
-        passages = context.by_number()
-        n, pos, taken = start[2], start[3], 0
-        while taken < self.w.continuation:
-            pos += 1
-            if pos >= len(passages[n].units):
-                here = passages[n].hit
-                later = [p for p in context.passages if p.hit.source == here.source and p.hit.start > here.start]
-                if not later:
-                    return
-                n, pos = min(later, key=lambda p: p.hit.start).n, -1
-                continue
-            unit = by_unit.get((n, pos))
-            if unit is None:
-                continue  # a heading, a link or a pointer: no point of its own
-            if self.profile.signpost.search(unit[4]):
-                return
-            taken += take(unit)
-
-
-def _solution_next(picked: list, problem, context: Context) -> list:
-    """`picked`, led by a restated `problem`, with what its page says next (ExtractiveAnswerer.what_follows)
-    right after the problem's passage, in the page's order, before other passages' points."""
-    passages = context.by_number()
-    page = passages[problem[2]].hit
-    later = lambda u: passages[u[2]].hit.source == page.source and passages[u[2]].hit.start > page.start  # noqa: E731
-    own = [u for u in picked if u[2] == problem[2]]
-    follows = sorted((u for u in picked if u[2] != problem[2] and later(u)),
-                     key=lambda u: (passages[u[2]].hit.start, u[3]))
-    return own + follows + [u for u in picked if u[2] != problem[2] and not later(u)]
 
 
 def _without_members(listed: list, excluded: set[str], items: dict[int, tuple[int, ...]]) -> list:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from assistant.context import RESTATES_GAP, Context, restating
 from assistant.domain import DomainProfile
-from assistant.grammar import (_AGENT, _ANAPHOR, _LEANING_CLAUSE, _ASKS_ADVICE, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _PLACEHOLDER, _TOPIC,
-                               _WHEN_COND, _WHY_DO, ADVICE, CONDITION, REASONS, _about, _criterion, _defines,
+from assistant.grammar import (_AGENT, _ANAPHOR, _ASKS_ADVICE, _ASKS_TABLE, _DEFINE, _DIFFERENCE, _LEANING_CLAUSE,
+                               _PLACEHOLDER, _TOPIC, _WHEN_COND, _WHY_DO, ADVICE, CONDITION, REASONS, _about, _criterion, _defines,
                                _defines_side, _introduces_list, _label_names, _subject, _title_like, asked_kind,
                                asks_for_questions, compared_sides)
 from assistant.outline import names_heading, numbered_heading, points_at_title
