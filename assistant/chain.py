@@ -146,7 +146,7 @@ class AnswerChain:
 
     def __init__(self, retriever, embedder, answerer: Answerer, fallback: Answerer, *, history_turns: int = 3,
                  support_min_score: float = 0.5, profile: DomainProfile | None = None, min_relevance: float = 0.22,
-                 rare_name_chunks: int = 5, supplement: float = 0.0):
+                 rare_name_chunks: int = 5, supplement: float = 0.0, speller=None):
         from langchain_core.runnables import RunnableLambda
 
         self.retriever, self.embedder, self.answerer, self.fallback = retriever, embedder, answerer, fallback
@@ -159,6 +159,8 @@ class AnswerChain:
         # A model's answer is followed by the offline answer's points it leaves out (a point counts as
         # said when this share of its words is in the model's text); 0 turns it off.
         self.supplement = supplement
+        # text -> text with its typing slips mended ("bash scirpts" -> "bash scripts"), or None to leave it be.
+        self.speller = speller
         # condense | retrieve as runnables; drafting streams, so it runs inside `stream` below.
         self.steps = RunnableLambda(self.condense, name="condense") | RunnableLambda(self.retrieve, name="retrieve")
 
@@ -397,7 +399,11 @@ class AnswerChain:
             yield Answer(question=question, text=reply, citations=(), refused=False, answerer=smalltalk.ANSWERER,
                          reason="small talk: answered without the documents")
             return
-        state = self.steps.invoke(ChainState(question=smalltalk.without_greeting(question), history=tuple(history)))
+        asked = smalltalk.without_greeting(question)
+        # A word no document uses is searched and read as the corpus word a slip away ("scirpts"); the answer
+        # keeps the question as asked, and its query shows what was searched.
+        spell = self.speller or (lambda text: text)
+        state = self.steps.invoke(ChainState(question=spell(asked), history=tuple(spell(h) for h in history)))
         draft = None
         for piece in self.answerer.draft(state.question, state.context):
             if isinstance(piece, Draft):
@@ -406,7 +412,7 @@ class AnswerChain:
                 yield piece
         if draft is None:
             raise RuntimeError(f"answerer {self.answerer.name!r} ended its stream without a Draft")
-        yield self.verify(replace(state, draft=draft))
+        yield replace(self.verify(replace(state, draft=draft)), question=asked)
 
     def invoke(self, question: str, history: list[str] | tuple[str, ...] = ()) -> Answer:
         return _last(self.stream(question, history))
@@ -458,4 +464,5 @@ def build_chain(settings, retriever, embedder, chat_model=None, profile: DomainP
                                       settings.llm_instructions, profile=profile)
     return AnswerChain(retriever, embedder, answerer, extractive, history_turns=settings.history_turns,
                        support_min_score=settings.support_min_score, profile=profile,
+                       speller=getattr(retriever, "spelled", None) if settings.correct_spelling else None,
                        min_relevance=settings.refusal_min_similarity, supplement=settings.llm_supplement)

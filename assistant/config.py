@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     llm_supplement: float = Field(0.6, ge=0.0, le=1.0)
     max_answer_sentences: int = Field(6, ge=1, le=10)  # the direct answer plus up to 5 supporting points
     history_turns: int = Field(3, ge=0, le=20)
+    # A question's lower-case word that no document uses is read as the corpus word one keystroke away
+    # ("scirpts" -> "scripts"; assistant/spelling.py); false reads it as typed.
+    correct_spelling: bool = True
     max_question_chars: int = 2000
 
     # Calibrated on the unanswerable questions of eval/questions.jsonl (see eval notes).

@@ -13,6 +13,7 @@ from assistant.errors import GenerationGone, UserError
 from assistant.outline import named_heading, numbered_heading, question_phrases
 from assistant.rerank import Evidence, RerankWeights, rerank, without_repeats
 from assistant.snapshot import Snapshot, SnapshotFiles
+from assistant.spelling import correct, written_words
 from assistant.text import path_words, tokens
 from assistant.types import Hit, Retrieval
 from assistant.unitvectors import UnitMatrix, UnitSearch, best_per_chunk
@@ -49,6 +50,8 @@ class HybridRetriever:
         self._chunks: UnitMatrix | None = None
         self._legacy_units = False
         self._sections: dict[tuple[str, str], list[str]] = {}  # see subsections
+        self._following: dict[str, str] = {}  # chunk id -> the next chunk of its document, see following
+        self._words: frozenset[str] = frozenset()  # see spelled
         self._outline: tuple = ()  # (source, section, start) per chunk id, in self.ids order
         self._named: dict[str, tuple] = {}  # heading -> (phrase, numbered, chunks): see named_sections
         self._document_words: tuple = (None, {})  # ((generation, revision), source -> words), see scope
@@ -100,6 +103,7 @@ class HybridRetriever:
         # chunks the dense search may already see; they are served only once committed.
         self.known = frozenset(snapshot.ids)
         self._vocabulary = set(self._bm25.vocab)
+        self._words = snapshot.words
         titles = self.generic_headings | set(snapshot.titles)
         self._topics = [t for t in snapshot.topics if t not in titles]
         self._sections = _sections_under(snapshot.ids, snapshot.outline)
@@ -116,11 +120,13 @@ class HybridRetriever:
         ids: list[str] = []
         titles, topics = {}, {}
         outline: list[tuple[str, str, int]] = []
+        words: set[str] = set()
 
         def corpus():
             for batch in self.store.iter_chunks(generation):
                 for hit in batch:
                     ids.append(hit.id)
+                    words.update(written_words(f"{hit.section} {hit.text}"))
                     outline.append((hit.source, hit.section, hit.start))
                     titles.setdefault(hit.title, None)
                     if hit.section:
@@ -132,7 +138,8 @@ class HybridRetriever:
         chunks = None if units is None else UnitMatrix(
             [pair for batch in self.store.iter_chunk_vectors(generation) for pair in batch])
         over = -1 if legacy or units is not None else self.unit_search.exact_max
-        return Snapshot(bm25, ids, list(titles), list(topics), units, chunks, legacy, over, tuple(outline))
+        return Snapshot(bm25, ids, list(titles), list(topics), units, chunks, legacy, over, tuple(outline),
+                        frozenset(words))
 
     def _unit_matrix(self, generation: str) -> UnitMatrix | None:
         """All unit vectors of the generation, or None once they number more than the exact-search bound
@@ -149,6 +156,11 @@ class HybridRetriever:
         """Every stemmed term of the indexed chunks (answerers refuse names the corpus never uses)."""
         self.refresh()
         return self._vocabulary
+
+    def spelled(self, text: str) -> str:
+        """`text` with the words no chunk uses read as the corpus words one keystroke away (spelling.correct)."""
+        self.refresh()
+        return correct(text, self.chunks_with, self._words)
 
     def chunks_with(self, text: str) -> int:
         """In how many chunks the rarest word of `text` occurs: how specific a name is to this corpus."""

@@ -41,6 +41,8 @@ class Snapshot:
     units_over: int = -1
     # Per chunk, in `ids` order: (source, section, start). Which sections a document has under a heading.
     outline: tuple[tuple[str, str, int], ...] = ()
+    # The lower-case words of five letters or more the chunks use, as written (spelling.correct's candidates).
+    words: frozenset[str] = frozenset()
 
 
 def _code() -> str:
@@ -128,14 +130,16 @@ class SnapshotFiles:
         outline = tuple((source, section, int(start)) for source, section, start in meta["outline"])
         if len(outline) != len(ids):
             raise ValueError("the outline does not match the chunk ids")
-        return Snapshot(bm25, ids, meta["titles"], meta["topics"], units, chunks, legacy, units_over, outline)
+        return Snapshot(bm25, ids, meta["titles"], meta["topics"], units, chunks, legacy, units_over, outline,
+                        frozenset(meta["words"]))
 
     def save(self, generation: str, revision: str, snapshot: Snapshot) -> None:
         """Write the snapshot (atomically: readers see the old file or the new one) and drop the other
         versions' files. Best effort: a read-only index folder only means the next process walks again."""
         meta = {"key": [generation, revision, _code()], "ids": snapshot.ids, "terms": list(snapshot.bm25.vocab),
                 "titles": snapshot.titles, "topics": snapshot.topics, "legacy": snapshot.legacy,
-                "units_over": snapshot.units_over, "outline": [list(row) for row in snapshot.outline]}
+                "units_over": snapshot.units_over, "outline": [list(row) for row in snapshot.outline],
+                "words": sorted(snapshot.words)}
         arrays = dict(snapshot.bm25.arrays())
         if snapshot.units is not None and snapshot.chunks is not None:
             meta["unit_ids"], meta["chunk_ids"] = snapshot.units.ids, snapshot.chunks.ids

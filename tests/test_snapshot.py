@@ -33,7 +33,7 @@ def _state(retriever: HybridRetriever):
     vector = unit_vectors(1, 50)[0]
     return (retriever.ids, sorted(retriever.vocabulary()), retriever.topics(), retriever.chunks_with("chunk"),
             retriever.sparse("chunk 3 text", 5), retriever.dense(vector, 5), retriever.dense_units(vector, 9, ["c1"]),
-            [(h.id, h.score) for h in retriever.retrieve("chunk 3 text").hits])
+            [(h.id, h.score) for h in retriever.retrieve("chunk 3 text").hits], retriever.spelled("which chnuk"))
 
 
 @pytest.mark.parametrize("exact_max", [10_000, 0])
@@ -46,6 +46,7 @@ def test_a_second_process_loads_the_snapshot_and_serves_the_same(tmp_path, monke
     monkeypatch.setattr(HybridRetriever, "_walk", lambda self, *a: walks.append(1))
     loaded = _retriever(Store.open(settings), folder, exact_max)
     assert _state(loaded) == built and walks == []
+    assert built[-1] == "which chunk"  # the words the chunks write came back with the snapshot
     assert (loaded._units is None) == (exact_max == 0)
     if exact_max:
         fresh = _retriever(store, tmp_path / "none", exact_max)
