@@ -36,7 +36,8 @@ ADVICE = re.compile(r"\b(?:recommend(?:ed|s|ation)?|preferred|prefer(?:s|able)?|
 _ASKS_METHOD = re.compile(r"^\W*(?:(?:ok(?:ay)?|so|and|but|then|alright|right)\b[\s,]*)*(?:how\s+(?:(?:do|can|could|"
                           r"should|would|might|shall)\s+(?:we|i|you|one|teams?|our team|my team)|to)\b|"
                           r"what(?:'s|\s+is|\s+are)?\s+(?:the|a|our|my)?\s*(?:workarounds?|fix|fixes|remed(?:y|ies)|"
-                          r"solutions?|ways?)\b|what\s+(?:can|could|should|do)\s+(?:we|i|you)\s+do\b)", re.I)
+                          r"solutions?|ways?)\b|what\s+(?:can|could|should|do)\s+(?:we|i|you)\s+do\b|"
+                          r"what\s+(?:does|do|would)\s+(?:\S+\s+){1,3}?(?:suggest|recommend|advise|propose)\b)", re.I)
 # "What is a release train?", "What are feature flags?": a question asking what a term is; answered first by
 # the sentence that says so ("A release train is a fixed schedule that ...").
 _DEFINE = re.compile(r"^\W*what(?:\s+is|\s+are|'s)\s+(?:an?\s+|the\s+)?([^?,;:]{1,60}?)\s*\??\s*$", re.I)
@@ -307,9 +308,10 @@ def scene_and_ask(question: str) -> tuple[str, str]:
     before the question, or several questions are asked."""
     pieces = [p.strip() for p in _PART_BREAK.split(question.strip()) if p and p.strip()]
     asking = [i for i, p in enumerate(pieces) if p.endswith("?") or _ASKS.match(p)]
-    if len(pieces) < 2 or asking != [len(pieces) - 1] or not tokens(pieces[-1]) or not tokens(" ".join(pieces[:-1])):
+    if len(pieces) < 2 or not asking or asking != list(range(asking[0], len(pieces))) or asking[0] == 0:
         return "", ""
-    return " ".join(pieces[:-1]), pieces[-1]
+    scene, asked = " ".join(pieces[:asking[0]]), " ".join(pieces[asking[0]:])
+    return (scene, asked) if tokens(scene) and tokens(pieces[-1]) else ("", "")
 
 
 def asks_for_questions(question: str) -> bool:

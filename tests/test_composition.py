@@ -1934,6 +1934,9 @@ def test_a_clause_set_against_the_one_before_states_a_difference(sentence, state
      "how can I see where the time goes?"),
     ("What is MLOps?", "", ""),  # nothing before the question
     ("Who proposed the format, and where do ADRs go?", "", ""),  # two questions, no scene
+    # A scene, then two questions: both are what is asked.
+    ("Our clones keep getting slower. What does the playbook suggest, and how do we set it up?",
+     "Our clones keep getting slower", "What does the playbook suggest how do we set it up?"),
 ])
 def test_the_scene_a_question_sets_is_told_from_what_it_asks(question, scene, asked):
     from assistant.grammar import scene_and_ask

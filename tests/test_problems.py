@@ -80,7 +80,7 @@ def test_the_page_after_a_restated_problem_is_fetched_when_the_search_missed_it(
 
 @pytest.mark.parametrize("asked, method", [
     ("How do we keep it manageable?", True), ("What's the workaround?", True), ("so how do i lint them?", True),
-    ("What can we do about it?", True), ("How to fix it?", True),
+    ("What can we do about it?", True), ("How to fix it?", True), ("What does the playbook recommend?", True),
     ("How do they compare?", False), ("How many tests are there?", False), ("What does the guide say?", False),
 ])
 def test_a_question_asking_for_a_way_to_do_something_is_told(asked, method):
