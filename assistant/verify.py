@@ -10,7 +10,7 @@ import numpy as np
 from assistant.text import split_sentences
 from assistant.citations import MARKER, TRAILING
 from assistant.context import Context
-from assistant.grammar import excluded_members
+from assistant.grammar import excluded_members, scene_and_ask
 from assistant.domain import DomainProfile
 from assistant.text import STOPWORDS, key_terms, path_words, tokens
 from assistant.types import SentenceCheck
@@ -284,7 +284,9 @@ def relevance_gap(question: str, answer, relevance: float, min_relevance: float,
     low, stems = cited.lower(), set(tokens(cited))
     absent = sorted(t for t in asked if not _named(t, low, stems) and (is_rare is None or is_rare(t)))
     doc_stems = {source: set(tokens(text)) for source, text in documents.items()}
-    things = _things(question, asked)
+    # "The backend team's /User API won't be ready. What tool fakes a REST API ...?": names setting the
+    # scene are context; the things asked about are those the question itself names.
+    things = _things(scene_and_ask(question)[1] or question, asked)
     if not absent and len(things) >= 2 and not _COMPARES.search(question) and not any(
             all(_named(t, documents[source].lower(), stems_) for t in asked) for source, stems_ in doc_stems.items()):
         # "How do I install MLflow on Windows?": one cited document names MLflow, another Windows, none

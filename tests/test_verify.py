@@ -113,6 +113,9 @@ def test_two_names_asked_together_need_one_document_naming_both():
     common = lambda term: False  # noqa: E731  (REST is named by many passages: not a rare name)
     assert relevance_gap("How do we version a REST API?", api, 0.9, 0.3, is_rare=common) == ""
     assert "together" in relevance_gap("How do we version a REST API on Windows?", api, 0.9, 0.3, is_rare=common)
+    # A name setting the scene is context: "The /User API is late. How do we version a REST API?" asks one thing.
+    assert relevance_gap("Our Windows team is late. How do we version a REST API?", api, 0.9, 0.3,
+                         is_rare=common) == ""
 
 
 def test_a_rare_name_the_passages_never_mention_refuses_unless_it_is_an_aside():
