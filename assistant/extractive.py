@@ -11,7 +11,7 @@ from assistant.context import Context
 from assistant.domain import DomainProfile
 from assistant.followup import expand_followup
 from assistant.grammar import (_ANAPHOR, _ASKS_ADVICE, _ASKS_METHOD, _DEFINE, _WHEN_COND, _WHY, _WHY_DO, _about, _name_parts,
-                               _title_like, asked_kind, compared_sides, excluded_members, scene_and_ask)
+                               _title_like, asked_kind, asked_thing, compared_sides, excluded_members, scene_and_ask)
 from assistant.lists import Lists, conditions_heading, one_sided, reasons_heading
 from assistant.outline import asks_contents, document_sections
 from assistant.problems import Problems, solution_next
@@ -104,6 +104,9 @@ class ExtractiveAnswerer(Scoring, Lists, Composition, Problems):
             return f"names not in the corpus: {sorted(unknown)}"
         if unknown := self.unknown_defined(question, context):
             return f"the term asked about is not in the corpus: {unknown!r}"
+        if (thing := asked_thing(question)) and self.vocabulary is not None and thing not in self.vocabulary():
+            # "What's the Git LFS storage quota on Azure DevOps?": no document says "quota" at all.
+            return f"what the question asks for is never mentioned in the corpus: {thing!r}"
         coverage = self.coverage(question)
         if coverage == 0.0:
             return "none of the question's words occur in the corpus"

@@ -2107,3 +2107,25 @@ def test_a_question_asking_how_is_answered_by_the_steps_a_page_lists(tmp_path, q
     assistant = toy_assistant(tmp_path, {"chaos.md": CHAOS})
     text = assistant.ask(question).text
     assert ("- Measure a steady state" in text and "- Write a hypothesis" in text) is steps
+
+
+@pytest.mark.parametrize("question, thing", [
+    ("What's the Git LFS storage quota on Azure DevOps before we get charged?", "quota"),
+    ("What are the key features of DevOps?", "featur"),
+    ("What is the capital of France?", "capit"),
+    ("Which tools lint Markdown?", ""),  # not "what's the X of Y"
+])
+def test_what_a_question_asks_for_is_the_last_word_before_its_preposition(question, thing):
+    from assistant.grammar import asked_thing
+
+    assert asked_thing(question) == thing
+
+
+def test_a_question_asking_for_a_thing_no_document_mentions_is_refused(tmp_path):
+    """"What's the Git LFS storage quota on Azure DevOps?" was answered "Git LFS is fully supported in Azure
+    DevOps Services": the corpus never says "quota". The same question asking for a limit it states is answered."""
+    assistant = toy_assistant(tmp_path, {"lfs.md": "# Git LFS\n\nGit LFS is fully supported in Azure DevOps. "
+                                                   "The storage limit of Git LFS on Azure DevOps is generous.\n"})
+    refused = assistant.ask("What's the Git LFS storage quota on Azure DevOps?")
+    assert refused.refused and "quota" in refused.reason
+    assert not assistant.ask("What's the Git LFS storage limit on Azure DevOps?").refused
