@@ -105,7 +105,7 @@ class ExtractiveAnswerer(Scoring, Lists, Composition, Problems):
         if unknown := self.unknown_defined(question, context):
             return f"the term asked about is not in the corpus: {unknown!r}"
         if (thing := asked_thing(question)) and self.vocabulary is not None and thing not in self.vocabulary():
-            # "What's the Git LFS storage quota on Azure DevOps?": no document says "quota" at all.
+            # "What's the Git LFS storage quota on our Git server?": no document says "quota" at all.
             return f"what the question asks for is never mentioned in the corpus: {thing!r}"
         coverage = self.coverage(question)
         if coverage == 0.0:

@@ -314,15 +314,15 @@ def scene_and_ask(question: str) -> tuple[str, str]:
     return (scene, asked) if tokens(scene) and tokens(pieces[-1]) else ("", "")
 
 
-# "What's the Git LFS storage quota on Azure DevOps ...?": the thing asked for is the noun phrase after "the",
+# "What's the Git LFS storage quota on our Git server ...?": the thing asked for is the noun phrase after "the",
 # up to the preposition tying it to what it belongs to; its last word ("quota") names what it is.
 _THE_THING = re.compile(r"^\W*what(?:'s|\s+is|\s+are|\s+was|\s+were)\s+(?:the|a|an|our|its|their)\s+((?:[\w/.+-]+\s+){0,4}?"
                         r"[\w/.+-]+)\s+(?:of|on|in|for|before|after|at|to|with|when|that|which|per|from|under|by)\b", re.I)
 
 
 def asked_thing(question: str) -> str:
-    """The word naming what "What's the X of Y?" asks for ("quota" in "What's the Git LFS storage quota on Azure
-    DevOps?"), or "" for any other question."""
+    """The word naming what "What's the X of Y?" asks for ("quota" in "What's the Git LFS storage quota on our
+    Git server?"), or "" for any other question."""
     match = _THE_THING.match(question)
     words = tokens(match.group(1)) if match else []
     return words[-1] if words else ""
