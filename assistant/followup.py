@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from assistant.domain import DomainProfile
+from assistant.grammar import asked_kind
 from assistant.smalltalk import is_small_talk, without_greeting
 from assistant.text import STOPWORDS, key_terms, tokens
 
@@ -13,6 +14,7 @@ _FOLLOWUP = re.compile(r"^(and|also|what about|how about|but|so|then)\b|\b(it|it
                        r"these|those|the former|the latter|the first|the second|the other)\b", re.I)
 # A word standing for the subject of an earlier turn ("How is it different from Kafka?").
 _PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|these|those|one|ones)\b", re.I)
+_SET_PRONOUN = re.compile(r"\b(they|them|these|those|ones)\b", re.I)
 # The asking words of a question, which name no subject ("What does the playbook say about ...").
 _ASKING = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "does", "do", "did", "is",
            "are", "was", "were", "can", "could", "should", "would", "will", "say", "says", "tell", "explain"}
@@ -69,7 +71,10 @@ def expand_followup(question: str, history: list[str], turns: int, profile: Doma
     if not (_FOLLOWUP.search(question) or (len(tokens(question)) <= 3 and not named and not names_in(question, profile))):
         return question
     earlier = recent[-1]
-    if named and not _PRONOUN.search(question):
+    # "Which tools does the table list for DevOps?" then "And what would those be for ModelOps?": a plural
+    # pronoun after a question asking for a set stands for that set, not for the subject the question replaces.
+    for_the_set = bool(_SET_PRONOUN.search(question)) and asked_kind(earlier) is not None
+    if named and (not _PRONOUN.search(question) or for_the_set):
         # Same aspect, new subject: keep the earlier question's words minus its subject names.
         rest = [w for w in _words(earlier) if w.lower() not in subjects and w.lower() not in STOPWORDS]
         return f"{question} ({' '.join(rest)})" if rest else question

@@ -93,6 +93,13 @@ def test_follow_up_retrieves_for_the_earlier_subject(shipped):
 def test_follow_up_with_a_new_subject_keeps_the_aspect():
     query = expand_followup("And for ModelOps?", ["What are the key tools of DevOps?"], 3, DomainProfile())
     assert "ModelOps" in query and "tools" in query and "DevOps" not in query
+    # "those" after a question asking for a set is that set: the new subject replaces the old one.
+    query = expand_followup("And what would those be for ModelOps?", ["Which tools does the table list for DevOps?"],
+                            3, DomainProfile())
+    assert "ModelOps" in query and "tools" in query and "DevOps" not in query
+    # ... but "it" is the subject still, compared with what the question names.
+    assert expand_followup("How is it different from DevOps?", ["Which tools does MLOps use?"], 3,
+                           DomainProfile()) == "How is it different from DevOps? (MLOps)"
 
 
 @pytest.mark.parametrize("question, history, query", [
