@@ -71,7 +71,7 @@ def expand_followup(question: str, history: list[str], turns: int, profile: Doma
     if not (_FOLLOWUP.search(question) or (len(tokens(question)) <= 3 and not named and not names_in(question, profile))):
         return question
     earlier = recent[-1]
-    # "Which tools does the table list for DevOps?" then "And what would those be for ModelOps?": a plural
+    # "Which tools does the table list for Jenkins?" then "And what would those be for GitLab?": a plural
     # pronoun after a question asking for a set stands for that set, not for the subject the question replaces.
     for_the_set = bool(_SET_PRONOUN.search(question)) and asked_kind(earlier) is not None
     if named and (not _PRONOUN.search(question) or for_the_set):
