@@ -133,7 +133,8 @@ class ExtractiveAnswerer(Scoring, Lists, Composition, Problems):
             scored = self.someone_first(question, scored)
         wants_quantity = bool(self.profile.asks_quantity.search(question))
         kind = asked_kind(question)
-        sides = compared_sides(question)
+        # "Who wrote the article comparing Jenkins, CircleCI and Travis?" asks for a person, not a comparison.
+        sides = None if WHO.search(question) else compared_sides(question)
         if sides and kind is None and not _ASKS_ADVICE.search(question):
             # "Should I go with X or Y?" is answered by the recommendation, not by what X and Y are.
             scored = self.definitions_first(scored, sides)
@@ -291,7 +292,9 @@ class ExtractiveAnswerer(Scoring, Lists, Composition, Problems):
         if sides:
             # A comparison answers for both things: the best point about each side comes before the
             # rest, with its paragraph, even when one side matches the question's words better.
-            heading = {p.n: set(tokens(p.hit.section.split(" > ")[-1])) for p in context.passages}
+            # A heading naming both sides ("Blue-Green vs. Canary") says which side none of its sentences is about.
+            heading = {p.n: words if not (sides[0] & words and sides[1] & words) else set()
+                       for p in context.passages for words in [set(tokens(p.hit.section.split(" > ")[-1]))]}
             about = lambda side, other, item: _about(side, other, set(tokens(item[4])) | heading[item[2]])  # noqa: E731
             for side, other in (sides, sides[::-1]):
                 if any(about(side, other, p) for p in picked):

@@ -2129,3 +2129,31 @@ def test_a_question_asking_for_a_thing_no_document_mentions_is_refused(tmp_path)
     refused = assistant.ask("What's the Git LFS storage quota on Azure DevOps?")
     assert refused.refused and "quota" in refused.reason
     assert not assistant.ask("What's the Git LFS storage limit on Azure DevOps?").refused
+
+
+RELEASE_STYLES = """# Release Styles
+
+## Introduction
+
+Release styles decide how a new version reaches users.
+
+## Blue-Green vs. Canary
+
+Blue-green and canary are two ways of releasing software to production users. Blue-green keeps two identical
+production environments and switches every user at once. It makes a rollback a single switch back.
+Canary, on the other hand, sends a small subset of production users to the new version first. Canary then
+widens that subset step by step while the metrics stay healthy.
+
+## Further Reading
+
+Release engineering books explain production rollouts and users in depth.
+"""
+
+
+def test_a_heading_naming_both_sides_tells_neither_side_apart(tmp_path):
+    """"How does DevOps differ from DataOps?" under "## DevOps vs. DataOps" quoted the DevOps half of the section
+    and a byline: with the heading's words counted, every sentence of the section was "about" both sides, so the
+    DataOps half never came as that side's point."""
+    assistant = toy_assistant(tmp_path, {"releases.md": RELEASE_STYLES})
+    text = assistant.ask("What's the difference between blue-green and canary releases for production users?").text
+    assert "Blue-green keeps two identical" in text and "Canary, on the other hand" in text, text
