@@ -112,8 +112,12 @@ class Assistant:
         return self.store.active_generation() or ""
 
     def warm_up(self) -> None:
-        """Load the model and the BM25 index before the first user waits for them."""
+        """Load the model, the BM25 index and the spelling word list before the first user waits for them."""
         self.retriever.retrieve("warm up the model, the BM25 index and the vector index")
+        if self.settings.correct_spelling:
+            from assistant.spelling import english
+
+            english("warm")  # the English word list loads once, in about 0.2 s
 
     def about(self) -> dict:
         info = self.store.info()

@@ -47,3 +47,11 @@ def test_a_question_with_a_slip_finds_what_it_would_find_typed_right(tmp_path):
     assert "shellcheck" in answer.text
     typed = toy_assistant(tmp_path / "off", files, correct_spelling=False).ask(question)
     assert "scirpts" in typed.query
+
+
+def test_warming_up_loads_the_word_list_before_the_first_question(tmp_path):
+    from assistant import spelling
+
+    spelling._english.cache_clear()
+    toy_assistant(tmp_path, {"a.md": "# A\n\nScripts run in the pipeline.\n"}).warm_up()
+    assert spelling._english.cache_info().currsize == 1
