@@ -292,10 +292,9 @@ class Lists:
                 if not (unit.rstrip().endswith(":") and p.items[lead] < 0 and p.items[lead + 1] >= 0
                         and "step" in words and len(terms & words) >= 2 and (p.n, lead) in by_pos):
                     continue
-                end = _run_end(p.items, lead + 1)
-                firsts = [i for i in range(lead + 1, end + 1) if (i == lead + 1 or p.items[i - 1] != p.items[i])
-                          and p.depths[i] == 0 and (p.n, i) in by_pos]
-                best = max((by_pos[p.n, i][0] for i in range(lead + 1, end + 1) if (p.n, i) in by_pos),
+                starts, end = _firsts_of_run(p.items, lead + 1)
+                firsts = [i for i in starts if p.depths[i] == 0 and (p.n, i) in by_pos]
+                best = max((by_pos[p.n, i][0] for i in range(lead + 1, end) if (p.n, i) in by_pos),
                            default=float("-inf"))
                 if len(firsts) >= 2 and best >= scored[0][0] - self.w.named_list:
                     found.append((len(terms & words), best, p, firsts))

@@ -38,8 +38,7 @@ class Problems:
         while taken < self.w.continuation:
             pos += 1
             if pos >= len(passages[n].units):
-                here = passages[n].hit
-                later = [p for p in context.passages if p.hit.source == here.source and p.hit.start > here.start]
+                later = _later_in_document(context, passages[n])
                 if not later:
                     return
                 n, pos = min(later, key=lambda p: p.hit.start).n, -1
@@ -56,9 +55,12 @@ def solution_next(picked: list, problem, context: Context) -> list:
     """`picked`, led by a restated `problem`, with what its page says next (ExtractiveAnswerer.what_follows)
     right after the problem's passage, in the page's order, before other passages' points."""
     passages = context.by_number()
-    page = passages[problem[2]].hit
-    later = lambda u: passages[u[2]].hit.source == page.source and passages[u[2]].hit.start > page.start  # noqa: E731
+    later = {p.n for p in _later_in_document(context, passages[problem[2]])}
     own = [u for u in picked if u[2] == problem[2]]
-    follows = sorted((u for u in picked if u[2] != problem[2] and later(u)),
-                     key=lambda u: (passages[u[2]].hit.start, u[3]))
-    return own + follows + [u for u in picked if u[2] != problem[2] and not later(u)]
+    follows = sorted((u for u in picked if u[2] in later), key=lambda u: (passages[u[2]].hit.start, u[3]))
+    return own + follows + [u for u in picked if u[2] != problem[2] and u[2] not in later]
+
+
+def _later_in_document(context: Context, passage) -> list:
+    """The retrieved passages of `passage`'s document that come after it in the page."""
+    return [p for p in context.passages if p.hit.source == passage.hit.source and p.hit.start > passage.hit.start]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from bisect import bisect_right
 from dataclasses import replace
 
 import numpy as np
@@ -381,9 +382,10 @@ def _following(ids: list[str], outline) -> dict[str, str]:
     out: dict[str, str] = {}
     for chunks in documents.values():
         chunks.sort()
-        for i, (start, cid) in enumerate(chunks):
-            if nxt := next((other for at, other in chunks[i + 1:] if at > start), None):
-                out[cid] = nxt
+        starts = [start for start, _ in chunks]
+        for start, cid in chunks:
+            if (after := bisect_right(starts, start)) < len(chunks):
+                out[cid] = chunks[after][1]
     return out
 
 
