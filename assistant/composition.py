@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from assistant.answerer import Draft
 from assistant.context import Context, code_body
 from assistant.domain import DomainProfile
-from assistant.grammar import ADVICE, GOES_ON, _CONTRAST, _NAMES, _POINTS_BACK, _PRONOUN, _introduces_list, _title_like
+from assistant.grammar import (ADVICE, GOES_ON, _CONTRAST, _LEANING_CLAUSE, _NAMES, _POINTS_BACK, _PRONOUN,
+                               _introduces_list, _title_like)
 from assistant.text import STOPWORDS, key_terms, tokens
 
 # "Post the above in a shared channel", "All of the above apply": the list before the sentence is what it says.
@@ -78,7 +79,7 @@ class Composition:
                 _, _, n, pos, unit = picked[i]
                 before = by_unit.get((n, pos - 1))
                 # A contrast after an earlier sentence of its passage already has its other side there.
-                leans = _PRONOUN.match(unit) or _POINTS_BACK.match(unit) or (_CONTRAST.match(unit) and not any(
+                leans = _PRONOUN.match(unit) or _LEANING_CLAUSE.match(unit) or _POINTS_BACK.match(unit) or (_CONTRAST.match(unit) and not any(
                     q[2] == n and q[3] < pos for q in picked))
                 if not (before and leans and items[n][pos] < 0 and items[n][pos - 1] < 0
                         and all((p[2], p[3]) != (n, pos - 1) for p in picked)):

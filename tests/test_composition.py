@@ -2157,3 +2157,16 @@ def test_a_heading_naming_both_sides_tells_neither_side_apart(tmp_path):
     assistant = toy_assistant(tmp_path, {"releases.md": RELEASE_STYLES})
     text = assistant.ask("What's the difference between blue-green and canary releases for production users?").text
     assert "Blue-green keeps two identical" in text and "Canary, on the other hand" in text, text
+
+
+def test_a_quoted_clause_leaning_on_a_pronoun_brings_the_sentence_it_leans_on():
+    """"As its significance becomes more evident, ..." says whose significance only after the sentence before
+    it; quoted, that sentence comes first, as it does for "It ..."."""
+    from assistant.extractive import ExtractiveAnswerer
+
+    units = ["ModelOps manages models through their whole life.",
+             "As its significance becomes more evident, more teams adopt it."]
+    by_unit = {(1, i): (0.5, 0.5, 1, i, u) for i, u in enumerate(units)}
+    picked = [by_unit[1, 1]]
+    ExtractiveAnswerer.antecedents(picked, by_unit, {1: (-1, -1)})
+    assert [u[4] for u in picked] == units
